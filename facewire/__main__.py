@@ -1,0 +1,5 @@
+import sys
+
+from facewire.cli import main
+
+sys.exit(main())

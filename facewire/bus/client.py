@@ -1,0 +1,79 @@
+"""A node's connection to the registry: blocking requests plus queued pushed events."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections import deque
+from typing import Any
+
+import msgpack
+import zmq
+
+from facewire.bus.addresses import hostname, registry_address
+
+REQUEST_TIMEOUT_S = 3.0
+
+
+class RegistryUnreachable(RuntimeError):
+    pass
+
+
+class RegistryClient:
+    """One DEALER socket to the registry; events that arrive between replies are queued."""
+
+    def __init__(self, ctx: zmq.Context, node: str, address: str | None = None) -> None:
+        self.address = registry_address(address)
+        self.node = node
+        self.sock = ctx.socket(zmq.DEALER)
+        self.sock.setsockopt(zmq.LINGER, 500)
+        self.sock.connect(self.address)
+        self.events: deque[dict[str, Any]] = deque()
+        self._ids = itertools.count(1)
+        self.request({"op": "hello", "node": node, "host": hostname(), "pid": os.getpid()})
+
+    def request(self, req: dict[str, Any], timeout_s: float = REQUEST_TIMEOUT_S) -> dict[str, Any]:
+        rid = next(self._ids)
+        self.sock.send(msgpack.packb({**req, "id": rid}))
+        deadline_ms = int(timeout_s * 1000)
+        while True:
+            if not self.sock.poll(deadline_ms):
+                raise RegistryUnreachable(
+                    f"no answer from the facewire registry at {self.address} within "
+                    f"{timeout_s:.0f} s: start one with 'facewire bus --address {self.address}', "
+                    "use 'facewire launch', or point FACEWIRE_BUS at a running one"
+                )
+            reply = msgpack.unpackb(self.sock.recv(), raw=False)
+            if "ev" in reply:
+                self.events.append(reply)
+                continue
+            if reply.get("id") != rid:
+                continue  # a late reply to an earlier timed-out request
+            if not reply.get("ok", False):
+                raise RuntimeError(f"registry refused {req.get('op')}: {reply.get('error')}")
+            return reply
+
+    def send(self, req: dict[str, Any]) -> None:
+        """Fire and forget (heartbeats)."""
+        try:
+            self.sock.send(msgpack.packb(req), zmq.NOBLOCK)
+        except zmq.Again:
+            pass
+
+    def pump(self) -> None:
+        """Move pushed events from the socket to the queue without blocking."""
+        while True:
+            try:
+                data = self.sock.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            msg = msgpack.unpackb(data, raw=False)
+            if "ev" in msg:
+                self.events.append(msg)
+
+    def close(self) -> None:
+        try:
+            self.request({"op": "bye"}, timeout_s=0.5)
+        except (RegistryUnreachable, RuntimeError):
+            pass
+        self.sock.close()

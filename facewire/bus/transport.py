@@ -1,0 +1,359 @@
+"""Publishers and subscribers: one ZeroMQ hop from publisher to subscriber.
+
+Each publisher binds its own XPUB socket (ipc:// on one host, tcp:// across hosts) and
+advertises it in the registry; subscribers connect straight to every publisher of their
+topic. Frames on the wire: ``[topic, publisher id, meta, *array buffers]``.
+
+No slow-joiner loss: every subscription also subscribes to a private "hello" topic, which
+the publisher's XPUB socket sees once the connection is up. The registry tells a publisher
+which subscribers exist; before it sends, it waits (bounded) until it has seen each one's
+hello. So a subscriber declared before sending starts receives everything.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import zmq
+
+from facewire.bus.addresses import (
+    advertise_ip,
+    choose_transport,
+    new_ipc_endpoint,
+    resolve_topic,
+)
+from facewire.bus.client import RegistryClient
+from facewire.bus.curve import CurveConfig
+from facewire.messages.base import Message
+from facewire.messages.codec import DEFAULT_MAX_BYTES, DecodeError, decode_frames, encode_frames
+
+log = logging.getLogger("facewire.bus")
+
+HELLO_PREFIX = b"\x00hello\x00"
+SYNC_TIMEOUT_S = 2.0
+EVENT_CHECK_S = 0.05
+DELIVERIES = ("latest", "queue")
+
+
+class Publisher:
+    """Sends messages of one type on one topic."""
+
+    def __init__(self, bus: Bus, topic: str, msg_type: type[Message], depth: int = 1000) -> None:
+        self.bus = bus
+        self.topic = topic
+        self.msg_type = msg_type
+        self.pub_id = uuid.uuid4().hex[:12]
+        self._topic_b = topic.encode()
+        self._id_b = self.pub_id.encode()
+        self.sock = bus.ctx.socket(zmq.XPUB)
+        self.sock.setsockopt(zmq.SNDHWM, depth)
+        self.sock.setsockopt(zmq.LINGER, 2000)
+        bus.curve.apply_server(self.sock)
+        self.endpoint = self._bind()
+        self.seq = 0
+        self.sent = 0
+        self._expected: set[str] = set()
+        self._seen: set[str] = set()
+        self._next_event_check = 0.0
+        reply = bus.registry.request(
+            {"op": "advertise", "topic": topic, "type": msg_type.TYPE,
+             "endpoint": self.endpoint, "pub_id": self.pub_id}
+        )
+        self._expected.update(reply["subscribers"])
+
+    def _bind(self) -> str:
+        if self.bus.transport == "ipc":
+            endpoint = new_ipc_endpoint(self.topic)
+            self.sock.bind(endpoint)
+            return endpoint
+        ip = advertise_ip(self.bus.registry.address)
+        self.sock.bind("tcp://0.0.0.0:*" if ip != "127.0.0.1" else "tcp://127.0.0.1:*")
+        port = self.sock.getsockopt(zmq.LAST_ENDPOINT).decode().rsplit(":", 1)[1]
+        return f"tcp://{ip}:{port}"
+
+    def publish(self, msg: Message) -> None:
+        """Stamp seq and wall clock, wait for known subscribers to be connected, send."""
+        now = time.monotonic()
+        if now >= self._next_event_check:
+            self._next_event_check = now + EVENT_CHECK_S
+            self.bus.process_events()
+        if self._expected - self._seen:
+            self.wait_for_subscribers()
+        frames = encode_frames(msg, seq=self.seq, stamp_ns=time.time_ns())
+        self.sock.send_multipart([self._topic_b, self._id_b, *frames], copy=False)
+        self.seq += 1
+        self.sent += 1
+
+    def expect(self, sub_id: str) -> None:
+        self._expected.add(sub_id)
+
+    def forget(self, sub_id: str) -> None:
+        self._expected.discard(sub_id)
+        self._seen.discard(sub_id)
+
+    def wait_for_subscribers(self, timeout_s: float = SYNC_TIMEOUT_S) -> bool:
+        """Block until every subscriber the registry announced has connected."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            self._drain_subscriptions()
+            missing = self._expected - self._seen
+            if not missing:
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                log.warning("%s: %d subscriber(s) never connected; sending anyway",
+                            self.topic, len(missing))
+                self._expected -= missing
+                return False
+            self.sock.poll(min(50, max(1, int(left * 1000))))
+            self.bus.process_events()
+
+    def _drain_subscriptions(self) -> None:
+        while True:
+            try:
+                frame = self.sock.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            subscribe, body = frame[:1] == b"\x01", frame[1:]
+            if body.startswith(HELLO_PREFIX):
+                sub_id = body[len(HELLO_PREFIX):].decode()
+                if subscribe:
+                    self._seen.add(sub_id)
+                else:
+                    self.forget(sub_id)
+
+    @property
+    def subscriber_count(self) -> int:
+        self._drain_subscriptions()
+        return len(self._seen)
+
+    def close(self) -> None:
+        try:
+            self.bus.registry.request({"op": "unadvertise", "pub_id": self.pub_id}, timeout_s=0.5)
+        except Exception:
+            pass
+        self.sock.close()
+
+
+class Subscription:
+    """Receives messages of one topic from every publisher of it.
+
+    delivery ``queue``: every message in order, up to ``depth`` buffered.
+    delivery ``latest``: only the newest message is handed over; older ones are
+    dropped and counted (animation consumers want the current frame, not a backlog).
+    """
+
+    def __init__(
+        self,
+        bus: Bus,
+        topic: str,
+        msg_type: type[Message] | None = None,
+        delivery: str = "queue",
+        depth: int = 1000,
+        callback: Callable[[Message], Any] | None = None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> None:
+        if delivery not in DELIVERIES:
+            raise ValueError(f"delivery must be one of {DELIVERIES}, got {delivery!r}")
+        self.bus = bus
+        self.topic = topic
+        self.msg_type = msg_type
+        self.delivery = delivery
+        self.callback = callback
+        self.max_bytes = max_bytes
+        self.sub_id = uuid.uuid4().hex[:12]
+        self._topic_b = topic.encode()
+        self.sock = bus.ctx.socket(zmq.SUB)
+        self.sock.setsockopt(zmq.RCVHWM, depth)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        bus.curve.apply_client(self.sock)
+        self.sock.setsockopt(zmq.SUBSCRIBE, self._topic_b)
+        self.sock.setsockopt(zmq.SUBSCRIBE, HELLO_PREFIX + self.sub_id.encode())
+        self.endpoints: set[str] = set()
+        self.received = 0
+        self.drops: Counter[str] = Counter()
+        self._last_seq: dict[bytes, int] = {}
+        self._logged: set[str] = set()
+        reply = bus.registry.request({"op": "subscribe", "topic": topic, "sub_id": self.sub_id})
+        for pub in reply["publishers"]:
+            self.connect(pub)
+
+    def connect(self, pub: dict[str, Any]) -> None:
+        if pub["endpoint"] in self.endpoints:
+            return
+        if self.msg_type is not None and pub["type"] != self.msg_type.TYPE:
+            self._count_once("type_mismatch", f"publisher {pub['node']} sends {pub['type']} on "
+                             f"{self.topic}, this subscriber expects {self.msg_type.TYPE}")
+        self.endpoints.add(pub["endpoint"])
+        self.sock.connect(pub["endpoint"])
+
+    def _count_once(self, cause: str, text: str) -> None:
+        self.drops[cause] += 1
+        if cause not in self._logged:
+            self._logged.add(cause)
+            log.warning("%s: dropped a message (%s); further drops of this kind are only counted",
+                        self.topic, text)
+
+    def _read_one(self) -> Message | None:
+        """One message from the socket (non-blocking); None when empty or dropped."""
+        frames = self.sock.recv_multipart(zmq.NOBLOCK)
+        if frames[0] != self._topic_b:
+            return None  # a longer topic sharing our prefix
+        if len(frames) < 3:
+            self._count_once("truncated", "multipart message without meta frame")
+            return None
+        try:
+            msg = decode_frames(frames[2:], self.max_bytes)
+        except DecodeError as exc:
+            self._count_once(exc.cause, str(exc))
+            return None
+        if self.msg_type is not None and not isinstance(msg, self.msg_type):
+            self._count_once("type_mismatch", f"expected {self.msg_type.TYPE}, got {msg.TYPE}")
+            return None
+        last = self._last_seq.get(frames[1])
+        seq = msg.header.seq
+        if last is not None and seq > last + 1:
+            self.drops["seq_gap"] += seq - last - 1
+        self._last_seq[frames[1]] = seq
+        self.received += 1
+        return msg
+
+    def take(self) -> list[Message]:
+        """Everything ready now, honouring the delivery mode."""
+        out: list[Message] = []
+        while True:
+            try:
+                msg = self._read_one()
+            except zmq.Again:
+                break
+            if msg is not None:
+                out.append(msg)
+        if self.delivery == "latest" and len(out) > 1:
+            self.drops["superseded"] += len(out) - 1
+            out = out[-1:]
+        return out
+
+    def recv(self, timeout_s: float | None = 5.0) -> Message | None:
+        """Blocking receive of the next message (for scripts and tests); None on timeout."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while True:
+            try:
+                msg = self._read_one()
+                if msg is not None:
+                    return msg
+                continue
+            except zmq.Again:
+                pass
+            self.bus.process_events()
+            left = 100 if deadline is None else int((deadline - time.monotonic()) * 1000)
+            if left <= 0:
+                return None
+            self.sock.poll(min(left, 50))
+
+    def close(self) -> None:
+        try:
+            self.bus.registry.request({"op": "unsubscribe", "sub_id": self.sub_id},
+                                      timeout_s=0.5)
+        except Exception:
+            pass
+        self.sock.close()
+
+
+class Bus:
+    """A process's handle on the graph: registry connection, publishers, subscriptions."""
+
+    def __init__(
+        self,
+        node: str,
+        registry: str | None = None,
+        namespace: str = "/",
+        transport: str | None = None,
+        ctx: zmq.Context | None = None,
+    ) -> None:
+        self.ctx = ctx or zmq.Context()
+        self._own_ctx = ctx is None
+        self.node = node
+        self.namespace = namespace
+        self.curve = CurveConfig.from_env(self.ctx)
+        self.registry = RegistryClient(self.ctx, node, registry)
+        self.transport = transport or choose_transport(self.registry.address)
+        self.publishers: list[Publisher] = []
+        self.subscriptions: list[Subscription] = []
+        self._publisher_watchers: list[Callable[[dict[str, Any]], Any]] = []
+        self._poller: zmq.Poller | None = None
+
+    def resolve(self, name: str) -> str:
+        return resolve_topic(name, self.namespace)
+
+    def publisher(self, topic: str, msg_type: type[Message], depth: int = 1000) -> Publisher:
+        pub = Publisher(self, self.resolve(topic), msg_type, depth)
+        self.publishers.append(pub)
+        return pub
+
+    def subscribe(self, topic: str, msg_type: type[Message] | None = None, **kwargs: Any
+                  ) -> Subscription:
+        sub = Subscription(self, self.resolve(topic), msg_type, **kwargs)
+        self.subscriptions.append(sub)
+        self._poller = None
+        return sub
+
+    def process_events(self) -> None:
+        """Apply registry news: new publishers to connect to, new subscribers to wait for."""
+        self.registry.pump()
+        while self.registry.events:
+            ev = self.registry.events.popleft()
+            kind, topic = ev.get("ev"), ev.get("topic")
+            if kind == "publisher":
+                for sub in self.subscriptions:
+                    if sub.topic == topic:
+                        sub.connect(ev)
+                for handler in self._publisher_watchers:
+                    handler(ev)
+            elif kind == "subscriber":
+                for pub in self.publishers:
+                    if pub.topic == topic:
+                        pub.expect(ev["sub_id"])
+            elif kind == "unsubscriber":
+                for pub in self.publishers:
+                    if pub.topic == topic:
+                        pub.forget(ev["sub_id"])
+
+    def watch_publishers(self, handler: Callable[[dict[str, Any]], Any]) -> list[dict[str, Any]]:
+        """Call ``handler`` for every publisher that appears on any topic (recorders)."""
+        self._publisher_watchers.append(handler)
+        return self.registry.request({"op": "watch"})["publishers"]
+
+    def spin_once(self, timeout_ms: int = 100) -> int:
+        """Wait up to timeout_ms for input, then deliver it to callbacks; returns count."""
+        self.process_events()
+        if self._poller is None:
+            self._poller = zmq.Poller()
+            for sub in self.subscriptions:
+                self._poller.register(sub.sock, zmq.POLLIN)
+            self._poller.register(self.registry.sock, zmq.POLLIN)
+        ready = dict(self._poller.poll(timeout_ms))
+        delivered = 0
+        for sub in self.subscriptions:
+            if sub.sock in ready and sub.callback is not None:
+                for msg in sub.take():
+                    sub.callback(msg)
+                    delivered += 1
+        return delivered
+
+    def topics(self) -> dict[str, Any]:
+        return self.registry.request({"op": "list"})["topics"]
+
+    def close(self) -> None:
+        for sub in self.subscriptions:
+            sub.sock.close()
+        for pub in self.publishers:
+            pub.sock.close()
+        self.registry.close()
+        self.curve.close()
+        if self._own_ctx:
+            self.ctx.term()

@@ -1,0 +1,185 @@
+"""Message declarations: frozen dataclasses with a type name, a version and typed arrays.
+
+A message class declares its array fields with :func:`array` (dtype, shape with symbolic
+dimensions, whether non-finite values are allowed) and its scalar fields with ordinary
+type hints. :func:`message` registers the class so that the codec can find it by name
+and ``facewire msg show`` can print its schema.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
+
+M = TypeVar("M", bound="Message")
+
+_REGISTRY: dict[str, type[Message]] = {}
+
+SCALAR_TYPES: dict[Any, str] = {
+    int: "integer",
+    float: "number",
+    str: "string",
+    bool: "boolean",
+    "int": "integer",
+    "float": "number",
+    "str": "string",
+    "bool": "boolean",
+}
+
+
+@dataclass(frozen=True)
+class ArraySpec:
+    """What an array field must look like on the wire.
+
+    ``shape`` entries are ints (fixed) or names (free, but equal wherever the same
+    name appears within one message, e.g. ``("n", "channels")``).
+    """
+
+    dtype: str
+    shape: tuple[int | str, ...]
+    finite: bool = True
+
+    def describe(self) -> str:
+        dims = ", ".join(str(d) for d in self.shape)
+        return f"{self.dtype}[{dims}]" + ("" if self.finite else " (non-finite allowed)")
+
+
+def array(dtype: str, shape: tuple[int | str, ...], *, finite: bool = True) -> Any:
+    """Declare an array field (use as the dataclass field default)."""
+    spec = ArraySpec(np.dtype(dtype).name, tuple(shape), finite)
+    return field(metadata={"array": spec})
+
+
+@dataclass(frozen=True)
+class Header:
+    """Carried by every message (DESIGN.md §2).
+
+    seq: per publisher, stamped on send; gaps are counted by subscribers.
+    stamp_ns: wall clock at publish.
+    media_time: seconds on the audio stream's own clock that this message describes.
+    capture_ns: wall clock when the audio at media_time entered the system.
+    """
+
+    seq: int = 0
+    stamp_ns: int = 0
+    media_time: float = 0.0
+    capture_ns: int = 0
+
+
+@dataclass(frozen=True)
+class Message:
+    """Base of all message types; subclasses are frozen dataclasses made with @message."""
+
+    TYPE: ClassVar[str] = ""
+    VERSION: ClassVar[int] = 1
+    ARRAYS: ClassVar[dict[str, ArraySpec]] = {}
+    SCALARS: ClassVar[dict[str, str]] = {}
+
+    header: Header = field(default_factory=Header, kw_only=True)
+
+    def with_header(self: M, **changes: Any) -> M:
+        """A copy with some header fields replaced (arrays are shared, not copied)."""
+        return dataclasses.replace(self, header=dataclasses.replace(self.header, **changes))
+
+
+def message(type_name: str, version: int = 1):
+    """Class decorator: make a frozen dataclass message type and register it."""
+
+    def wrap(cls: type[M]) -> type[M]:
+        cls = dataclass(frozen=True)(cls)
+        hints = typing.get_type_hints(cls)
+        arrays: dict[str, ArraySpec] = {}
+        scalars: dict[str, str] = {}
+        for f in dataclasses.fields(cls):
+            if f.name == "header":
+                continue
+            spec = f.metadata.get("array")
+            if spec is not None:
+                arrays[f.name] = spec
+            else:
+                scalars[f.name] = _scalar_kind(hints[f.name], cls.__name__, f.name)
+        cls.TYPE = type_name
+        cls.VERSION = version
+        cls.ARRAYS = arrays
+        cls.SCALARS = scalars
+        if type_name in _REGISTRY and _REGISTRY[type_name] is not cls:
+            raise ValueError(f"message type {type_name!r} is registered twice")
+        _REGISTRY[type_name] = cls
+        return cls
+
+    return wrap
+
+
+def _scalar_kind(hint: Any, cls_name: str, name: str) -> str:
+    if hint in SCALAR_TYPES:
+        return SCALAR_TYPES[hint]
+    origin = typing.get_origin(hint)
+    if origin in (list, tuple):
+        return "array"
+    if origin is dict or hint is dict:
+        return "object"
+    raise TypeError(f"{cls_name}.{name}: unsupported field type {hint!r}")
+
+
+def registry() -> dict[str, type[Message]]:
+    """All registered message types by name (importing the core types first)."""
+    from facewire.messages import types  # noqa: F401  (registers the core types)
+
+    return dict(_REGISTRY)
+
+
+def lookup(type_name: str) -> type[Message] | None:
+    return registry().get(type_name)
+
+
+def json_schema(cls: type[Message]) -> dict[str, Any]:
+    """A JSON schema of the decoded form, stored per channel in bags."""
+    props: dict[str, Any] = {
+        "header": {
+            "type": "object",
+            "properties": {
+                "seq": {"type": "integer"},
+                "stamp_ns": {"type": "integer"},
+                "media_time": {"type": "number"},
+                "capture_ns": {"type": "integer"},
+            },
+        }
+    }
+    for name, kind in cls.SCALARS.items():
+        props[name] = {"type": kind}
+    for name, spec in cls.ARRAYS.items():
+        props[name] = {
+            "type": "object",
+            "description": f"raw little-endian {spec.describe()}",
+            "properties": {
+                "dtype": {"const": spec.dtype},
+                "shape": {"type": "array", "items": {"type": "integer"}},
+                "data": {"type": "string", "contentEncoding": "binary"},
+            },
+        }
+    return {
+        "title": cls.TYPE,
+        "description": (cls.__doc__ or "").strip(),
+        "type": "object",
+        "facewire_version": cls.VERSION,
+        "properties": props,
+        "required": ["header", *cls.SCALARS, *cls.ARRAYS],
+    }
+
+
+def describe(cls: type[Message]) -> str:
+    """Human-readable schema for ``facewire msg show``."""
+    lines = [f"{cls.TYPE} (version {cls.VERSION})"]
+    doc = (cls.__doc__ or "").strip()
+    if doc:
+        lines += ["  " + line.strip() for line in doc.splitlines()]
+    lines.append("  header: seq int, stamp_ns int, media_time float (s), capture_ns int")
+    for name, kind in cls.SCALARS.items():
+        lines.append(f"  {name}: {kind}")
+    for name, spec in cls.ARRAYS.items():
+        lines.append(f"  {name}: {spec.describe()}")
+    return "\n".join(lines)

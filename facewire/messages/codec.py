@@ -1,0 +1,240 @@
+"""One codec for the wire and for bags.
+
+Wire form (ZeroMQ multipart): ``[topic, meta, *array_buffers]`` where ``meta`` is a msgpack
+map holding the type, version, header, scalar fields and each array's dtype and shape;
+the arrays travel as raw frames, sent without copying.
+
+Bag form (one MCAP message): the same msgpack map with each array's bytes inlined, so a
+bag is self-describing and decodes without facewire's wire framing.
+
+Decoding validates everything and raises :class:`DecodeError` whose ``cause`` is a short
+stable word that subscribers count drops by.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import msgpack
+import numpy as np
+
+from facewire.messages.base import Header, Message, lookup
+
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+
+
+class DecodeError(ValueError):
+    """A message that cannot be accepted; ``cause`` names the kind, the text says the fix."""
+
+    def __init__(self, cause: str, detail: str) -> None:
+        super().__init__(f"{cause}: {detail}")
+        self.cause = cause
+        self.detail = detail
+
+
+def _meta(msg: Message, seq: int | None = None, stamp_ns: int | None = None) -> dict[str, Any]:
+    h = msg.header
+    return {
+        "t": msg.TYPE,
+        "v": msg.VERSION,
+        "h": [
+            h.seq if seq is None else seq,
+            h.stamp_ns if stamp_ns is None else stamp_ns,
+            h.media_time,
+            h.capture_ns,
+        ],
+        "s": {name: getattr(msg, name) for name in msg.SCALARS},
+    }
+
+
+def _contiguous(msg: Message) -> list[tuple[str, np.ndarray]]:
+    out = []
+    for name, spec in msg.ARRAYS.items():
+        arr = np.ascontiguousarray(getattr(msg, name))
+        if arr.dtype.name != spec.dtype or arr.dtype.byteorder == ">":
+            arr = arr.astype(spec.dtype)
+        out.append((name, arr))
+    return out
+
+
+def encode_frames(
+    msg: Message, seq: int | None = None, stamp_ns: int | None = None
+) -> list[Any]:
+    """Meta frame followed by one raw buffer per array (no copy of the array data).
+
+    ``seq`` and ``stamp_ns`` override the header's (publishers stamp on send without
+    copying the message).
+    """
+    arrays = _contiguous(msg)
+    meta = _meta(msg, seq, stamp_ns)
+    meta["a"] = [[name, arr.dtype.name, list(arr.shape)] for name, arr in arrays]
+    return [msgpack.packb(meta), *(arr.data for _, arr in arrays)]
+
+
+def encode_bytes(msg: Message) -> bytes:
+    """The bag form: one msgpack blob with the arrays inlined."""
+    meta = _meta(msg)
+    meta["a"] = [
+        [name, arr.dtype.name, list(arr.shape), arr.tobytes()] for name, arr in _contiguous(msg)
+    ]
+    return msgpack.packb(meta)
+
+
+def decode_frames(frames: Sequence[bytes], max_bytes: int = DEFAULT_MAX_BYTES) -> Message:
+    """Decode ``[meta, *array_buffers]`` (the topic frame already removed)."""
+    if not frames:
+        raise DecodeError("truncated", "empty message")
+    total = sum(len(f) for f in frames)
+    if total > max_bytes:
+        raise DecodeError(
+            "oversize",
+            f"{total} bytes exceeds the limit of {max_bytes}; raise max_bytes on the "
+            "subscription if such messages are expected",
+        )
+    meta = _unpack(frames[0])
+    specs = _array_list(meta)
+    buffers = frames[1:]
+    if len(buffers) != len(specs):
+        raise DecodeError(
+            "truncated",
+            f"{len(specs)} array frames announced, {len(buffers)} received (partial multipart)",
+        )
+    arrays = {s[0]: (s[1], s[2], buf) for s, buf in zip(specs, buffers)}
+    return _build(meta, arrays)
+
+
+def decode_bytes(data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> Message:
+    """Decode the bag form."""
+    if len(data) > max_bytes:
+        raise DecodeError("oversize", f"{len(data)} bytes exceeds the limit of {max_bytes}")
+    meta = _unpack(data)
+    arrays = {}
+    for entry in _array_list(meta, inline=True):
+        arrays[entry[0]] = (entry[1], entry[2], entry[3])
+    return _build(meta, arrays)
+
+
+def _unpack(data: bytes) -> dict[str, Any]:
+    try:
+        meta = msgpack.unpackb(data, raw=False, strict_map_key=False)
+    except Exception as exc:  # msgpack raises several unrelated types on garbage
+        raise DecodeError("garbage", f"meta frame is not msgpack ({exc.__class__.__name__})") from None
+    if not isinstance(meta, dict) or "t" not in meta or "v" not in meta or "h" not in meta:
+        raise DecodeError("garbage", "meta frame is not a facewire message header")
+    return meta
+
+
+def _array_list(meta: dict[str, Any], inline: bool = False) -> list[list[Any]]:
+    entries = meta.get("a", [])
+    width = 4 if inline else 3
+    if not isinstance(entries, list) or not all(
+        isinstance(e, list) and len(e) == width for e in entries
+    ):
+        raise DecodeError("garbage", "malformed array table in meta frame")
+    return entries
+
+
+def _build(meta: dict[str, Any], arrays: dict[str, tuple[str, list[int], bytes]]) -> Message:
+    type_name = meta["t"]
+    cls = lookup(type_name) if isinstance(type_name, str) else None
+    if cls is None:
+        raise DecodeError(
+            "unknown_type",
+            f"message type {type_name!r} is not registered (see 'facewire msg list')",
+        )
+    if meta["v"] != cls.VERSION:
+        raise DecodeError(
+            "version",
+            f"{type_name} version {meta['v']} received, this facewire speaks {cls.VERSION}; "
+            "run the same facewire version on both ends",
+        )
+    try:
+        seq, stamp_ns, media_time, capture_ns = meta["h"]
+        header = Header(int(seq), int(stamp_ns), float(media_time), int(capture_ns))
+    except (TypeError, ValueError):
+        raise DecodeError("garbage", "malformed header") from None
+    kwargs: dict[str, Any] = {}
+    scalars = meta.get("s", {})
+    if not isinstance(scalars, dict):
+        raise DecodeError("garbage", "malformed scalar table")
+    for name in cls.SCALARS:
+        if name not in scalars:
+            raise DecodeError("missing_field", f"{type_name}.{name} is missing")
+        value = scalars[name]
+        if not _scalar_ok(cls.SCALARS[name], value):
+            raise DecodeError(
+                "field_type",
+                f"{type_name}.{name} must be {cls.SCALARS[name]}, got {type(value).__name__}",
+            )
+        if isinstance(value, float) and not math.isfinite(value):
+            raise DecodeError("non_finite", f"{type_name}.{name} is {value}")
+        kwargs[name] = value
+    dims: dict[str, int] = {}
+    for name, spec in cls.ARRAYS.items():
+        if name not in arrays:
+            raise DecodeError("missing_field", f"{type_name}.{name} is missing")
+        dtype, shape, buf = arrays[name]
+        if dtype != spec.dtype:
+            raise DecodeError(
+                "dtype", f"{type_name}.{name} must be {spec.dtype}, got {dtype}"
+            )
+        _check_shape(type_name, name, spec.shape, shape, dims)
+        try:
+            arr = np.frombuffer(buf, dtype=spec.dtype).reshape(shape)
+        except ValueError:
+            raise DecodeError(
+                "shape", f"{type_name}.{name}: {len(buf)} bytes do not fill shape {shape}"
+            ) from None
+        if spec.finite and arr.dtype.kind == "f" and not np.isfinite(arr).all():
+            raise DecodeError("non_finite", f"{type_name}.{name} holds NaN or infinity")
+        kwargs[name] = arr
+    try:
+        return cls(header=header, **kwargs)
+    except (TypeError, ValueError) as exc:
+        raise DecodeError("garbage", f"{type_name}: {exc}") from None
+
+
+_SCALAR_CHECKS = {
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    "string": lambda v: isinstance(v, str),
+    "boolean": lambda v: isinstance(v, bool),
+    "array": lambda v: isinstance(v, list),
+    "object": lambda v: isinstance(v, dict),
+}
+
+
+def _scalar_ok(kind: str, value: Any) -> bool:
+    return _SCALAR_CHECKS[kind](value)
+
+
+def _check_shape(
+    type_name: str,
+    name: str,
+    declared: tuple[int | str, ...],
+    shape: Any,
+    dims: dict[str, int],
+) -> None:
+    if not isinstance(shape, list) or len(shape) != len(declared):
+        raise DecodeError(
+            "shape", f"{type_name}.{name} must have {len(declared)} dimensions, got {shape}"
+        )
+    for want, got in zip(declared, shape):
+        if not isinstance(got, int) or got < 0:
+            raise DecodeError("shape", f"{type_name}.{name}: bad dimension {got!r}")
+        if isinstance(want, int):
+            if got != want:
+                raise DecodeError(
+                    "shape", f"{type_name}.{name} must have shape {list(declared)}, got {shape}"
+                )
+        elif dims.setdefault(want, got) != got:
+            raise DecodeError(
+                "shape", f"{type_name}.{name}: dimension {want}={got} disagrees with {dims[want]}"
+            )
+
+
+def validate(msg: Message) -> None:
+    """Check a message about to be sent the way a receiver would (raises DecodeError)."""
+    decode_bytes(encode_bytes(msg), max_bytes=1 << 62)

@@ -1,0 +1,39 @@
+"""Node types by the name launch files and ``facewire node run`` use.
+
+Values are ``module:Class`` and are imported only when used, so listing node types
+never loads onnxruntime or sounddevice. A launch file may also name ``module:Class``
+directly for a user's own node.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from facewire.bus.node import Node
+
+NODE_TYPES: dict[str, str] = {
+    "talker": "facewire.nodes.testing:Talker",
+    "relay": "facewire.nodes.testing:Relay",
+    "sink": "facewire.nodes.testing:Sink",
+}
+
+
+class UnknownNode(LookupError):
+    pass
+
+
+def load_node_class(name: str) -> type[Node]:
+    """The Node class for a registered name or a ``module:Class`` path."""
+    target = NODE_TYPES.get(name, name)
+    if ":" not in target:
+        known = ", ".join(sorted(NODE_TYPES))
+        raise UnknownNode(f"unknown node type {name!r} (known: {known}; or give module:Class)")
+    module_name, _, cls_name = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise UnknownNode(f"node type {name!r}: cannot import {module_name} ({exc})") from None
+    cls = getattr(module, cls_name, None)
+    if not (isinstance(cls, type) and issubclass(cls, Node)):
+        raise UnknownNode(f"node type {name!r}: {target} is not a facewire Node class")
+    return cls

@@ -1,0 +1,73 @@
+"""Shared fixtures: a real registry process per test on its own address, process helpers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import zmq
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("FACEWIRE_DATA", REPO.parent / "shared"))
+
+
+def facewire_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "facewire", *args]
+
+
+def wait_for_registry(address: str, timeout_s: float = 10.0) -> None:
+    """Ping until the registry answers (process start-up is not instant)."""
+    from facewire.bus.client import RegistryClient, RegistryUnreachable
+
+    deadline = time.monotonic() + timeout_s
+    ctx = zmq.Context()
+    try:
+        while True:
+            try:
+                client = RegistryClient(ctx, "probe", address)
+                client.request({"op": "ping"}, timeout_s=0.5)
+                client.close()
+                return
+            except RegistryUnreachable:
+                if time.monotonic() > deadline:
+                    raise
+                client.sock.close(0)
+    finally:
+        ctx.term()
+
+
+def stop_process(proc: subprocess.Popen, timeout_s: float = 5.0) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture
+def registry(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
+    """A registry process on a fresh ipc address, exported as FACEWIRE_BUS."""
+    address = f"ipc://{tmp_path}/bus-{uuid.uuid4().hex[:6]}.sock"
+    monkeypatch.setenv("FACEWIRE_BUS", address)
+    proc = subprocess.Popen(facewire_cmd("bus", "--address", address),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for_registry(address)
+        yield address
+    finally:
+        stop_process(proc)
+
+
+@pytest.fixture
+def shared_dir() -> Path:
+    if not SHARED.exists():
+        pytest.skip(f"shared data folder {SHARED} is absent (set FACEWIRE_DATA to use it)")
+    return SHARED
