@@ -87,8 +87,12 @@ def frame_rate(fps: float | int | Fraction | tuple[int, int]) -> tuple[int, int]
     if isinstance(fps, tuple):
         num, den = int(fps[0]), int(fps[1])
     else:
-        f = Fraction(fps).limit_denominator(1001)
-        num, den = f.numerator, f.denominator
+        ntsc = [n for n in (24, 30, 48, 60, 120) if abs(float(fps) - n * 1000 / 1001) < 0.005]
+        if ntsc:  # 29.97 and friends are 30000/1001, not 2997/100
+            num, den = ntsc[0] * 1000, 1001
+        else:
+            f = Fraction(fps).limit_denominator(1000)
+            num, den = f.numerator, f.denominator
     if num <= 0 or den <= 0:
         raise ValueError(f"frame rate must be positive, got {fps!r}")
     return num, den

@@ -171,8 +171,14 @@ class Node:
         self._pubs[port].publish(msg)
         self.counters[f"sent.{port}"] += 1
 
-    def every(self, period_s: float, fn: Callable[[], Any]) -> None:
-        self._timers.append([time.monotonic() + period_s, period_s, self._guard("timer", fn)])
+    def every(self, period_s: float, fn: Callable[[], Any]) -> list[Any]:
+        """Call fn every period_s (0: every loop turn); returns a handle for cancel()."""
+        timer = [time.monotonic() + period_s, period_s, self._guard("timer", fn)]
+        self._timers.append(timer)
+        return timer
+
+    def cancel(self, timer: list[Any]) -> None:
+        self._timers = [t for t in self._timers if t is not timer]
 
     def stop(self) -> None:
         self._stopping = True
@@ -234,7 +240,11 @@ class Node:
         for sig in previous:
             signal.signal(sig, lambda *_: self.stop())
         try:
-            self.on_start()
+            try:
+                self.on_start()
+            except Exception as exc:  # a clear message, not a traceback, for setup errors
+                self.log.error("%s cannot start: %s", self.name, exc)
+                return 2
             self.heartbeat()
             while not self._stopping:
                 self.spin_once()

@@ -101,7 +101,7 @@ def decode_frames(frames: Sequence[bytes], max_bytes: int = DEFAULT_MAX_BYTES) -
             "truncated",
             f"{len(specs)} array frames announced, {len(buffers)} received (partial multipart)",
         )
-    arrays = {s[0]: (s[1], s[2], buf) for s, buf in zip(specs, buffers)}
+    arrays = {s[0]: (s[1], s[2], buf) for s, buf in zip(specs, buffers, strict=True)}
     return _build(meta, arrays)
 
 
@@ -130,7 +130,9 @@ def _array_list(meta: dict[str, Any], inline: bool = False) -> list[list[Any]]:
     entries = meta.get("a", [])
     width = 4 if inline else 3
     if not isinstance(entries, list) or not all(
-        isinstance(e, list) and len(e) == width for e in entries
+        isinstance(e, list) and len(e) == width and isinstance(e[0], str)
+        and isinstance(e[1], str)
+        for e in entries
     ):
         raise DecodeError("garbage", "malformed array table in meta frame")
     return entries
@@ -153,7 +155,7 @@ def _build(meta: dict[str, Any], arrays: dict[str, tuple[str, list[int], bytes]]
     try:
         seq, stamp_ns, media_time, capture_ns = meta["h"]
         header = Header(int(seq), int(stamp_ns), float(media_time), int(capture_ns))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # int(inf) overflows
         raise DecodeError("garbage", "malformed header") from None
     kwargs: dict[str, Any] = {}
     scalars = meta.get("s", {})
@@ -183,9 +185,9 @@ def _build(meta: dict[str, Any], arrays: dict[str, tuple[str, list[int], bytes]]
         _check_shape(type_name, name, spec.shape, shape, dims)
         try:
             arr = np.frombuffer(buf, dtype=spec.dtype).reshape(shape)
-        except ValueError:
+        except (TypeError, ValueError):  # TypeError: a bag entry whose data is not bytes
             raise DecodeError(
-                "shape", f"{type_name}.{name}: {len(buf)} bytes do not fill shape {shape}"
+                "shape", f"{type_name}.{name}: {_size(buf)} cannot fill shape {shape}"
             ) from None
         if spec.finite and arr.dtype.kind == "f" and not np.isfinite(arr).all():
             raise DecodeError("non_finite", f"{type_name}.{name} holds NaN or infinity")
@@ -194,6 +196,13 @@ def _build(meta: dict[str, Any], arrays: dict[str, tuple[str, list[int], bytes]]
         return cls(header=header, **kwargs)
     except (TypeError, ValueError) as exc:
         raise DecodeError("garbage", f"{type_name}: {exc}") from None
+
+
+def _size(buf: Any) -> str:
+    try:
+        return f"{memoryview(buf).nbytes} bytes"
+    except TypeError:
+        return f"a {type(buf).__name__} (not bytes)"
 
 
 _SCALAR_CHECKS = {
@@ -221,7 +230,7 @@ def _check_shape(
         raise DecodeError(
             "shape", f"{type_name}.{name} must have {len(declared)} dimensions, got {shape}"
         )
-    for want, got in zip(declared, shape):
+    for want, got in zip(declared, shape, strict=True):
         if not isinstance(got, int) or got < 0:
             raise DecodeError("shape", f"{type_name}.{name}: bad dimension {got!r}")
         if isinstance(want, int):

@@ -15,6 +15,11 @@ NODE_TYPES: dict[str, str] = {
     "talker": "facewire.nodes.testing:Talker",
     "relay": "facewire.nodes.testing:Relay",
     "sink": "facewire.nodes.testing:Sink",
+    "audio": "facewire.nodes.audio:Audio",
+    "features": "facewire.nodes.features:FeaturesNode",
+    "smoother": "facewire.nodes.smoother:Smoother",
+    "blendshapes": "facewire.nodes.blendshapes:BlendshapesNode",
+    "array_sink": "facewire.nodes.testing:ArraySink",
 }
 
 

@@ -6,7 +6,7 @@ import json
 import time
 
 from facewire.bus.node import Input, Node, Output, Param
-from facewire.messages.types import Text
+from facewire.messages.types import Landmarks, Text
 
 
 class Talker(Node):
@@ -52,6 +52,26 @@ class Sink(Node):
 
     def on_input(self, msg: Text) -> None:
         line = {"text": msg.text, "seq": msg.header.seq, "media_time": msg.header.media_time}
+        if self.p.path:
+            with open(self.p.path, "a") as f:
+                f.write(json.dumps(line) + "\n")
+        else:
+            self.log.info("%s", line)
+
+
+class ArraySink(Node):
+    """Appends a line per Landmarks message to a JSON-lines file.
+
+    An input with a fixed-shape float array, so tests can send wrong dtypes, shapes and
+    NaN to a running node.
+    """
+
+    inputs = {"input": Input(Landmarks)}
+    params = {"path": Param(str, "", "JSON-lines file to append to (empty: log only)")}
+
+    def on_input(self, msg: Landmarks) -> None:
+        line = {"seq": msg.header.seq, "media_time": msg.header.media_time,
+                "sum": float(msg.displacements.sum())}
         if self.p.path:
             with open(self.p.path, "a") as f:
                 f.write(json.dumps(line) + "\n")

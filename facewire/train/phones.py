@@ -117,7 +117,7 @@ _IPA: dict[str, tuple[str, ...]] = {
 }
 _IPA_KEYS = sorted(_IPA, key=len, reverse=True)
 # stress, length, syllabicity, tie bars, and other marks that carry no mouth shape
-_IPA_IGNORE = set("ˈˌːˑ̩̯͡‿.-_ʰʲʷ̃ ̪̥̬˞'")
+_IPA_IGNORE = set(":ˈˌːˑ̩̯͡‿.-_ʰʲʷ̃ ̪̥̬˞'")
 
 
 def ipa_to_arpabet(ipa: str) -> tuple[str, ...]:

@@ -1,0 +1,315 @@
+"""The launcher: runs a validated launch as supervised processes.
+
+Each node is its own ``python -m facewire node run ...`` process (a crash stays in its
+process), with FACEWIRE_BUS pointing at the registry. Output lines are prefixed with the
+node's name by one reader thread per pipe; the main thread alone spawns, watches and
+respawns, so signal handling stays simple. Children live in their own process group (a
+Ctrl-C in the terminal reaches only the launcher, which then stops them in order) and on
+Linux get SIGTERM if the launcher itself dies, so a ``kill -9`` of the launcher leaves no
+orphans.
+
+Stop order: SIGTERM to every node, wait up to a grace period, SIGKILL what is left, then
+the registry last so nodes can say goodbye to it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import msgpack
+import zmq
+
+from facewire.bus.addresses import REGISTRY_ENV, runtime_dir
+from facewire.launch.model import NodeSpec
+
+GRACE_S = 5.0  # SIGTERM -> SIGKILL
+MAX_RESPAWN_DELAY_S = 30.0
+STABLE_AFTER_S = 10.0  # a node up this long gets its back-off reset
+POLL_S = 0.05
+COLORS = (36, 32, 33, 35, 34, 91, 92, 93, 94, 95, 96)
+
+
+def registry_answers(address: str, timeout_s: float = 1.0) -> bool:
+    """Whether a facewire registry replies at ``address`` (a ping; nothing registered)."""
+    ctx = zmq.Context.instance()
+    sock = ctx.socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    try:
+        sock.connect(address)
+        sock.send(msgpack.packb({"op": "ping", "id": 1}))
+        deadline = time.monotonic() + timeout_s
+        while (left := deadline - time.monotonic()) > 0:
+            if not sock.poll(int(left * 1000) + 1):
+                return False
+            reply = msgpack.unpackb(sock.recv(), raw=False)
+            if isinstance(reply, dict) and reply.get("id") == 1:
+                return bool(reply.get("ok"))
+        return False
+    except (zmq.ZMQError, ValueError, msgpack.UnpackException):
+        return False
+    finally:
+        sock.close(0)
+
+
+def fresh_registry_address() -> str:
+    return f"ipc://{runtime_dir()}/launch-{uuid.uuid4().hex[:10]}.sock"
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A preexec_fn that asks Linux to SIGTERM the child when the launcher dies."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    pr_set_pdeathsig = 1
+
+    def preexec() -> None:
+        prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+    return preexec
+
+
+def describe_exit(code: int) -> str:
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+@dataclass
+class _Proc:
+    """One supervised process and its respawn state."""
+
+    label: str
+    command: list[str]
+    spec: NodeSpec | None  # None: the registry
+    popen: subprocess.Popen[bytes] | None = None
+    started: float = 0.0
+    next_delay: float = 0.0
+    respawn_at: float | None = None
+    ended: int | None = None  # final exit code once it will not come back
+    restarts: int = 0
+    readers: list[threading.Thread] = field(default_factory=list)
+
+
+class Launcher:
+    """Start, supervise and stop the processes of one launch."""
+
+    def __init__(
+        self,
+        nodes: list[NodeSpec],
+        registry: str,
+        start_registry: bool,
+        out: IO[str] | None = None,
+        grace_s: float = GRACE_S,
+        color: bool | None = None,
+    ) -> None:
+        self.nodes = nodes
+        self.registry = registry
+        self.start_registry = start_registry
+        self.out = out or sys.stdout
+        self.grace_s = grace_s
+        self.color = self.out.isatty() if color is None else color
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._signals = 0
+        self._failed = False
+        self._width = max([len(n.label) for n in nodes] + [len("registry"), len("launch")])
+        self._preexec = _die_with_parent()
+        env = dict(os.environ)
+        env[REGISTRY_ENV] = registry
+        env["PYTHONUNBUFFERED"] = "1"
+        self.env = env
+        self.procs: list[_Proc] = [
+            _Proc(n.label, n.command(), n, next_delay=n.respawn_delay) for n in nodes
+        ]
+        self.registry_proc: _Proc | None = None
+        if start_registry:
+            self.registry_proc = _Proc(
+                "registry", [sys.executable, "-m", "facewire", "bus", "--address", registry],
+                None)
+
+    # -- output -----------------------------------------------------------------------
+    def say(self, text: str) -> None:
+        """A line from the launcher itself."""
+        self._emit("launch", text, 0)
+
+    def _emit(self, label: str, line: str, color_index: int) -> None:
+        tag = f"[{label}]".ljust(self._width + 2)
+        if self.color:
+            tag = f"\033[{COLORS[color_index % len(COLORS)]}m{tag}\033[0m"
+        with self._lock:
+            try:
+                self.out.write(f"{tag} {line}\n")
+                self.out.flush()
+            except (ValueError, OSError):
+                pass  # our own stdout went away; keep supervising
+
+    def _read(self, proc: _Proc, stream: IO[bytes], color_index: int) -> None:
+        for raw in iter(stream.readline, b""):
+            self._emit(proc.label, raw.decode(errors="replace").rstrip("\n"), color_index)
+        stream.close()
+
+    # -- processes --------------------------------------------------------------------
+    def _spawn(self, proc: _Proc, color_index: int) -> None:
+        popen = subprocess.Popen(
+            proc.command, env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, process_group=0, preexec_fn=self._preexec,
+        )
+        proc.popen, proc.started, proc.respawn_at = popen, time.monotonic(), None
+        assert popen.stdout is not None
+        reader = threading.Thread(target=self._read, args=(proc, popen.stdout, color_index),
+                                  name=f"log-{proc.label}", daemon=True)
+        reader.start()
+        proc.readers.append(reader)
+        again = f" (restart {proc.restarts})" if proc.restarts else ""
+        self.say(f"started {proc.label} (pid {popen.pid}){again}")
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        self._signals += 1
+        self._stop.set()
+
+    def run(self) -> int:
+        """Run until every node ends, a required node dies, or SIGINT/SIGTERM; exit code."""
+        previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+        for sig in previous:
+            signal.signal(sig, self._on_signal)
+        try:
+            if not self._start():
+                self._failed = True
+            else:
+                self._supervise()
+        finally:
+            self._shutdown()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        if self._failed:
+            return 1
+        if self._signals:
+            return 0
+        codes = [p.ended for p in self.procs]
+        return 0 if all(c == 0 for c in codes) else 1
+
+    def _start(self) -> bool:
+        if self.registry_proc is not None:
+            self._spawn(self.registry_proc, 0)
+            deadline = time.monotonic() + 15.0
+            while not registry_answers(self.registry, 0.2):
+                assert self.registry_proc.popen is not None
+                code = self.registry_proc.popen.poll()
+                if code is not None:
+                    self.say(f"the registry could not start ({describe_exit(code)})")
+                    return False
+                if time.monotonic() > deadline or self._stop.is_set():
+                    self.say(f"the registry at {self.registry} did not answer")
+                    return False
+            self.say(f"registry at {self.registry} (for hand-started tools: "
+                     f"export {REGISTRY_ENV}={self.registry})")
+        else:
+            self.say(f"using the registry at {self.registry}")
+        for i, proc in enumerate(self.procs, start=1):
+            if self._stop.is_set():
+                return True
+            self._spawn(proc, i)
+        return True
+
+    def _supervise(self) -> None:
+        while not self._stop.wait(POLL_S):
+            now = time.monotonic()
+            reg = self.registry_proc
+            if reg is not None and reg.popen is not None and reg.popen.poll() is not None:
+                self.say(f"the registry died ({describe_exit(reg.popen.returncode)}); "
+                         "stopping everything")
+                self._failed = True
+                return
+            for i, proc in enumerate(self.procs, start=1):
+                if proc.ended is not None:
+                    continue
+                if proc.respawn_at is not None:
+                    if now >= proc.respawn_at:
+                        proc.restarts += 1
+                        self._spawn(proc, i)
+                    continue
+                assert proc.popen is not None and proc.spec is not None
+                code = proc.popen.poll()
+                if code is None:
+                    continue
+                if not self._handle_exit(proc, code, now):
+                    self._failed = True
+                    return
+            if self.procs and all(p.ended is not None for p in self.procs):
+                self.say("every node has ended")
+                return
+
+    def _handle_exit(self, proc: _Proc, code: int, now: float) -> bool:
+        """Report a node that ended; schedule its respawn. False: stop the launch."""
+        assert proc.spec is not None
+        spec = proc.spec
+        uptime = now - proc.started
+        how = describe_exit(code)
+        if spec.required:
+            self.say(f"required node {proc.label} died ({how}) after {uptime:.1f} s; "
+                     "stopping everything")
+            proc.ended = code
+            return False
+        if not spec.respawn:
+            level = "ended" if code == 0 else "died"
+            self.say(f"node {proc.label} {level} ({how}) after {uptime:.1f} s")
+            proc.ended = code
+            return True
+        if uptime >= STABLE_AFTER_S:
+            proc.next_delay = spec.respawn_delay
+        delay = proc.next_delay
+        proc.next_delay = min(max(delay * 2, 0.1), MAX_RESPAWN_DELAY_S)
+        proc.respawn_at = now + delay
+        self.say(f"node {proc.label} died ({how}) after {uptime:.1f} s; "
+                 f"respawning in {delay:.1f} s")
+        return True
+
+    def _shutdown(self) -> None:
+        running = [p for p in self.procs if p.popen is not None and p.popen.poll() is None]
+        if running:
+            self.say(f"stopping {len(running)} node(s)")
+        self._terminate(running)
+        for proc in self.procs:
+            if proc.popen is not None and proc.ended is None and proc.respawn_at is None:
+                proc.ended = proc.popen.returncode
+        if self.registry_proc is not None and self.registry_proc.popen is not None:
+            self._terminate([self.registry_proc])
+        for proc in [*self.procs, *([self.registry_proc] if self.registry_proc else [])]:
+            for reader in proc.readers:
+                reader.join(timeout=1.0)
+        self.say("stopped")
+
+    def _terminate(self, procs: list[_Proc]) -> None:
+        for proc in procs:
+            assert proc.popen is not None
+            if proc.popen.poll() is None:
+                proc.popen.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + self.grace_s
+        for proc in procs:
+            assert proc.popen is not None
+            try:
+                # a second Ctrl-C means: do not wait
+                while proc.popen.poll() is None:
+                    if self._signals > 1 or time.monotonic() > deadline:
+                        raise subprocess.TimeoutExpired(proc.command, self.grace_s)
+                    time.sleep(0.02)
+            except subprocess.TimeoutExpired:
+                self.say(f"{proc.label} did not stop within {self.grace_s:.0f} s; SIGKILL")
+                proc.popen.kill()
+                proc.popen.wait()

@@ -1,0 +1,78 @@
+"""blendshapes node: Features in, ARKit Blendshapes at the model's frame rate out.
+
+Runs an exported model (ONNX + model card) with onnxruntime step by step, carrying its
+recurrent state across messages. Output frame k of a stream describes media time
+origin + k / fps. An energy gate on the same features relaxes the face to neutral in
+silence, so background noise does not make the mouth flutter.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from facewire.bus.node import Input, Node, Output, Param
+from facewire.dsp.vad import EnergyGate, RelaxGain
+from facewire.messages.types import Blendshapes, Features
+
+
+class BlendshapesNode(Node):
+    inputs = {"features": Input(Features)}
+    outputs = {"blendshapes": Output(Blendshapes)}
+    params = {
+        "model": Param(str, "", "model folder or .onnx (empty: the bundled default)"),
+        "device": Param(str, "auto", "onnxruntime device", choices=("auto", "cpu", "cuda")),
+        "fps": Param(float, 60.0, "output rate: the model's (60) or half of it (30)"),
+        "vad": Param(str, "energy", "voice activity gate", choices=("energy", "none")),
+        "subject": Param(str, "", "character name carried to the bridges"),
+    }
+
+    def on_start(self) -> None:
+        from facewire.models.runtime import StreamingPredictor, default_model_path
+
+        self.model = StreamingPredictor(self.p.model or default_model_path(), self.p.device)
+        if self.p.fps not in (self.model.fps, self.model.fps / 2):
+            raise ValueError(f"fps must be {self.model.fps:g} or {self.model.fps / 2:g} for this "
+                             f"model, got {self.p.fps:g}")
+        self.decimate = int(round(self.model.fps / self.p.fps))
+        self.delay_s = self.model.delay_s
+        self.n_mels = self.model.logmel.n_mels
+        self.expected: float | None = None
+        self.log.info("model %s on %s, %g fps, delay %.0f ms", self.model.card.get("arch"),
+                      self.p.device, self.p.fps, 1000 * self.delay_s)
+
+    def _restart(self, t: float) -> None:
+        self.model.reset()
+        self.origin, self.frame_index = t, 0
+        self.gate = EnergyGate(frame_rate=self.model.logmel.frame_rate)
+        self.gain = RelaxGain(self.model.fps)
+        self.speech: list[bool] = []  # per feature frame, consumed by output frames
+        self.features_seen = 0
+
+    def on_features(self, msg: Features) -> None:
+        frames = msg.values
+        if frames.shape[1] != self.n_mels or msg.kind != "logmel":
+            raise ValueError(f"model expects logmel x {self.n_mels}, got {msg.kind} x "
+                             f"{frames.shape[1]}: match the features node's n_mels to the model")
+        t = msg.header.media_time
+        if self.expected is None or abs(t - self.expected) > 1e-6:
+            if self.expected is not None:
+                self.counters["discontinuities"] += 1
+            self._restart(t)
+        self.expected = t + len(frames) / msg.frame_rate
+        speech = self.gate.push(frames) if self.p.vad == "energy" else np.ones(len(frames), bool)
+        self.speech.extend(speech.tolist())
+        self.features_seen += len(frames)
+        weights = self.model.step(frames)
+        for w in weights:
+            k = self.frame_index
+            self.frame_index += 1
+            media_time = self.origin + k / self.model.fps
+            fi = min(int(round(k * msg.frame_rate / self.model.fps)), len(self.speech) - 1)
+            g = self.gain.step(bool(self.speech[fi]))
+            if k % self.decimate:
+                continue
+            capture_ns = msg.header.capture_ns + int((media_time - t) * 1e9)
+            self.publish("blendshapes", Blendshapes(
+                weights=np.clip(w * g, 0.0, 1.0).astype(np.float32), name_set="arkit52",
+                fps=self.p.fps, subject=self.p.subject,
+            ).with_header(media_time=media_time, capture_ns=capture_ns))

@@ -1,0 +1,72 @@
+"""smoother node: Blendshapes in, smoothed Blendshapes out (Savitzky–Golay, One Euro, none).
+
+Each output frame keeps the media_time and capture_ns of the frame it describes, so the
+smoothing delay shows up where it belongs: in the bridge's send time minus capture_ns.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from facewire.bus.node import Input, Node, Output, Param
+from facewire.dsp.smoothing import METHODS, CurveSmoother, SmootherSpec
+from facewire.messages.types import Blendshapes
+from facewire.rig.arkit import NAME_SETS
+
+
+def build_smoother(names: tuple[str, ...], default: dict[str, Any],
+                   per_channel: dict[str, dict[str, Any]]) -> CurveSmoother:
+    """A CurveSmoother from parameter dicts; per_channel keys are curve names."""
+    index = {n: i for i, n in enumerate(names)}
+    unknown = sorted(set(per_channel) - set(index))
+    if unknown:
+        raise ValueError(f"per_channel names unknown curves: {unknown}")
+    base = SmootherSpec(**default)
+    overrides = {index[n]: SmootherSpec(**{**default, **spec}) for n, spec in per_channel.items()}
+    return CurveSmoother(len(names), base, overrides)
+
+
+class Smoother(Node):
+    inputs = {"input": Input(Blendshapes)}
+    outputs = {"output": Output(Blendshapes)}
+    params = {
+        "method": Param(str, "savgol", "savgol | one_euro | none", choices=METHODS),
+        "window": Param(int, 5, "savgol window (odd, frames)", min=3),
+        "order": Param(int, 2, "savgol polynomial order", min=0),
+        "min_cutoff": Param(float, 1.0, "one_euro cut-off at rest (Hz)", min=1e-3),
+        "beta": Param(float, 0.05, "one_euro speed coefficient", min=0.0),
+        "per_channel": Param(dict, {}, "curve name -> {method, window, ...} overrides"),
+        "fps": Param(float, 60.0, "frame rate, to state the delay in seconds", min=1.0),
+    }
+
+    def on_start(self) -> None:
+        self.default = {"method": self.p.method, "window": self.p.window, "order": self.p.order,
+                        "min_cutoff": self.p.min_cutoff, "beta": self.p.beta}
+        self.smoothers: dict[str, CurveSmoother] = {}
+        probe = build_smoother(NAME_SETS["arkit52"], self.default, self.p.per_channel)
+        self.delay_s = probe.delay_frames / self.p.fps
+        self.last_time: dict[str, float] = {}
+        self.captures: dict[str, dict[float, int]] = {}
+
+    def on_input(self, msg: Blendshapes) -> None:
+        key = msg.subject
+        smoother = self.smoothers.get(key)
+        restart = key in self.last_time and msg.header.media_time <= self.last_time[key]
+        if smoother is None or restart:
+            names = NAME_SETS.get(msg.name_set)
+            if names is None or len(names) != msg.weights.size:
+                names = tuple(f"c{i}" for i in range(msg.weights.size))
+            per_channel = self.p.per_channel if msg.name_set in NAME_SETS else {}
+            smoother = self.smoothers[key] = build_smoother(names, self.default, per_channel)
+            self.captures[key] = {}
+        captures = self.captures[key]
+        self.last_time[key] = msg.header.media_time
+        captures[msg.header.media_time] = msg.header.capture_ns
+        for values, media_time in smoother.push(msg.weights, msg.header.media_time):
+            capture_ns = captures.pop(media_time, 0)
+            self.publish("output", Blendshapes(
+                weights=np.clip(values, 0.0, 1.0).astype(np.float32), name_set=msg.name_set,
+                fps=msg.fps, subject=msg.subject,
+            ).with_header(media_time=media_time, capture_ns=capture_ns))

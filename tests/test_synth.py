@@ -1,0 +1,124 @@
+"""Synthetic corpus: each installed engine, determinism, manifest, timings vs audio."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from facewire.train.phones import ARPABET_SET, Phone
+from facewire.train.synth import (
+    SAMPLE_RATE,
+    augment,
+    available_engines,
+    read_manifest,
+    split_by_voice,
+    synth_corpus,
+)
+
+ENGINES = available_engines()
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if not ENGINES:
+        pytest.skip("no speech engine installed (apt: espeak-ng, flite, festival)")
+    out = tmp_path_factory.mktemp("corpus")
+    synth_corpus(out, minutes=0.4, seed=7)
+    return out
+
+
+def test_manifest_fields_and_files(corpus: Path) -> None:
+    clips = read_manifest(corpus)
+    assert sum(c["duration"] for c in clips) >= 0.4 * 60
+    for c in clips:
+        for key in ("id", "engine", "voice", "settings", "augment", "text", "phones", "wav",
+                    "curves", "n_frames", "duration"):
+            assert key in c
+        assert c["voice"].startswith(c["engine"] + ":")
+        audio, sr = sf.read(corpus / c["wav"])
+        assert sr == SAMPLE_RATE and audio.ndim == 1
+        assert abs(len(audio) / sr - c["duration"]) < 1e-3
+        curves = np.load(corpus / c["curves"])
+        assert curves.shape == (c["n_frames"], 52) and curves.dtype == np.float32
+        assert c["n_frames"] == int(np.ceil(c["duration"] * 60))
+    summary = json.loads((corpus / "corpus.json").read_text())
+    assert summary["clips"] == len(clips)
+
+
+def test_phone_timings_plausible(corpus: Path) -> None:
+    for c in read_manifest(corpus):
+        ph = [Phone(*p) for p in c["phones"]]
+        assert all(p.phone in ARPABET_SET for p in ph)
+        assert all(p.end > p.start for p in ph)
+        assert all(a.end <= b.start + 1e-6 for a, b in zip(ph, ph[1:]))
+        assert ph[-1].end == pytest.approx(c["duration"], abs=1e-3)
+        speech = [p for p in ph if p.phone != "SIL"]
+        assert len(speech) >= 5, c["text"]
+        rate = len(speech) / (speech[-1].end - speech[0].start)
+        assert 4 < rate < 25, (c["voice"], rate)  # phones per second of speech
+        # the audio is loud inside speech and quiet before it starts (leading silence)
+        audio, _ = sf.read(corpus / c["wav"])
+        if not c["augment"].get("noise_snr_db") and not c["augment"].get("reverb_rt60"):
+            s0 = int(speech[0].start * SAMPLE_RATE)
+            lead = np.sqrt(np.mean(audio[: max(s0 - 400, 1)] ** 2))
+            body = np.sqrt(np.mean(audio[s0: int(speech[-1].end * SAMPLE_RATE)] ** 2))
+            assert body > 3 * lead, c["voice"]
+
+
+def test_every_installed_engine_used() -> None:
+    if not ENGINES:
+        pytest.skip("no speech engine installed")
+    import tempfile
+    for name in ENGINES:
+        with tempfile.TemporaryDirectory() as tmp:
+            clips = synth_corpus(tmp, minutes=0.05, seed=1, engines=[name])
+            assert clips and all(c.engine == name for c in clips)
+
+
+def test_deterministic_by_seed(tmp_path: Path) -> None:
+    if not ENGINES:
+        pytest.skip("no speech engine installed")
+    a = synth_corpus(tmp_path / "a", minutes=0.15, seed=3)
+    b = synth_corpus(tmp_path / "b", minutes=0.15, seed=3)
+    c = synth_corpus(tmp_path / "c", minutes=0.15, seed=4)
+    assert [x.phones for x in a] == [x.phones for x in b]
+    assert [x.voice for x in a] == [x.voice for x in b]
+    for x in a:
+        wa, _ = sf.read(tmp_path / "a" / x.wav)
+        wb, _ = sf.read(tmp_path / "b" / x.wav)
+        np.testing.assert_array_equal(wa, wb)
+    assert [x.text for x in a] != [x.text for x in c]
+
+
+def test_speed_perturbation_scales_timings() -> None:
+    x = np.random.default_rng(0).standard_normal(SAMPLE_RATE).astype(np.float32) * 0.1
+    ph = [Phone("AA", 0.2, 0.6), Phone("M", 0.6, 0.9)]
+    for seed in range(40):
+        y, ph2, rec = augment(x, ph, np.random.default_rng(seed))
+        if "speed" in rec:
+            k = len(y) / len(x)
+            assert ph2[1].end == pytest.approx(0.9 * k, rel=1e-2)
+            assert k == pytest.approx(1 / rec["speed"], rel=1e-2)
+            return
+    pytest.fail("no speed perturbation drawn in 40 seeds")
+
+
+def test_split_holds_out_whole_voices() -> None:
+    clips = [{"engine": e, "voice": f"{e}:{v}"} for e in ("espeak", "flite")
+             for v in "abcde" for _ in range(3)]
+    train, val = split_by_voice(clips, 0.2, seed=0)
+    assert train and val
+    assert not {c["voice"] for c in train} & {c["voice"] for c in val}
+    assert {c["engine"] for c in val} == {"espeak", "flite"}
+
+
+def test_empty_corpus_folder_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="manifest"):
+        read_manifest(tmp_path)
+    (tmp_path / "manifest.jsonl").write_text("")
+    with pytest.raises(ValueError, match="no clips"):
+        read_manifest(tmp_path)
