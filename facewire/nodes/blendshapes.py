@@ -45,8 +45,8 @@ class BlendshapesNode(Node):
         self.origin, self.frame_index = t, 0
         self.gate = EnergyGate(frame_rate=self.model.logmel.frame_rate)
         self.gain = RelaxGain(self.model.fps)
-        self.speech: list[bool] = []  # per feature frame, consumed by output frames
-        self.features_seen = 0
+        self.speech: list[bool] = []  # per feature frame, from index speech_base on
+        self.speech_base = 0
 
     def on_features(self, msg: Features) -> None:
         frames = msg.values
@@ -61,14 +61,16 @@ class BlendshapesNode(Node):
         self.expected = t + len(frames) / msg.frame_rate
         speech = self.gate.push(frames) if self.p.vad == "energy" else np.ones(len(frames), bool)
         self.speech.extend(speech.tolist())
-        self.features_seen += len(frames)
+        if len(self.speech) > 2000:  # keep a bounded window; outputs trail inputs slightly
+            del self.speech[:1000]
+            self.speech_base += 1000
         weights = self.model.step(frames)
         for w in weights:
             k = self.frame_index
             self.frame_index += 1
             media_time = self.origin + k / self.model.fps
-            fi = min(int(round(k * msg.frame_rate / self.model.fps)), len(self.speech) - 1)
-            g = self.gain.step(bool(self.speech[fi]))
+            fi = int(round(k * msg.frame_rate / self.model.fps)) - self.speech_base
+            g = self.gain.step(bool(self.speech[min(max(fi, 0), len(self.speech) - 1)]))
             if k % self.decimate:
                 continue
             capture_ns = msg.header.capture_ns + int((media_time - t) * 1e9)
