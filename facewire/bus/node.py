@@ -134,7 +134,9 @@ class Node:
         params: dict[str, Any] | None = None,
         remaps: dict[str, str] | None = None,
         registry: str | None = None,
+        bus: Any = None,
     ) -> None:
+        """``bus``: an in-process LocalBus for offline graphs (default: a ZeroMQ Bus)."""
         self.name = name or type(self).__name__.lower()
         self.log = logging.getLogger(self.name)
         self.p = SimpleNamespace(**validate_params(type(self), params or {}))
@@ -144,7 +146,8 @@ class Node:
         self._logged_errors: set[str] = set()
         self._timers: list[list[Any]] = []  # [next_due, period, fn]
         self._stopping = False
-        self.bus = Bus(self.name, registry=registry, namespace=namespace)
+        self.bus = (Bus(self.name, registry=registry, namespace=namespace) if bus is None
+                    else bus.scoped(namespace))
         self._pubs: dict[str, Publisher] = {
             port: self.bus.publisher(remaps.get(port, port), spec.type)
             for port, spec in self.outputs.items()
@@ -166,6 +169,9 @@ class Node:
 
     def on_stop(self) -> None:
         """Called once after the loop (flush, close)."""
+
+    def end_of_stream(self) -> None:
+        """Offline runs: the input has ended; publish what is held back (smoothing)."""
 
     def publish(self, port: str, msg: Message) -> None:
         self._pubs[port].publish(msg)
@@ -227,12 +233,20 @@ class Node:
             due = min(t[0] for t in self._timers)
             timeout_ms = max(0, min(timeout_ms, int((due - now) * 1000)))
         self.bus.spin_once(timeout_ms)
+        self.run_timers()
+
+    def run_timers(self) -> None:
+        """Run due timers once (offline graphs drive sources with this)."""
         now = time.monotonic()
-        for timer in self._timers:
+        for timer in list(self._timers):
             if now >= timer[0]:
                 due, period = timer[0] + timer[1], timer[1]
                 timer[0] = due if due > now - period else now + period  # no catch-up burst
                 timer[2]()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
 
     def run(self) -> int:
         """Run until SIGINT/SIGTERM or stop(); returns the exit code."""

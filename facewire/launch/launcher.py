@@ -39,26 +39,33 @@ POLL_S = 0.05
 COLORS = (36, 32, 33, 35, 34, 91, 92, 93, 94, 95, 96)
 
 
-def registry_answers(address: str, timeout_s: float = 1.0) -> bool:
-    """Whether a facewire registry replies at ``address`` (a ping; nothing registered)."""
+def registry_request(address: str, req: dict[str, Any], timeout_s: float = 1.0
+                     ) -> dict[str, Any] | None:
+    """One request to the registry without registering as a node; None if no answer."""
     ctx = zmq.Context.instance()
     sock = ctx.socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
     try:
         sock.connect(address)
-        sock.send(msgpack.packb({"op": "ping", "id": 1}))
+        sock.send(msgpack.packb({**req, "id": 1}))
         deadline = time.monotonic() + timeout_s
         while (left := deadline - time.monotonic()) > 0:
             if not sock.poll(int(left * 1000) + 1):
-                return False
+                return None
             reply = msgpack.unpackb(sock.recv(), raw=False)
             if isinstance(reply, dict) and reply.get("id") == 1:
-                return bool(reply.get("ok"))
-        return False
+                sock.send(msgpack.packb({"op": "bye", "id": 2}))  # be forgotten at once
+                return reply if reply.get("ok") else None
+        return None
     except (zmq.ZMQError, ValueError, msgpack.UnpackException):
-        return False
+        return None
     finally:
         sock.close(0)
+
+
+def registry_answers(address: str, timeout_s: float = 1.0) -> bool:
+    """Whether a facewire registry replies at ``address``."""
+    return registry_request(address, {"op": "ping"}, timeout_s) is not None
 
 
 def fresh_registry_address() -> str:

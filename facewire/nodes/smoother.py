@@ -49,6 +49,7 @@ class Smoother(Node):
         self.delay_s = probe.delay_frames / self.p.fps
         self.last_time: dict[str, float] = {}
         self.captures: dict[str, dict[float, int]] = {}
+        self.formats: dict[str, tuple[str, float]] = {}
 
     def on_input(self, msg: Blendshapes) -> None:
         key = msg.subject
@@ -64,9 +65,18 @@ class Smoother(Node):
         captures = self.captures[key]
         self.last_time[key] = msg.header.media_time
         captures[msg.header.media_time] = msg.header.capture_ns
-        for values, media_time in smoother.push(msg.weights, msg.header.media_time):
-            capture_ns = captures.pop(media_time, 0)
+        self.formats[key] = (msg.name_set, msg.fps)
+        self._send(key, smoother.push(msg.weights, msg.header.media_time))
+
+    def _send(self, key: str, frames: list[tuple[np.ndarray, float]]) -> None:
+        name_set, fps = self.formats[key]
+        for values, media_time in frames:
+            capture_ns = self.captures[key].pop(media_time, 0)
             self.publish("output", Blendshapes(
-                weights=np.clip(values, 0.0, 1.0).astype(np.float32), name_set=msg.name_set,
-                fps=msg.fps, subject=msg.subject,
+                weights=np.clip(values, 0.0, 1.0).astype(np.float32), name_set=name_set,
+                fps=fps, subject=key,
             ).with_header(media_time=media_time, capture_ns=capture_ns))
+
+    def end_of_stream(self) -> None:
+        for key, smoother in self.smoothers.items():
+            self._send(key, smoother.flush())

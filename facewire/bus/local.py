@@ -1,0 +1,85 @@
+"""An in-process bus: the same Node code wired by direct calls instead of sockets.
+
+Offline work (``facewire animate``) and unit tests run real nodes this way: a publish
+calls the subscribers' handlers at once, depth first, so a file flows through the whole
+graph as fast as the CPU allows, with no second implementation of any node.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from facewire.bus.addresses import resolve_topic
+from facewire.messages.base import Message
+
+
+class _NoRegistry:
+    address = "local"
+
+    def send(self, req: dict[str, Any]) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class LocalPublisher:
+    def __init__(self, bus: LocalBus, topic: str) -> None:
+        self.bus, self.topic, self.seq = bus, topic, 0
+
+    def publish(self, msg: Message) -> None:
+        msg = msg.with_header(seq=self.seq, stamp_ns=time.time_ns())
+        self.seq += 1
+        for sub in self.bus.subs[self.topic]:
+            sub.callback(msg)
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self.bus.subs[self.topic])
+
+
+class LocalSubscription:
+    def __init__(self, topic: str, callback: Callable[[Message], Any] | None) -> None:
+        self.topic = topic
+        self.drops: Counter[str] = Counter()
+        self.received: list[Message] = []
+        self.callback = callback or self.received.append
+
+
+class LocalBus:
+    """Duck-types facewire.bus.transport.Bus for in-process graphs."""
+
+    def __init__(self, namespace: str = "/") -> None:
+        self.namespace = namespace
+        self.subs: dict[str, list[LocalSubscription]] = defaultdict(list)
+        self.registry = _NoRegistry()
+
+    def scoped(self, namespace: str) -> LocalBus:
+        """A view of the same bus under another namespace (one per node)."""
+        view = LocalBus.__new__(LocalBus)
+        view.namespace, view.subs, view.registry = namespace, self.subs, self.registry
+        return view
+
+    def resolve(self, name: str) -> str:
+        return resolve_topic(name, self.namespace)
+
+    def publisher(self, topic: str, msg_type: type[Message], depth: int = 0) -> LocalPublisher:
+        return LocalPublisher(self, self.resolve(topic))
+
+    def subscribe(self, topic: str, msg_type: type[Message] | None = None, **kwargs: Any
+                  ) -> LocalSubscription:
+        sub = LocalSubscription(self.resolve(topic), kwargs.get("callback"))
+        self.subs[sub.topic].append(sub)
+        return sub
+
+    def process_events(self) -> None:
+        pass
+
+    def spin_once(self, timeout_ms: int = 0) -> int:
+        return 0
+
+    def close(self) -> None:
+        pass
