@@ -20,6 +20,8 @@ COMMANDS: dict[str, str] = {
     "launch": "launch",
     "bag": "bag",
     "data": "data",
+    "animate": "animate",
+    "audio": "audio",
 }
 
 

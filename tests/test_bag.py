@@ -17,13 +17,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import facewire_cmd, stop_process
 
 from facewire.bag.reader import BagError, BagReader, read_bag
 from facewire.bag.writer import BagWriter
 from facewire.bus.transport import Bus
 from facewire.messages import Blendshapes, Message, Text
-
-from conftest import facewire_cmd, stop_process
 
 SOURCE = r"""
 import sys, time
@@ -198,7 +197,7 @@ def test_sigkilled_recorder_leaves_a_recoverable_bag(registry: str, tmp_path: Pa
     assert res.returncode == 0, res.stderr
     assert "TRUNCATED" in res.stdout and "Traceback" not in res.stderr
     info = json.loads(fw("bag", "info", "--json", str(path)).stdout)
-    assert info["truncated"] and info["messages"] >= seen and info["chunks"] >= 3
+    assert info["truncated"] and info["messages"] >= seen and info["chunks"] >= 2
 
     recorded = read_bag(path)
     assert len(recorded) >= seen
@@ -250,10 +249,14 @@ def test_start_offset_and_topic_selection(bus: Bus, tmp_path: Path) -> None:
     synthetic_bag(path, {"/a": 21, "/b": 21}, span_s=2.0)  # one message each 0.1 s
     bus.subscribe("/a", Text)
     bus.subscribe("/b", Text)
-    res = fw("bag", "play", str(path), "--fast", "--start", "0.95", "--topics", "/a",
-             "--wait-subscribers", "1")
-    assert res.returncode == 0, res.stderr
-    got = collect(bus, ["/a", "/b"], lambda g: False, timeout_s=0.5)
+    player = subprocess.Popen(facewire_cmd("bag", "play", str(path), "--fast", "--start",
+                                           "0.95", "--topics", "/a", "--wait-subscribers", "1"))
+    try:
+        got = collect(bus, ["/a", "/b"], lambda g: len(g) >= 11)
+        assert player.wait(10) == 0
+        got += collect(bus, ["/a", "/b"], lambda g: False, timeout_s=0.3)  # nothing more
+    finally:
+        stop_process(player)
     assert [m.text for _, m, _ in got] == [f"/a {i}" for i in range(10, 21)]
     assert [m.header.media_time for _, m, _ in got] == [i * 0.1 for i in range(10, 21)]
 

@@ -187,7 +187,7 @@ def test_host_runs_only_its_part(tmp_path: Path) -> None:
     primary = Launch(str(file), "--arg", f"path={out}", "--registry", address)
     secondary = None
     try:
-        primary.wait_for(r"started sink")
+        primary.wait_for(r"started talker")
         assert set(primary.pids()) == {"registry", "talker", "sink"}
         primary.wait_for(r"1 node\(s\) belong to other hosts \(gpu\)")
         assert not out.exists()  # no relay yet: nothing can reach the sink
@@ -219,32 +219,32 @@ def no_start(monkeypatch: pytest.MonkeyPatch) -> None:
 
 BAD_CASES = {
     "unknown node type": (
-        CHAIN.replace("node: relay", "node: relya"), [],
-        r"bad.yaml:12: nodes\[1\]\(relay\)\.node: unknown node type 'relya'"),
+        CHAIN.replace("node: relay", "node: relya"), ["path=x"],
+        r"bad.yaml:11: nodes\[1\]\(relay\)\.node: unknown node type 'relya'"),
     "missing arg": (CHAIN, [], r"bad.yaml:3: args\.path: arg 'path' is required: sink output"),
     "bad param type": (
         CHAIN.replace("{rate: $(arg rate)}", "{rate: fast}"), ["path=x"],
-        r"bad.yaml:9: nodes\[0\]\(talker\)\.params\.rate: Talker: parameter 'rate' must be "
+        r"bad.yaml:8: nodes\[0\]\(talker\)\.params\.rate: Talker: parameter 'rate' must be "
         r"float, got 'fast'"),
     "bad param type from arg": (
-        CHAIN, ["path=x", "rate=fast"], r"bad.yaml:9: nodes\[0\]\(talker\)\.params\.rate: "),
+        CHAIN, ["path=x", "rate=fast"], r"bad.yaml:8: nodes\[0\]\(talker\)\.params\.rate: "),
     "unknown param": (
         CHAIN.replace("{prefix: $(arg prefix)}", "{prefix: a, preffix: b}"), ["path=x"],
-        r"bad.yaml:13: nodes\[1\]\(relay\)\.params\.preffix: Relay has no parameter 'preffix'"),
+        r"bad.yaml:12: nodes\[1\]\(relay\)\.params\.preffix: Relay has no parameter 'preffix'"),
     "unknown port": (
         CHAIN.replace("{input: relayed}", "{inptu: relayed}"), ["path=x"],
-        r"bad.yaml:20: nodes\[2\]\(sink\)\.remap\.inptu: Sink has no port 'inptu'"),
+        r"bad.yaml:19: nodes\[2\]\(sink\)\.remap\.inptu: Sink has no port 'inptu'"),
     "unknown arg on the command line": (
         CHAIN, ["path=x", "rat=3"], r"bad.yaml:1: --arg rat: unknown arg 'rat'"),
     "duplicate node name": (
         CHAIN.replace("name: sink", "name: relay"), ["path=x"],
-        r"bad.yaml:17: nodes\[2\]\.name: duplicate node name /relay \(first at "),
+        r"bad.yaml:16: nodes\[2\]\(relay\)\.name: duplicate node name /relay \(first at "),
     "unknown key": (
         CHAIN.replace("respawn_delay", "respawn_dleay"), ["path=x"],
-        r"bad.yaml:16: nodes\[1\]\(relay\)\.respawn_dleay: unknown key"),
+        r"bad.yaml:15: nodes\[1\]\(relay\)\.respawn_dleay: unknown key"),
     "undeclared arg": (
         CHAIN.replace("$(arg prefix)", "$(arg prefx)"), ["path=x"],
-        r"bad.yaml:13: nodes\[1\]\(relay\)\.params\.prefix: \$\(arg prefx\): no such arg"),
+        r"bad.yaml:12: nodes\[1\]\(relay\)\.params\.prefix: \$\(arg prefx\): no such arg"),
     "include not found": (
         "include:\n  - file: nowhere.yaml\n", [],
         r"bad.yaml:2: include\[0\]\.file: include file 'nowhere.yaml' not found"),
@@ -270,7 +270,7 @@ def test_bad_file_fails_as_a_real_command(tmp_path: Path) -> None:
     proc = subprocess.run(facewire_cmd("launch", str(file), "--arg", "path=x"),
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
-    assert f"{file}:18: nodes[2](sink).node: unknown node type 'snik'" in proc.stderr
+    assert f"{file}:17: nodes[2](sink).node: unknown node type 'snik'" in proc.stderr
     assert "started" not in proc.stdout
 
 
@@ -325,13 +325,13 @@ nodes:
 """)
     spec = load(file)
     labels = [n.label for n in spec.nodes]
-    assert labels == ["monitor", "studio/alice/talker", "studio/alice/relay",
+    assert labels == ["studio/monitor", "studio/alice/talker", "studio/alice/relay",
                       "studio/alice/sink", "bob/talker", "bob/relay", "bob/sink"]
     by = {n.label: n for n in spec.nodes}
     assert by["studio/alice/talker"].params["rate"] == 5.0
     assert by["studio/alice/sink"].params["path"] == "/tmp/x/alice"
     assert by["studio/alice/relay"].inputs == {"input": "/studio/alice/chatter"}
-    assert by["bob/sink"].inputs == {"input": "/bob/relayed"} == by["monitor"].inputs
+    assert by["bob/sink"].inputs == {"input": "/bob/relayed"} == by["studio/monitor"].inputs
     assert [n.label for n in spec.nodes_for("gpu")] == ["bob/talker", "bob/relay", "bob/sink"]
     assert spec.hosts == ["gpu"]
     cmd = by["studio/alice/relay"].command()

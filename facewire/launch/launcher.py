@@ -36,6 +36,7 @@ GRACE_S = 5.0  # SIGTERM -> SIGKILL
 MAX_RESPAWN_DELAY_S = 30.0
 STABLE_AFTER_S = 10.0  # a node up this long gets its back-off reset
 POLL_S = 0.05
+READY_TIMEOUT_S = 15.0  # consumers get this long to subscribe before sources start
 COLORS = (36, 32, 33, 35, 34, 91, 92, 93, 94, 95, 96)
 
 
@@ -44,7 +45,7 @@ def registry_request(address: str, req: dict[str, Any], timeout_s: float = 1.0
     """One request to the registry without registering as a node; None if no answer."""
     ctx = zmq.Context.instance()
     sock = ctx.socket(zmq.DEALER)
-    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.LINGER, 200)  # time for the goodbye to leave
     try:
         sock.connect(address)
         sock.send(msgpack.packb({**req, "id": 1}))
@@ -228,11 +229,43 @@ class Launcher:
                      f"export {REGISTRY_ENV}={self.registry})")
         else:
             self.say(f"using the registry at {self.registry}")
-        for i, proc in enumerate(self.procs, start=1):
+        # Consumers first: a source starts only once every node with inputs has subscribed,
+        # so nothing a source sends is lost to a subscriber still starting up.
+        order = sorted(enumerate(self.procs, start=1),
+                       key=lambda ip: not (ip[1].spec and ip[1].spec.inputs))
+        waiting = [p for p in self.procs if p.spec is not None and p.spec.inputs]
+        for i, proc in order:
             if self._stop.is_set():
                 return True
+            if waiting and not (proc.spec and proc.spec.inputs):
+                self._wait_ready(waiting)
+                waiting = []
             self._spawn(proc, i)
         return True
+
+    def _wait_ready(self, procs: list[_Proc], timeout_s: float = READY_TIMEOUT_S) -> None:
+        """Until each process reports itself running to the registry (bounded)."""
+        from facewire.messages.codec import decode_bytes
+
+        deadline = time.monotonic() + timeout_s
+        pending = {p.popen.pid: p.label for p in procs if p.popen is not None}
+        while pending and not self._stop.is_set():
+            reply = registry_request(self.registry, {"op": "list"}, 0.5) or {}
+            for entry in reply.get("nodes", []):
+                status = entry.get("status")
+                if entry.get("pid") in pending and status is not None:
+                    if decode_bytes(status).state == "running":
+                        pending.pop(entry["pid"])
+            pending = {pid: label for pid, label in pending.items()
+                       if not any(p.popen is not None and p.popen.pid == pid
+                                  and p.popen.poll() is not None for p in procs)}
+            if not pending:
+                return
+            if time.monotonic() > deadline:
+                self.say(f"not ready after {timeout_s:.0f} s: {', '.join(pending.values())}; "
+                         "starting the sources anyway")
+                return
+            time.sleep(0.05)
 
     def _supervise(self) -> None:
         while not self._stop.wait(POLL_S):

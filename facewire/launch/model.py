@@ -421,6 +421,8 @@ class _Loader:
         from facewire.nodes import UnknownNode, load_node_class
 
         entries = _mapping(path, item, key)
+        if "name" in entries and isinstance(entries["name"][1], ScalarNode):
+            key = f"{key}({entries['name'][1].value})"  # messages name the node
         _check_keys(path, entries, NODE_KEYS, key)
 
         def get(name: str, default: Any = None) -> tuple[Any, Where]:
@@ -438,9 +440,7 @@ class _Loader:
         name, where = get("name")
         if not isinstance(name, str) or not NAME_RE.match(name):
             raise LaunchError(where, f"bad node name {name!r}: letters, digits, _ and -")
-        key = f"{key}({name})"
         node_type, type_where = get("node")
-        type_where = Where(path, type_where.line, _join(key, "node"))
         if not isinstance(node_type, str):
             raise LaunchError(type_where, f"node type must be text, got {node_type!r}")
         try:
@@ -498,7 +498,10 @@ class _Loader:
             try:
                 given[pname] = validate_params(cls, {pname: value})[pname]
             except ParamError as exc:
-                raise LaunchError(where, f"{cls.__name__}: {exc}") from None
+                text = str(exc)
+                if not text.startswith(cls.__name__):
+                    text = f"{cls.__name__}: {text}"
+                raise LaunchError(where, text) from None
             try:
                 json.dumps(given[pname])
             except (TypeError, ValueError):
@@ -583,16 +586,14 @@ def graph_delay(nodes: list[NodeSpec]) -> tuple[float, list[str]]:
     """The largest sum of ``delay_s`` along any path of the graph, and that path's nodes.
 
     Edges go from a node's output topic to every node subscribing to it; cycles are cut.
+    Exhaustive over simple paths: fine for the dozen-node graphs launch files describe.
     """
     by_topic: dict[str, list[NodeSpec]] = {}
     for n in nodes:
         for topic in n.inputs.values():
             by_topic.setdefault(topic, []).append(n)
-    best: dict[str, tuple[float, list[str]]] = {}
 
     def walk(n: NodeSpec, seen: frozenset[str]) -> tuple[float, list[str]]:
-        if n.full_name in best:
-            return best[n.full_name]
         tail: tuple[float, list[str]] = (0.0, [])
         for topic in n.outputs.values():
             for nxt in by_topic.get(topic, []):
@@ -601,10 +602,7 @@ def graph_delay(nodes: list[NodeSpec]) -> tuple[float, list[str]]:
                 cand = walk(nxt, seen | {n.full_name})
                 if cand[0] > tail[0] or (cand[0] == tail[0] and len(cand[1]) > len(tail[1])):
                     tail = cand
-        result = (n.delay_s + tail[0], [n.label, *tail[1]])
-        if not seen:
-            best[n.full_name] = result
-        return result
+        return n.delay_s + tail[0], [n.label, *tail[1]]
 
     total: tuple[float, list[str]] = (0.0, [])
     for n in nodes:

@@ -19,6 +19,8 @@ NODE_TYPES: dict[str, str] = {
     "features": "facewire.nodes.features:FeaturesNode",
     "smoother": "facewire.nodes.smoother:Smoother",
     "blendshapes": "facewire.nodes.blendshapes:BlendshapesNode",
+    "bridge_livelink": "facewire.nodes.bridge_livelink:LiveLinkBridge",
+    "bridge_vmc": "facewire.nodes.bridge_vmc:VmcBridge",
     "array_sink": "facewire.nodes.testing:ArraySink",
 }
 

@@ -22,12 +22,9 @@ namespace Facewire.LiveLink.Samples
         void Awake()
         {
             receiver = GetComponent<FacewireLiveLinkReceiver>();
-            if (receiver == null)
-            {
-                // Configure before the component's OnEnable runs: disable, set up, enable.
-                receiver = gameObject.AddComponent<FacewireLiveLinkReceiver>();
-                receiver.enabled = false;
-            }
+            if (receiver == null) receiver = gameObject.AddComponent<FacewireLiveLinkReceiver>();
+            // Configure while disabled; enabling runs OnEnable, which opens the port and builds the mapping.
+            receiver.enabled = false;
             receiver.port = port;
             receiver.subjectName = subjectName;
             receiver.logMapping = true;
@@ -39,7 +36,6 @@ namespace Facewire.LiveLink.Samples
             receiver.targets = found.ToArray();
             if (found.Count == 0) Debug.LogWarning("[Facewire] no SkinnedMeshRenderer with blend shapes under " + name);
             receiver.enabled = true;
-            receiver.RebuildMapping();
         }
 
         void OnGUI()
