@@ -205,6 +205,43 @@ def test_host_runs_only_its_part(tmp_path: Path) -> None:
             secondary.kill()
 
 
+def test_dead_nodes_are_reported_and_a_required_one_stops_the_launch(tmp_path: Path) -> None:
+    write(tmp_path, "crashing_node.py", """\
+import os, time
+from facewire.bus.node import Node, Param
+
+class Crash(Node):
+    params = {"code": Param(int, 3, "exit code"), "after": Param(float, 0.0, "seconds")}
+
+    def on_start(self):
+        time.sleep(self.p.after)
+        os._exit(self.p.code)
+""")
+    file = write(tmp_path, "crash.yaml", """\
+nodes:
+  - {name: quitter, node: "crashing_node:Crash", params: {code: 0}}
+  - {name: loser, node: "crashing_node:Crash", params: {code: 4}}
+  - {name: crasher, node: "crashing_node:Crash", required: true, params: {after: 1.5}}
+  - {name: sink, node: sink}
+""")
+    os.environ["PYTHONPATH"] = f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
+    try:
+        run = Launch(str(file))
+    finally:
+        os.environ["PYTHONPATH"] = os.environ["PYTHONPATH"].split(os.pathsep, 1)[1]
+    try:
+        assert run.proc.wait(30) == 1, run.text
+        run._reader.join(5)
+    finally:
+        run.kill()
+    assert "required node crasher died (exit code 3)" in run.text, run.text
+    assert "stopping everything" in run.text
+    assert "node quitter ended (exit code 0)" in run.text
+    assert "node loser died (exit code 4)" in run.text
+    pids = run.pids()
+    assert not any(alive(p) for p in pids.values())
+
+
 # -- validation before anything starts ----------------------------------------------------
 @pytest.fixture
 def no_start(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -100,7 +100,7 @@ class Recorder:
                         break
                     self.bus.spin_once(min(50, int(self.flush_s * 1000)))
                     if time.monotonic() >= next_flush:
-                        pass
+                        self.writer.flush()
                         next_flush = time.monotonic() + self.flush_s
                     self._heartbeat.beat()
                 while self.bus.spin_once(0):  # what already arrived still goes in

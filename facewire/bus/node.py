@@ -196,10 +196,14 @@ class Node:
 
     # -- runtime -------------------------------------------------------------------------
     def _guard(self, where: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """Count calls and busy time; a raising handler is logged once and counted."""
+        recv_key, busy_key = f"recv.{where}", f"busy_us.{where}"
+
         def call(*args: Any) -> Any:
+            t0 = time.perf_counter_ns()
             try:
                 if where != "timer":
-                    self.counters[f"recv.{where}"] += 1
+                    self.counters[recv_key] += 1
                 return fn(*args)
             except Exception as exc:
                 cause = f"{where}:{type(exc).__name__}"
@@ -209,6 +213,8 @@ class Node:
                     self.log.exception("error in %s (dropped; further ones only counted): %s",
                                        where, exc)
                 return None
+            finally:
+                self.counters[busy_key] += (time.perf_counter_ns() - t0) // 1000
 
         return call
 

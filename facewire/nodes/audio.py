@@ -53,10 +53,22 @@ def find_input_device(spec: str) -> int | None:
     )
 
 
+BUNDLED_AUDIO = Path(__file__).resolve().parents[1] / "data"
+
+
+def resolve_audio_path(path: str) -> Path:
+    """A file path, or the name of a clip bundled with facewire (``demo_clip.wav``)."""
+    p = Path(path).expanduser()
+    if not p.exists() and not p.is_absolute() and (BUNDLED_AUDIO / path).is_file():
+        return BUNDLED_AUDIO / path
+    return p
+
+
 def read_audio_file(path: str) -> tuple[np.ndarray, int]:
     """(samples (n, channels) float32, rate) from wav/flac/ogg, or a clear error."""
     import soundfile as sf
 
+    path = str(resolve_audio_path(path))
     if not Path(path).is_file():
         raise AudioSourceError(f"audio file {path!r} does not exist")
     try:

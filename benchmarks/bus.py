@@ -1,0 +1,260 @@
+"""Round-trip latency and throughput: facewire's Publisher/Subscription against bare pyzmq.
+
+Two processes ping-pong a 256-byte message and a 64 KB array message, over ipc:// and
+tcp:// loopback, first through bare pyzmq PUB/SUB sockets, then through facewire (codec,
+seq/stamp, drop accounting included). Throughput is one process sending as fast as it can
+and the other receiving everything (high-water marks large enough that nothing drops).
+The goal (issue 2): facewire's median round trip at most 1.3x bare pyzmq, throughput at
+least 70% of it.
+
+    python benchmarks/bus.py            # everything, ~1 minute
+    python benchmarks/bus.py --quick    # fewer round trips
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+import numpy as np
+import zmq
+
+SMALL = 256
+ARRAY_SHAPE = (128, 128)  # float32: 64 KB
+STOP, GO = -1.0, -2.0  # media_time markers for the facewire child
+STOP_B, GO_B = b"stop", b"go"
+
+
+# -- payloads --------------------------------------------------------------------------
+def facewire_message(kind: str) -> Any:
+    """A Text whose wire form is 256 bytes, or Features carrying a 64 KB float32 array."""
+    from facewire.messages import Features, Text, encode_frames
+
+    if kind == "array":
+        return Features(values=np.random.default_rng(0).random(ARRAY_SHAPE, np.float32))
+    base = len(encode_frames(Text(text=""), seq=2**31, stamp_ns=time.time_ns())[0])
+    return Text(text="x" * (SMALL - base - 4))  # topic + publisher-id frames come on top
+
+
+def wire_bytes(msg: Any) -> int:
+    from facewire.messages import encode_frames
+
+    frames = encode_frames(msg, seq=2**31, stamp_ns=time.time_ns())
+    return sum(memoryview(f).nbytes for f in frames)
+
+
+def bare_payload(kind: str) -> bytes:
+    n = SMALL if kind == "small" else int(np.prod(ARRAY_SHAPE)) * 4
+    return os.urandom(n)
+
+
+# -- child roles -----------------------------------------------------------------------
+def child_facewire(kind: str, n_tp: int) -> None:
+    """Echo /ping to /pong until STOP; on GO send n_tp messages to /pong at full speed."""
+    from facewire.bus import Bus
+
+    bus = Bus("bench-echo")
+    sub = bus.subscribe("/ping", None, depth=max(1000, n_tp))
+    pub = bus.publisher("/pong", type(facewire_message(kind)), depth=max(1000, n_tp) + 10)
+    msg = facewire_message(kind)
+    while True:
+        m = sub.recv(timeout_s=None)
+        if m is None:
+            continue
+        mt = m.header.media_time
+        if mt == STOP:
+            continue
+        if mt == GO:
+            for _ in range(n_tp):
+                pub.publish(msg)
+            break
+        pub.publish(m)
+    time.sleep(0.5)
+    bus.close()
+
+
+def child_bare(transport: str, ping_endpoint: str, n_tp: int, kind: str) -> None:
+    """Bare pyzmq echo: PUB bound here (endpoint printed), SUB connected to the parent."""
+    ctx = zmq.Context()
+    pub = ctx.socket(zmq.PUB)
+    pub.setsockopt(zmq.SNDHWM, max(1000, n_tp) + 10)
+    pub.bind(f"ipc://{tempfile.mkdtemp()}/pong.sock" if transport == "ipc"
+             else "tcp://127.0.0.1:*")
+    sub = ctx.socket(zmq.SUB)
+    sub.setsockopt(zmq.RCVHWM, max(1000, n_tp))
+    sub.setsockopt(zmq.SUBSCRIBE, b"/ping")
+    sub.connect(ping_endpoint)
+    print(pub.getsockopt(zmq.LAST_ENDPOINT).decode(), flush=True)
+    payload = bare_payload(kind)
+    while True:
+        frames = sub.recv_multipart()
+        if frames[1] == GO_B:
+            for _ in range(n_tp):
+                pub.send_multipart([b"/pong", payload])
+            break
+        if frames[1] == STOP_B:
+            continue
+        pub.send_multipart([b"/pong", frames[1]])
+    time.sleep(0.5)
+    pub.close(linger=2000)
+    sub.close()
+    ctx.term()
+
+
+# -- parent side -----------------------------------------------------------------------
+def summarise(rtts: list[float], n_tp: int, tp_s: float, nbytes: int) -> dict[str, float]:
+    rtts_us = sorted(t * 1e6 for t in rtts)
+    return {
+        "median_us": statistics.median(rtts_us),
+        "p99_us": rtts_us[min(len(rtts_us) - 1, int(0.99 * len(rtts_us)))],
+        "msgs_per_s": n_tp / tp_s,
+        "mb_per_s": n_tp * nbytes / tp_s / 1e6,
+    }
+
+
+def run_bare(transport: str, kind: str, n_rtt: int, n_tp: int, warmup: int) -> dict[str, float]:
+    ctx = zmq.Context()
+    pub = ctx.socket(zmq.PUB)
+    pub.bind(f"ipc://{tempfile.mkdtemp()}/ping.sock" if transport == "ipc"
+             else "tcp://127.0.0.1:*")
+    endpoint = pub.getsockopt(zmq.LAST_ENDPOINT).decode()
+    child = subprocess.Popen([sys.executable, __file__, "--role", "bare", "--transport",
+                              transport, "--kind", kind, "--n-tp", str(n_tp),
+                              "--endpoint", endpoint], stdout=subprocess.PIPE, text=True)
+    sub = ctx.socket(zmq.SUB)
+    sub.setsockopt(zmq.RCVHWM, max(1000, n_tp))
+    sub.setsockopt(zmq.SUBSCRIBE, b"/pong")
+    sub.connect(child.stdout.readline().strip())
+    payload = bare_payload(kind)
+    while True:  # both directions connected: a ping comes back
+        pub.send_multipart([b"/ping", payload])
+        if sub.poll(20):
+            break
+    time.sleep(0.1)
+    while sub.poll(0):
+        sub.recv_multipart()
+    rtts = []
+    for i in range(warmup + n_rtt):
+        t0 = time.perf_counter()
+        pub.send_multipart([b"/ping", payload])
+        sub.recv_multipart()
+        if i >= warmup:
+            rtts.append(time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    pub.send_multipart([b"/ping", GO_B])
+    for _ in range(n_tp):
+        sub.recv_multipart()
+    tp_s = time.perf_counter() - t0
+    child.wait(30)
+    pub.close(0)
+    sub.close(0)
+    ctx.term()
+    return summarise(rtts, n_tp, tp_s, len(payload))
+
+
+def run_facewire(transport: str, kind: str, n_rtt: int, n_tp: int,
+                 warmup: int) -> dict[str, float]:
+    from facewire.bus import Bus
+
+    os.environ["FACEWIRE_TRANSPORT"] = transport
+    bus = Bus("bench-main")
+    msg = facewire_message(kind)
+    sub = bus.subscribe("/pong", None, depth=max(1000, n_tp))
+    child = subprocess.Popen([sys.executable, __file__, "--role", "facewire", "--kind", kind,
+                              "--n-tp", str(n_tp)])
+    pub = bus.publisher("/ping", type(msg))
+    while pub.subscriber_count == 0:  # the child's subscription has connected
+        bus.process_events()
+        time.sleep(0.01)
+    while sub.recv(timeout_s=0.02) is None:  # and the way back is connected too
+        pub.publish(msg)
+    time.sleep(0.1)
+    sub.take()
+    rtts = []
+    for i in range(warmup + n_rtt):
+        t0 = time.perf_counter()
+        pub.publish(msg)
+        sub.recv(timeout_s=None)
+        if i >= warmup:
+            rtts.append(time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    pub.publish(msg.with_header(media_time=GO))
+    got = 0
+    while got < n_tp:
+        if sub.recv(timeout_s=10) is None:
+            raise RuntimeError(f"throughput run lost messages: {got}/{n_tp}, {dict(sub.drops)}")
+        got += 1
+    tp_s = time.perf_counter() - t0
+    child.wait(30)
+    bus.close()
+    return summarise(rtts, n_tp, tp_s, wire_bytes(msg))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer round trips (a smoke run)")
+    ap.add_argument("--transports", default="ipc,tcp")
+    ap.add_argument("--json", help="also write the figures to this file")
+    ap.add_argument("--role", choices=["bare", "facewire"], help=argparse.SUPPRESS)
+    ap.add_argument("--kind", default="small", help=argparse.SUPPRESS)
+    ap.add_argument("--transport", default="ipc", help=argparse.SUPPRESS)
+    ap.add_argument("--endpoint", help=argparse.SUPPRESS)
+    ap.add_argument("--n-tp", type=int, default=0, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.role == "facewire":
+        child_facewire(args.kind, args.n_tp)
+        return 0
+    if args.role == "bare":
+        child_bare(args.transport, args.endpoint, args.n_tp, args.kind)
+        return 0
+
+    n_rtt, warmup = (500, 100) if args.quick else (3000, 300)
+    n_tp = {"small": 5000 if args.quick else 50000, "array": 1000 if args.quick else 5000}
+    tmp = tempfile.mkdtemp(prefix="fwbench-")
+    address = f"ipc://{tmp}/bus.sock"
+    os.environ["FACEWIRE_BUS"] = address
+    registry = subprocess.Popen([sys.executable, "-m", "facewire", "bus", "--address", address],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    results: list[dict[str, Any]] = []
+    ok = True
+    try:
+        time.sleep(0.5)
+        print(f"round trips: {n_rtt} (after {warmup} warm-up); throughput: "
+              f"{n_tp['small']} small / {n_tp['array']} array messages one way")
+        print(f"{'transport':9s} {'message':14s} {'path':9s} {'median us':>10s} {'p99 us':>9s} "
+              f"{'msgs/s':>10s} {'MB/s':>8s}")
+        for transport in args.transports.split(","):
+            for kind in ("small", "array"):
+                label = "256 B" if kind == "small" else "64 KB float32"
+                bare = run_bare(transport, kind, n_rtt, n_tp[kind], warmup)
+                fw = run_facewire(transport, kind, n_rtt, n_tp[kind], warmup)
+                for path, r in (("pyzmq", bare), ("facewire", fw)):
+                    print(f"{transport:9s} {label:14s} {path:9s} {r['median_us']:10.1f} "
+                          f"{r['p99_us']:9.1f} {r['msgs_per_s']:10.0f} {r['mb_per_s']:8.1f}")
+                lat = fw["median_us"] / bare["median_us"]
+                tp = fw["msgs_per_s"] / bare["msgs_per_s"]
+                good = lat <= 1.3 and tp >= 0.7
+                ok &= good
+                print(f"{'':9s} {'':14s} {'ratio':9s} {lat:9.2f}x {'':9s} {tp:10.0%} "
+                      f"{'':8s} {'ok' if good else 'MISSES GOAL'}")
+                results.append({"transport": transport, "message": kind, "pyzmq": bare,
+                                "facewire": fw, "latency_ratio": lat, "throughput_ratio": tp})
+    finally:
+        registry.terminate()
+        registry.wait(5)
+    print("goal (median <= 1.3x, throughput >= 70%):", "met" if ok else "missed")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

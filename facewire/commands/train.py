@@ -1,0 +1,64 @@
+"""``facewire train blendshapes``: train a speech-to-blendshape network (see docs/models.md)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train models")
+    tsub = p.add_subparsers(dest="train_command", metavar="MODEL")
+    tsub.required = True
+    b = tsub.add_parser("blendshapes", help="audio features -> ARKit blendshapes (ff|s2s|cnn_gru)")
+    b.add_argument("--arch", choices=("ff", "s2s", "cnn_gru"), default="cnn_gru")
+    b.add_argument("--data", action="append", required=True,
+                   help="corpus folder (facewire data synth), Live Link Face take folder, or "
+                   "'facegood'; repeatable")
+    b.add_argument("--out", required=True, help="run folder for checkpoints (last.pt, best.pt)")
+    b.add_argument("--features", choices=("logmel", "wav2vec2"), default="logmel")
+    b.add_argument("--wav2vec", metavar="DIR", help="local wav2vec 2.0 folder (implies "
+                   "--features wav2vec2)")
+    b.add_argument("--wav2vec-layer", type=int, default=-1)
+    b.add_argument("--lookahead", type=int, default=2,
+                   help="feature frames (10 ms each) of future audio (streaming archs)")
+    b.add_argument("--curves", choices=("lower", "all"), default="lower")
+    b.add_argument("--loss", choices=("mse", "vnl2"), default="vnl2")
+    b.add_argument("--l1", type=float, default=0.1, help="L1 sparsity weight for vnl2")
+    b.add_argument("--lr", type=float, default=1e-3)
+    b.add_argument("--batch", type=int, default=8)
+    b.add_argument("--crop", type=float, default=4.0, help="training crop length (s)")
+    b.add_argument("--epochs", type=int, default=40)
+    b.add_argument("--patience", type=int, default=6, help="early-stopping patience (epochs)")
+    b.add_argument("--max-minutes", type=float, default=None, help="wall-clock budget")
+    b.add_argument("--held-out", type=float, default=0.2, help="share of voices for validation")
+    b.add_argument("--hidden", type=int, default=None)
+    b.add_argument("--window", type=int, default=None, help="ff window (feature frames)")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    b.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    b.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    b.add_argument("--quiet", action="store_true")
+    b.set_defaults(func=_blendshapes)
+
+
+def _blendshapes(args: argparse.Namespace) -> int:
+    from facewire.train.dataset import DatasetError
+    from facewire.train.train_blendshapes import CheckpointError, TrainConfig, train
+
+    features = "wav2vec2" if args.wav2vec else args.features
+    cfg = TrainConfig(
+        data=args.data, arch=args.arch, out=args.out, features=features, wav2vec=args.wav2vec,
+        wav2vec_layer=args.wav2vec_layer, lookahead=args.lookahead, curves=args.curves,
+        loss=args.loss, l1=args.l1, lr=args.lr, batch=args.batch, crop_s=args.crop,
+        epochs=args.epochs, patience=args.patience, max_minutes=args.max_minutes,
+        held_out=args.held_out, seed=args.seed, device=args.device, threads=args.threads,
+        resume=args.resume, hidden=args.hidden, window=args.window, quiet=args.quiet)
+    try:
+        res = train(cfg, argv=sys.argv[1:] if sys.argv[1:2] == ["train"] else None)
+    except (DatasetError, CheckpointError, FileNotFoundError, ValueError, RuntimeError) as exc:
+        print(f"facewire train blendshapes: {exc}", file=sys.stderr)
+        return 2
+    print(f"best epoch {res['best_epoch']} val {res['best_val']:.4f} "
+          f"({res['epochs_run']} epochs, {res['params']} params, {res['device']}) -> {res['best']}")
+    return 0

@@ -1,0 +1,355 @@
+"""Training loop for the blendshape networks (``facewire train blendshapes``).
+
+Adam (lr 1e-3, seed 000), early stopping on a validation set of held-out *voices* (so the
+stopping point rewards generalising to new speakers), loss MSE or the variance-normalised L2
++ L1 sparsity of seed 002 (per-curve sigma from the training targets, floored so that curves
+the data never moves do not dominate). Every epoch writes ``last.pt`` (resumable: model,
+optimiser, RNG, history) and, when validation improves, ``best.pt``; export reads either.
+Fixed seeds make a run repeatable on the same machine and thread count.
+"""
+
+from __future__ import annotations
+
+import math
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from facewire.models.blendshape_nets import ARCHS, BlendshapeNet, build
+from facewire.models.framerate import resample
+from facewire.rig.arkit import ARKIT_52, ARKIT_INDEX, LOWER_FACE
+from facewire.train.dataset import (
+    Example,
+    FeatureSpec,
+    corpus_summary,
+    load_sources,
+    make_examples,
+    split_by_voice,
+)
+
+CKPT_FORMAT = "facewire-blendshape-checkpoint"
+SIGMA_FLOOR = 0.05
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, corrupt or not ours; the message names the file and the fix."""
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run depends on (recorded in the checkpoint and the model card)."""
+
+    data: list[str] = field(default_factory=list)
+    arch: str = "cnn_gru"
+    out: str = "runs/blendshapes"
+    features: str = "logmel"  # logmel | wav2vec2
+    wav2vec: str | None = None  # local model folder for features == wav2vec2
+    wav2vec_layer: int = -1
+    lookahead: int = 2  # feature frames of future audio the face may use (streaming archs)
+    curves: str = "lower"  # lower | all: which ARKit curves the network predicts
+    loss: str = "vnl2"  # mse | vnl2
+    l1: float = 0.1  # sparsity weight of vnl2 (seed 002's lambda)
+    lr: float = 1e-3
+    batch: int = 8
+    crop_s: float = 4.0
+    epochs: int = 40
+    patience: int = 6
+    max_minutes: float | None = None  # wall-clock budget; stops after the epoch that passes it
+    held_out: float = 0.2
+    seed: int = 0
+    device: str = "auto"
+    threads: int = 1
+    resume: bool = False
+    hidden: int | None = None
+    window: int | None = None
+    quiet: bool = False
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda: torch sees no CUDA device (use --device cpu or auto)")
+    return torch.device(device)
+
+
+def feature_spec_for(cfg: TrainConfig) -> tuple[FeatureSpec, Any]:
+    """The feature spec and extractor a config asks for."""
+    if cfg.features == "logmel":
+        return FeatureSpec.for_logmel(), None
+    if cfg.features in ("wav2vec", "wav2vec2"):
+        if not cfg.wav2vec:
+            raise ValueError("--features wav2vec2 needs --wav2vec DIR (a local model folder)")
+        from facewire.train.wav2vec import Wav2VecFeatures
+
+        w = Wav2VecFeatures(cfg.wav2vec, layer=cfg.wav2vec_layer)
+        return FeatureSpec("wav2vec2", w.rate, w.dim, w.t0, 0.0, None, w.spec_dict()), w
+    raise ValueError(f"unknown features {cfg.features!r} (logmel or wav2vec2)")
+
+
+def output_curves(which: str) -> tuple[str, ...]:
+    if which == "lower":
+        return LOWER_FACE
+    if which == "all":
+        return ARKIT_52
+    raise ValueError(f"--curves {which!r}: lower or all")
+
+
+def make_net(cfg: TrainConfig, spec: FeatureSpec) -> BlendshapeNet:
+    if cfg.arch not in ARCHS:
+        raise ValueError(f"unknown --arch {cfg.arch!r}; choose one of {', '.join(ARCHS)}")
+    kw: dict[str, Any] = {"n_feats": spec.dim, "outputs": output_curves(cfg.curves),
+                          "pad_value": spec.pad_value}
+    if cfg.arch != "s2s":
+        kw["lookahead"] = cfg.lookahead
+    if cfg.hidden:
+        kw["hidden"] = cfg.hidden
+    if cfg.window and cfg.arch == "ff":
+        kw["window"] = cfg.window
+    return build(cfg.arch, **kw)
+
+
+def curve_sigma(examples: Sequence[Example]) -> np.ndarray:
+    """Per-curve standard deviation of the valid training targets, floored."""
+    num = sum((e.targets * e.valid).sum(0) for e in examples)
+    cnt = sum(e.valid.sum(0) for e in examples)
+    mean = num / np.maximum(cnt, 1)
+    var = sum((((e.targets - mean) ** 2) * e.valid).sum(0) for e in examples) / np.maximum(cnt, 1)
+    return np.maximum(np.sqrt(var), SIGMA_FLOOR).astype(np.float32)
+
+
+def feature_stats(examples: Sequence[Example]) -> tuple[np.ndarray, np.ndarray]:
+    allf = np.concatenate([e.feats for e in examples])
+    return allf.mean(0), allf.std(0) + 1e-3
+
+
+def loss_fn(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, sigma: torch.Tensor,
+            kind: str, l1: float) -> torch.Tensor:
+    """Masked MSE, or seed 002's eq. 2: mean over curves of ((e - e^)/sigma)^2 + lambda |e|."""
+    m = mask.float()
+    denom = m.sum().clamp_min(1.0)
+    if kind == "mse":
+        return (((pred - target) ** 2) * m).sum() / denom
+    if kind == "vnl2":
+        l2 = ((((pred - target) / sigma) ** 2) * m).sum() / denom
+        return l2 + l1 * (pred.abs() * m).sum() / denom
+    raise ValueError(f"unknown loss {kind!r} (mse or vnl2)")
+
+
+def collate(examples: Sequence[Example], crop: int | None, rng: np.random.Generator | None,
+            pad_value: float, burn_in: int = 50
+            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Pad (and randomly crop) to one length; cropped clips keep ``burn_in`` frames of real
+    left context whose outputs are masked, so recurrent state starts warm."""
+    items = []
+    for e in examples:
+        f, t, v = e.feats, e.targets, e.valid.copy()
+        if crop and len(f) > crop and rng is not None:
+            s = int(rng.integers(0, len(f) - crop + 1))
+            a = max(0, s - burn_in)
+            f, t, v = f[a:s + crop], t[a:s + crop], v[a:s + crop]
+            v[: s - a] = False
+        items.append((f, t, v))
+    n = max(len(f) for f, _, _ in items)
+    dim, c = items[0][0].shape[1], items[0][1].shape[1]
+    x = np.full((len(items), n, dim), pad_value, np.float32)
+    y = np.zeros((len(items), n, c), np.float32)
+    m = np.zeros((len(items), n, c), bool)
+    for i, (f, t, v) in enumerate(items):
+        x[i, : len(f)], y[i, : len(f)], m[i, : len(f)] = f, t, v
+    return torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(m)
+
+
+def _subset(net: BlendshapeNet) -> torch.Tensor:
+    return torch.tensor([ARKIT_INDEX[n] for n in net.outputs])
+
+
+def evaluate_loss(net: BlendshapeNet, examples: Sequence[Example], sigma: torch.Tensor,
+                  cfg: TrainConfig, device: torch.device) -> dict[str, float]:
+    """Validation loss and MSE over whole utterances (one at a time, as inference runs)."""
+    net.eval()
+    cols = _subset(net).to(device)
+    tot = {"loss": 0.0, "mse": 0.0}
+    weight = 0.0
+    with torch.no_grad():
+        for e in examples:
+            x, y, m = collate([e], None, None, net.pad_value)
+            x, y, m = x.to(device), y.to(device), m.to(device)
+            pred = net(x)[..., cols]
+            w = float(m.sum())
+            tot["loss"] += float(loss_fn(pred, y, m, sigma, cfg.loss, cfg.l1)) * w
+            tot["mse"] += float(loss_fn(pred, y, m, sigma, "mse", 0.0)) * w
+            weight += w
+    return {k: v / max(weight, 1.0) for k, v in tot.items()}
+
+
+def predict_curves(net: BlendshapeNet, feats: np.ndarray, spec: FeatureSpec,
+                   fps: float = 60.0) -> np.ndarray:
+    """Torch inference of one utterance -> ARKit-52 at ``fps`` (the runtime's frames)."""
+    net.eval()
+    dev = next(net.parameters()).device
+    with torch.no_grad():
+        y = net(torch.from_numpy(np.asarray(feats, np.float32))[None].to(dev))[0].cpu().numpy()
+    return resample(y[net.lookahead:], spec.rate, fps, spec.t0)
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read a checkpoint; CheckpointError names the file and what to do."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "best.pt"
+    if not path.exists():
+        raise CheckpointError(f"{path}: checkpoint not found (train one with 'facewire train "
+                              "blendshapes --out DIR', then pass DIR/best.pt)")
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a damaged file
+        raise CheckpointError(f"{path}: corrupt or unreadable checkpoint ({type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0][:200]}); retrain or restore it") from exc
+    if not isinstance(ck, dict) or ck.get("format") != CKPT_FORMAT:
+        raise CheckpointError(f"{path}: not a facewire blendshape checkpoint")
+    ck["path"] = str(path)
+    return ck
+
+
+def net_from_checkpoint(ck: dict[str, Any]) -> BlendshapeNet:
+    net = build(ck["arch"], **ck["net_config"])
+    try:
+        net.load_state_dict(ck["state_dict"])
+    except RuntimeError as exc:
+        raise CheckpointError(f"{ck.get('path')}: weights do not fit {ck['arch']}: {exc}") from exc
+    return net.eval()
+
+
+def _rng_state(rng: np.random.Generator) -> dict:
+    st = rng.bit_generator.state
+    return {"bit_generator": st["bit_generator"], "s": str(st["state"]["state"]),
+            "inc": str(st["state"]["inc"]), "has_uint32": int(st["has_uint32"]),
+            "uinteger": int(st["uinteger"])}
+
+
+def _set_rng_state(rng: np.random.Generator, d: dict) -> None:
+    rng.bit_generator.state = {"bit_generator": d["bit_generator"],
+                               "state": {"state": int(d["s"]), "inc": int(d["inc"])},
+                               "has_uint32": d["has_uint32"], "uinteger": d["uinteger"]}
+
+
+def train(cfg: TrainConfig, argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """Run (or resume) training; returns a summary. Writes ``cfg.out``/{last,best}.pt."""
+    torch.set_num_threads(max(1, cfg.threads))
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    device = resolve_device(cfg.device)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    command = "facewire " + " ".join(shlex.quote(a) for a in (argv if argv is not None
+                                                              else sys.argv[1:]))
+    resume_ck = None
+    if cfg.resume:
+        if not (out / "last.pt").exists():
+            raise CheckpointError(f"{out / 'last.pt'}: nothing to resume (drop --resume)")
+        resume_ck = load_checkpoint(out / "last.pt")
+        command = resume_ck.get("command", command)
+
+    spec, extractor = feature_spec_for(cfg)
+    utts = load_sources(cfg.data)
+    train_u, val_u = split_by_voice(utts, cfg.held_out, cfg.seed)
+    if not train_u or not val_u:
+        raise ValueError(f"cannot split {len(utts)} clips into train and validation")
+    net = make_net(cfg, spec)
+    bar = (lambda xs: tqdm(xs, desc="features", unit="clip", leave=False)) if not cfg.quiet \
+        else None
+    tr = make_examples(train_u, spec, net.outputs, net.lookahead, extractor, bar)
+    va = make_examples(val_u, spec, net.outputs, net.lookahead, extractor, bar)
+    mean, std = feature_stats(tr)
+    net.set_normalisation(torch.from_numpy(mean), torch.from_numpy(std))
+    sigma_np = curve_sigma(tr)
+    net.to(device)
+    sigma = torch.from_numpy(sigma_np).to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    history: list[dict[str, float]] = []
+    best_val, best_epoch, start_epoch, bad = math.inf, -1, 0, 0
+    best_state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+    if resume_ck is not None:
+        net.load_state_dict(resume_ck["state_dict"])
+        opt.load_state_dict(resume_ck["optimizer"])
+        torch.set_rng_state(resume_ck["torch_rng"])
+        _set_rng_state(rng, resume_ck["numpy_rng"])
+        history = list(resume_ck["history"])
+        best_val, best_epoch = resume_ck["best_val"], resume_ck["best_epoch"]
+        start_epoch, bad = resume_ck["epoch"] + 1, resume_ck["bad_epochs"]
+        best_state = resume_ck["best_state_dict"]
+
+    meta = {
+        "format": CKPT_FORMAT, "version": 1, "arch": cfg.arch, "net_config": net.config(),
+        "features": spec.to_dict(), "train_config": asdict(cfg), "command": command,
+        "data": corpus_summary(cfg.data, utts),
+        "split": {"train_voices": sorted({u.voice for u in train_u}),
+                  "val_voices": sorted({u.voice for u in val_u}),
+                  "train_clips": len(train_u), "val_clips": len(val_u)},
+        "sigma": sigma_np.tolist(), "torch": torch.__version__,
+    }
+    crop = int(round(cfg.crop_s * spec.rate)) if cfg.crop_s else None
+    t_start = time.monotonic()
+    epoch = start_epoch
+    for epoch in range(start_epoch, cfg.epochs):
+        net.train()
+        order = rng.permutation(len(tr))
+        batches = [order[i:i + cfg.batch] for i in range(0, len(order), cfg.batch)]
+        run_loss, seen = 0.0, 0
+        it = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch",
+                  disable=cfg.quiet, leave=False)
+        cols = _subset(net).to(device)
+        for b in it:
+            x, y, m = collate([tr[i] for i in b], crop, rng, net.pad_value)
+            x, y, m = x.to(device), y.to(device), m.to(device)
+            loss = loss_fn(net(x)[..., cols], y, m, sigma, cfg.loss, cfg.l1)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+            opt.step()
+            run_loss += float(loss) * len(b)
+            seen += len(b)
+            it.set_postfix(loss=f"{run_loss / seen:.4f}")
+        val = evaluate_loss(net, va, sigma, cfg, device)
+        rec = {"epoch": epoch + 1, "train_loss": run_loss / max(seen, 1),
+               "val_loss": val["loss"], "val_mse": val["mse"],
+               "minutes": (time.monotonic() - t_start) / 60}
+        history.append(rec)
+        improved = val["loss"] < best_val - 1e-6
+        if improved:
+            best_val, best_epoch, bad = val["loss"], epoch + 1, 0
+            best_state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+        else:
+            bad += 1
+        if not cfg.quiet:
+            tqdm.write(f"epoch {epoch + 1}: train {rec['train_loss']:.4f}  val {val['loss']:.4f}"
+                       f"  val_mse {val['mse']:.5f}{'  *' if improved else ''}")
+        common = {**meta, "epoch": epoch, "history": history, "best_val": best_val,
+                  "best_epoch": best_epoch, "bad_epochs": bad}
+        torch.save({**common, "state_dict": best_state, "best_state_dict": best_state},
+                   out / "best.pt")
+        torch.save({**common, "state_dict": {k: v.detach().cpu() for k, v in
+                                             net.state_dict().items()},
+                    "best_state_dict": best_state, "optimizer": opt.state_dict(),
+                    "torch_rng": torch.get_rng_state(), "numpy_rng": _rng_state(rng)},
+                   out / "last.pt")
+        if bad >= cfg.patience:
+            if not cfg.quiet:
+                tqdm.write(f"early stop: no validation gain for {bad} epochs")
+            break
+        if cfg.max_minutes is not None and (time.monotonic() - t_start) / 60 >= cfg.max_minutes:
+            if not cfg.quiet:
+                tqdm.write(f"time budget of {cfg.max_minutes} min reached")
+            break
+    return {"out": str(out), "best": str(out / "best.pt"), "best_epoch": best_epoch,
+            "best_val": best_val, "epochs_run": len(history), "history": history,
+            "params": sum(p.numel() for p in net.parameters()), "device": str(device)}
