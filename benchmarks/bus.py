@@ -61,8 +61,8 @@ def child_facewire(kind: str, n_tp: int) -> None:
     from facewire.bus import Bus
 
     bus = Bus("bench-echo")
-    sub = bus.subscribe("/ping", None, depth=max(1000, n_tp))
-    pub = bus.publisher("/pong", type(facewire_message(kind)), depth=max(1000, n_tp) + 10)
+    sub = bus.subscribe("/ping", None, depth=n_tp + 1000)
+    pub = bus.publisher("/pong", type(facewire_message(kind)), depth=n_tp + 1000)
     msg = facewire_message(kind)
     while True:
         m = sub.recv(timeout_s=None)
@@ -84,11 +84,11 @@ def child_bare(transport: str, ping_endpoint: str, n_tp: int, kind: str) -> None
     """Bare pyzmq echo: PUB bound here (endpoint printed), SUB connected to the parent."""
     ctx = zmq.Context()
     pub = ctx.socket(zmq.PUB)
-    pub.setsockopt(zmq.SNDHWM, max(1000, n_tp) + 10)
+    pub.setsockopt(zmq.SNDHWM, n_tp + 1000)
     pub.bind(f"ipc://{tempfile.mkdtemp()}/pong.sock" if transport == "ipc"
              else "tcp://127.0.0.1:*")
     sub = ctx.socket(zmq.SUB)
-    sub.setsockopt(zmq.RCVHWM, max(1000, n_tp))
+    sub.setsockopt(zmq.RCVHWM, n_tp + 1000)
     sub.setsockopt(zmq.SUBSCRIBE, b"/ping")
     sub.connect(ping_endpoint)
     print(pub.getsockopt(zmq.LAST_ENDPOINT).decode(), flush=True)
@@ -129,7 +129,7 @@ def run_bare(transport: str, kind: str, n_rtt: int, n_tp: int, warmup: int) -> d
                               transport, "--kind", kind, "--n-tp", str(n_tp),
                               "--endpoint", endpoint], stdout=subprocess.PIPE, text=True)
     sub = ctx.socket(zmq.SUB)
-    sub.setsockopt(zmq.RCVHWM, max(1000, n_tp))
+    sub.setsockopt(zmq.RCVHWM, n_tp + 1000)
     sub.setsockopt(zmq.SUBSCRIBE, b"/pong")
     sub.connect(child.stdout.readline().strip())
     payload = bare_payload(kind)
@@ -166,7 +166,7 @@ def run_facewire(transport: str, kind: str, n_rtt: int, n_tp: int,
     os.environ["FACEWIRE_TRANSPORT"] = transport
     bus = Bus("bench-main")
     msg = facewire_message(kind)
-    sub = bus.subscribe("/pong", None, depth=max(1000, n_tp))
+    sub = bus.subscribe("/pong", None, depth=n_tp + 1000)
     child = subprocess.Popen([sys.executable, __file__, "--role", "facewire", "--kind", kind,
                               "--n-tp", str(n_tp)])
     pub = bus.publisher("/ping", type(msg))
@@ -189,7 +189,7 @@ def run_facewire(transport: str, kind: str, n_rtt: int, n_tp: int,
     got = 0
     while got < n_tp:
         if sub.recv(timeout_s=10) is None:
-            raise RuntimeError(f"throughput run lost messages: {got}/{n_tp}, {dict(sub.drops)}")
+            raise RuntimeError(f"throughput run lost messages: {got}/{n_tp}, {dict(sub.drops)}, last seq {sub._last_seq}")
         got += 1
     tp_s = time.perf_counter() - t0
     child.wait(30)

@@ -142,6 +142,7 @@ def test_chain_passes_messages_and_stops_cleanly(tmp_path: Path) -> None:
     finally:
         run.kill()
     assert "died" not in run.text, run.text
+    assert "SIGKILL" not in run.text, run.text  # every node stopped on SIGTERM, in time
     assert run.lines[-1].endswith("stopped")
     time.sleep(0.2)
     assert [name for name, pid in pids.items() if alive(pid)] == [], run.text

@@ -29,6 +29,7 @@ from facewire.messages.base import lookup
 log = logging.getLogger("facewire.bag")
 
 SLEEP_SLICE_S = 0.05
+LINGER_MS = 30_000  # on exit, what subscribers have not taken yet still goes out
 
 
 class Player:
@@ -77,6 +78,7 @@ class Player:
                             topic, known[topic])
                 continue
             pub = self.bus.publisher(topic, cls)
+            pub.sock.setsockopt(zmq.LINGER, LINGER_MS)
             if fast:  # block rather than drop when a subscriber's queue is full
                 pub.sock.setsockopt(zmq.XPUB_NODROP, 1)
             self.pubs[topic] = pub
@@ -130,6 +132,8 @@ class Player:
             self.pubs[item.topic].publish(item.msg)
             self.played += 1
             self._heartbeat.beat()
+        if self.reader.problem and not self.info.truncated:
+            log.warning("%s: stopped early: %s", self.reader.path, self.reader.problem)
 
     def run(self) -> int:
         """Play (once, or until stopped with loop); returns the exit code."""

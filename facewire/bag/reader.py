@@ -155,9 +155,9 @@ class BagReader:
                     self.complete = footer_seen
                     break
                 except Exception as exc:  # mcap, struct and decompressors raise many types
-                    self.problem = self._why_stopped(stream._stream.count, exc)  # noqa: SLF001
+                    self.problem = self._why_stopped(stream._stream.count, exc)
                     break
-                self.recovered_bytes = stream._stream.count  # noqa: SLF001 (bytes consumed)
+                self.recovered_bytes = stream._stream.count  # bytes consumed
                 for rec in inner:
                     if isinstance(rec, Schema):
                         schemas[rec.id] = rec
@@ -183,6 +183,8 @@ class BagReader:
                 self.recovered_bytes = self.size
 
     def _why_stopped(self, position: int, exc: Exception) -> str:
+        if position <= self.recovered_bytes + 1 and position >= self.size:
+            return "the file ends after its last complete record, without a footer"
         if position >= self.size or isinstance(exc, EndOfFile):
             return "the file ends in the middle of a record"
         if isinstance(exc, InvalidMagic):

@@ -44,9 +44,13 @@ class Recorder:
         flush_s: float = DEFAULT_FLUSH_S,
         name: str = "bag_record",
     ) -> None:
-        self.writer = BagWriter(path, compression=compression, chunk_size=chunk_size)
         self.flush_s = flush_s
-        self.bus = Bus(name, registry=registry)
+        self.bus = Bus(name, registry=registry)  # first: no file when the graph is unreachable
+        try:
+            self.writer = BagWriter(path, compression=compression, chunk_size=chunk_size)
+        except BaseException:
+            self.bus.close()
+            raise
         self.subs: dict[str, Subscription] = {}
         self.written = 0
         self._stop = StopFlag()

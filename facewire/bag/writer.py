@@ -47,7 +47,7 @@ class BagWriter:
                              f"got {compression!r}")
         self.path = Path(path)
         self.compression = compression
-        self._file: IO[bytes] = open(self.path, "wb")  # noqa: SIM115 (closed in close())
+        self._file: IO[bytes] = open(self.path, "wb")  # closed in close()
         self._mcap = Writer(self._file, chunk_size=chunk_size,
                             compression=COMPRESSIONS[compression])
         self._mcap.start(profile=PROFILE, library="facewire")

@@ -22,7 +22,9 @@ SECONDARY_WAIT_S = 5.0
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("launch", help="start a node graph from a launch file",
-                       description=__doc__)
+                       description=(__doc__ or "").replace("``", ""),
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="File format: docs/launch.md")
     p.add_argument("file", nargs="?",
                    help="launch file path, or a bundled file's name (see --list)")
     p.add_argument("--arg", "-a", action="append", default=[], metavar="K=V",

@@ -295,7 +295,7 @@ def train(cfg: TrainConfig, argv: Sequence[str] | None = None) -> dict[str, Any]
         "split": {"train_voices": sorted({u.voice for u in train_u}),
                   "val_voices": sorted({u.voice for u in val_u}),
                   "train_clips": len(train_u), "val_clips": len(val_u)},
-        "sigma": sigma_np.tolist(), "torch": torch.__version__,
+        "sigma": sigma_np.tolist(), "torch": str(torch.__version__),
     }
     crop = int(round(cfg.crop_s * spec.rate)) if cfg.crop_s else None
     t_start = time.monotonic()
@@ -316,7 +316,7 @@ def train(cfg: TrainConfig, argv: Sequence[str] | None = None) -> dict[str, Any]
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
             opt.step()
-            run_loss += float(loss) * len(b)
+            run_loss += loss.item() * len(b)
             seen += len(b)
             it.set_postfix(loss=f"{run_loss / seen:.4f}")
         val = evaluate_loss(net, va, sigma, cfg, device)

@@ -1,0 +1,33 @@
+"""``facewire export CHECKPOINT --out DIR``: ONNX with explicit streaming state + model card."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="export a trained checkpoint to ONNX + model card")
+    p.add_argument("checkpoint", help="best.pt / last.pt, or a run folder (uses best.pt)")
+    p.add_argument("--out", required=True, help="folder for <name>.onnx and <name>.json")
+    p.add_argument("--name", default=None, help="file stem (default facewire_<arch>_<features>)")
+    p.add_argument("--fps", type=float, default=60.0, help="animation frame rate in the card")
+    p.add_argument("--tol", type=float, default=1e-4, help="max |onnxruntime - torch|")
+    p.set_defaults(func=_export)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from facewire.train.export import export
+    from facewire.train.train_blendshapes import CheckpointError
+
+    try:
+        card = export(args.checkpoint, args.out, args.name, args.fps, args.tol)
+    except (CheckpointError, RuntimeError, ValueError) as exc:
+        print(f"facewire export: {exc}", file=sys.stderr)
+        return 2
+    import json
+
+    c = json.loads(card.read_text())
+    print(f"{card.with_suffix('.onnx')} ({c['onnx_bytes'] / 1e6:.2f} MB, {c['params']} params, "
+          f"onnx-torch max diff {c['metrics']['onnx_vs_torch_max_abs']:.1e}) + {card.name}")
+    return 0

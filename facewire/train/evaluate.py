@@ -1,0 +1,230 @@
+"""Evaluation of blendshape models (``facewire eval``): numbers and a table.
+
+Metrics, per model, averaged over clips:
+
+* ``l2``: mean per-frame Euclidean distance between predicted and target ARKit-52 vectors
+  (seed 000), and ``mse`` per curve;
+* ``smooth``: temporal smoothness (seed 002), mean over frames of
+  ``|(e[t+1]-e[t]) - (e^[t+1]-e^[t])|^2 / N``; ``self_smooth``: of the prediction alone,
+  ``|e[t] - (e[t-1]+e[t+1])/2|^2 / N`` (lower is smoother; compare with the target's own);
+* phonetic checks on the ICT rig's lip aperture (facewire.train.metrics): ``closure`` (share of
+  /p b m/ whose aperture drops below 2 mm), ``open_close`` aperture ratio, ``rounding`` ratio;
+* ``xspk``: on the spoken-digits data, DTW distance between the same digit from different
+  speakers over the same-speaker distance (1 = speaker-agnostic).
+
+Models are exported ONNX (through the runtime, i.e. what ships) or torch checkpoints.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from facewire.train.dataset import Utterance
+from facewire.train.metrics import (
+    LipAperture,
+    bilabial_closure_rate,
+    dtw_distance,
+    open_close_aperture_ratio,
+    rounding_ratio,
+)
+
+Predict = Callable[[np.ndarray], np.ndarray]  # 16 kHz audio -> [frames, 52] at 60 fps
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_RIG = REPO.parent / "shared" / "assets" / "ict_facekit.npz"
+COLUMNS = ("l2", "mse", "smooth", "self_smooth", "closure", "open_close", "rounding", "xspk")
+
+
+def l2_distance(pred: np.ndarray, target: np.ndarray) -> float:
+    """Mean over frames of the Euclidean distance between weight vectors."""
+    return float(np.mean(np.linalg.norm(pred - target, axis=1)))
+
+
+def temporal_smoothness(pred: np.ndarray, target: np.ndarray) -> float:
+    """Seed 002: mismatch of frame-to-frame velocities, per curve."""
+    d = np.diff(pred, axis=0) - np.diff(target, axis=0)
+    return float(np.mean(np.sum(d**2, axis=1)) / pred.shape[1]) if len(d) else float("nan")
+
+
+def self_smoothness(x: np.ndarray) -> float:
+    """Seed 002: distance of each frame from the mean of its neighbours, per curve."""
+    if len(x) < 3:
+        return float("nan")
+    d = x[1:-1] - 0.5 * (x[:-2] + x[2:])
+    return float(np.mean(np.sum(d**2, axis=1)) / x.shape[1])
+
+
+def model_predictor(path: str | Path, fps: float = 60.0) -> tuple[str, Predict]:
+    """A name and audio->curves function for an exported model (.onnx/.json/folder) or a
+    torch checkpoint (.pt)."""
+    p = Path(path)
+    if p.suffix == ".pt":
+        from facewire.train.dataset import FeatureSpec, feature_fn
+        from facewire.train.train_blendshapes import (
+            load_checkpoint,
+            net_from_checkpoint,
+            predict_curves,
+        )
+
+        ck = load_checkpoint(p)
+        net = net_from_checkpoint(ck)
+        spec = FeatureSpec.from_dict(ck["features"])
+        fn = feature_fn(spec)
+        return f"{ck['arch']} ({p.parent.name}/{p.name})", \
+            lambda audio: predict_curves(net, fn(audio), spec, fps)
+    from facewire.models.logmel import logmel
+    from facewire.models.runtime import StreamingPredictor
+
+    sp = StreamingPredictor(p, device="cpu", fps=fps)
+    if sp.logmel is None:
+        from facewire.train.dataset import FeatureSpec, feature_fn
+
+        fn = feature_fn(FeatureSpec.from_dict(sp.card["features"]))
+        return sp.card["name"], lambda audio: sp.predict(fn(audio))
+    cfg = sp.logmel
+    return sp.card["name"], lambda audio: sp.predict(logmel(audio, cfg))
+
+
+def evaluate_clips(predict: Predict, utts: Sequence[Utterance], aperture: LipAperture | None,
+                   progress: Callable[[Sequence[Utterance]], Any] | None = None
+                   ) -> dict[str, float]:
+    """Mean metrics of one model over clips with target curves (and phones if known)."""
+    rows: dict[str, list[float]] = {k: [] for k in COLUMNS[:-1]}
+    for u in (progress(utts) if progress else utts):
+        pred = predict(u.audio)
+        n = min(len(pred), len(u.curves))
+        pr, tg = pred[:n], u.curves[:n]
+        rows["l2"].append(l2_distance(pr, tg))
+        rows["mse"].append(float(np.mean((pr - tg) ** 2)))
+        rows["smooth"].append(temporal_smoothness(pr, tg))
+        rows["self_smooth"].append(self_smoothness(pr))
+        if aperture is not None and u.phones:
+            ap = aperture(pr)
+            rows["closure"].append(bilabial_closure_rate(ap, u.phones, u.fps))
+            rows["open_close"].append(open_close_aperture_ratio(ap, u.phones, u.fps))
+            rows["rounding"].append(rounding_ratio(pr, u.phones, u.fps))
+    return {k: float(np.nanmean(v)) if v and not np.all(np.isnan(v)) else float("nan")
+            for k, v in rows.items()}
+
+
+def phonetic_pooled(predict: Predict, utts: Sequence[Utterance], aperture: LipAperture
+                    ) -> dict[str, float]:
+    """Closure and ratios pooled over all clips (one clip may lack a vowel class)."""
+    from facewire.train.metrics import _as_phone_list
+
+    aps, ws, phones, t = [], [], [], 0.0
+    for u in utts:
+        if not u.phones:
+            continue
+        pr = predict(u.audio)
+        aps.append(aperture(pr))
+        ws.append(pr)
+        phones += [(p.phone, p.start + t, p.end + t) for p in _as_phone_list(u.phones)]
+        t += len(pr) / u.fps
+    if not aps:
+        return {}
+    ap, w = np.concatenate(aps), np.concatenate(ws)
+    return {"closure": bilabial_closure_rate(ap, phones), "open_close":
+            open_close_aperture_ratio(ap, phones), "rounding": rounding_ratio(w, phones)}
+
+
+def fsdd_clips(folder: str | Path, per_digit: int = 3) -> dict[tuple[str, str], list[Path]]:
+    """(digit, speaker) -> up to ``per_digit`` recordings of the spoken-digits set."""
+    folder = Path(folder)
+    rec = folder / "recordings" if (folder / "recordings").is_dir() else folder
+    out: dict[tuple[str, str], list[Path]] = {}
+    for f in sorted(rec.glob("*.wav"), key=lambda p: p.name):
+        m = re.match(r"(\d)_([a-z]+)_(\d+)\.wav$", f.name)
+        if m:
+            lst = out.setdefault((m[1], m[2]), [])
+            if len(lst) < per_digit:
+                lst.append(f)
+    if not out:
+        raise FileNotFoundError(f"{folder}: no spoken-digit recordings (<digit>_<speaker>_<n>.wav)")
+    return out
+
+
+def cross_speaker_ratio(predict: Predict, folder: str | Path, per_digit: int = 2,
+                        digits: str = "0123456789") -> dict[str, float]:
+    """Mean DTW distance of the same digit across speakers over that within a speaker."""
+    from facewire.train.loaders import load_audio
+
+    clips = fsdd_clips(folder, per_digit)
+    cache: dict[Path, np.ndarray] = {}
+
+    def curves(p: Path) -> np.ndarray:
+        if p not in cache:
+            cache[p] = predict(load_audio(p))
+        return cache[p]
+
+    same, cross = [], []
+    speakers = sorted({s for _, s in clips})
+    for d in digits:
+        for s in speakers:
+            fs = clips.get((d, s), [])
+            for a, b in itertools.combinations(fs, 2):
+                same.append(dtw_distance(curves(a), curves(b)))
+        for s1, s2 in itertools.combinations(speakers, 2):
+            f1, f2 = clips.get((d, s1)), clips.get((d, s2))
+            if f1 and f2:
+                cross.append(dtw_distance(curves(f1[0]), curves(f2[0])))
+    s, c = float(np.mean(same)), float(np.mean(cross))
+    return {"same_speaker": s, "cross_speaker": c, "xspk": c / max(s, 1e-9)}
+
+
+def format_table(results: dict[str, dict[str, float]], columns: Sequence[str] = COLUMNS) -> str:
+    """Plain-text table, one row per model."""
+    cols = [c for c in columns if any(c in r for r in results.values())]
+    width = max([len("model")] + [len(n) for n in results]) + 2
+    head = "model".ljust(width) + "".join(c.rjust(12) for c in cols)
+    lines = [head, "-" * len(head)]
+    for name, r in results.items():
+        cells = []
+        for c in cols:
+            v = r.get(c, float("nan"))
+            cells.append(("-" if v != v else
+                          f"{100 * v:.1f}%" if c == "closure" else
+                          f"{v:.2e}" if c in ("smooth", "self_smooth", "mse") else
+                          f"{v:.3f}").rjust(12))
+        lines.append(name.ljust(width) + "".join(cells))
+    return "\n".join(lines)
+
+
+def plot_clip(path: str | Path, u: Utterance, preds: dict[str, np.ndarray]) -> Path:
+    """Main mouth curves of each model against the target for one clip, over the waveform."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from facewire.rig.arkit import ARKIT_INDEX
+
+    names = ("jawOpen", "mouthClose", "mouthFunnel", "mouthPucker", "mouthStretchLeft")
+    fig, axes = plt.subplots(len(names) + 1, 1, figsize=(10, 9), sharex=True)
+    axes[0].plot(np.arange(len(u.audio)) / 16000, u.audio, lw=0.4, color="0.4")
+    axes[0].set_ylabel("audio")
+    t = np.arange(len(u.curves)) / u.fps
+    for ax, n in zip(axes[1:], names):
+        ax.plot(t, u.curves[:, ARKIT_INDEX[n]], "k", lw=1.5, label="target")
+        for m, y in preds.items():
+            ax.plot(np.arange(len(y)) / 60.0, y[:, ARKIT_INDEX[n]], lw=1, label=m)
+        ax.set_ylabel(n, fontsize=8)
+        ax.set_ylim(-0.02, 1.0)
+    axes[1].legend(fontsize=7, loc="upper right")
+    axes[-1].set_xlabel("s")
+    fig.suptitle(u.id)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def default_aperture(rig: str | Path | None = None) -> LipAperture | None:
+    p = Path(rig) if rig else DEFAULT_RIG
+    return LipAperture.from_rig(p) if p.exists() else None

@@ -1,0 +1,154 @@
+"""Checkpoint -> ONNX + model card, with the streaming state as explicit inputs/outputs.
+
+Streaming networks export ``forward_stream``: inputs ``features`` (1, n, dim) with dynamic n
+and one ``<state>_in`` per state tensor; outputs ``weights`` (1, n, 52) and ``<state>_out``.
+The runtime feeds each call's ``_out`` back as the next ``_in``, so it carries all state
+and any chunk size works. Offline networks (s2s) export ``forward`` on the whole utterance.
+The export is checked: onnxruntime must match torch within ``tol`` on whole sequences and in
+chunks, otherwise the export fails.
+"""
+
+from __future__ import annotations
+
+import datetime
+import shlex
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from facewire.models.blendshape_nets import BlendshapeNet, stream_in_chunks
+from facewire.models.card import CARD_FORMAT, CARD_VERSION, sha256, write_card
+from facewire.models.framerate import interpolation_delay
+from facewire.rig.arkit import ARKIT_52
+from facewire.train.dataset import FeatureSpec
+from facewire.train.train_blendshapes import load_checkpoint, net_from_checkpoint
+
+OPSET = 17
+
+
+class _Stream(torch.nn.Module):
+    def __init__(self, net: BlendshapeNet) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor, *state: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return self.net.forward_stream(x, *state)
+
+
+def _probe_input(net: BlendshapeNet, n: int, seed: int = 0) -> torch.Tensor:
+    """Features with the training statistics (realistic range), plus a stretch of silence."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(1, n, net.n_feats, generator=g) * net.feat_std + net.feat_mean
+    x[:, : n // 5] = net.pad_value
+    return x
+
+
+def export_onnx(net: BlendshapeNet, path: str | Path, opset: int = OPSET) -> dict[str, Any]:
+    """Write the ONNX graph; return the card's ``io`` section."""
+    net = net.eval().cpu()
+    path = Path(path)
+    x = _probe_input(net, 9)
+    spec = net.state_spec()
+    if net.streaming:
+        state = net.initial_state()
+        names_in = ["features"] + [f"{n}_in" for n, _, _ in spec]
+        names_out = ["weights"] + [f"{n}_out" for n, _, _ in spec]
+        module: torch.nn.Module = _Stream(net).eval()
+        args: tuple = (x, *state)
+    else:
+        names_in, names_out, module, args = ["features"], ["weights"], net, (x,)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, args, str(path), dynamo=False, input_names=names_in,
+                          output_names=names_out, opset_version=opset,
+                          dynamic_axes={"features": {1: "frames"}, "weights": {1: "frames"}})
+    net.eval()
+    return {"input": "features", "output": "weights",
+            "state": [{"name": f"{n}_in", "output": f"{n}_out", "shape": list(s), "fill": fill}
+                      for n, s, fill in spec]}
+
+
+def check_equivalence(net: BlendshapeNet, path: str | Path, io: dict[str, Any],
+                      n: int = 157, chunks: tuple[int, ...] = (1, 7, 3, 50, 96)) -> float:
+    """Max |onnxruntime - torch| over a whole sequence and a chunked stream."""
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    net = net.eval()
+    x = _probe_input(net, n, seed=1)
+    with torch.no_grad():
+        ref = net(x).numpy()
+    if not net.streaming:
+        out = sess.run(["weights"], {"features": x.numpy()})[0]
+        return float(np.abs(out - ref).max())
+    state = {s["name"]: np.full(s["shape"], s["fill"], np.float32) for s in io["state"]}
+    outs, t = [], 0
+    for c in chunks:
+        res = sess.run(None, {"features": x[:, t:t + c].numpy(), **state})
+        outs.append(res[0])
+        state = {s["name"]: r for s, r in zip(io["state"], res[1:])}
+        t += c
+    stream = np.concatenate(outs, 1)
+    with torch.no_grad():
+        torch_stream = stream_in_chunks(net, x[:, :t], list(chunks)).numpy()
+    return float(max(np.abs(stream - ref[:, :t]).max(), np.abs(torch_stream - ref[:, :t]).max()))
+
+
+def build_card(ck: dict[str, Any], net: BlendshapeNet, onnx_path: Path, io: dict[str, Any],
+               fps: float, max_diff: float, export_command: str) -> dict[str, Any]:
+    spec = FeatureSpec.from_dict(ck["features"])
+    la = net.lookahead if net.streaming else 0
+    delay = (spec.delay_s + la / spec.rate + interpolation_delay(spec.rate, fps, spec.t0)
+             if net.streaming else None)
+    hist = ck.get("history", [])
+    best = next((h for h in hist if h["epoch"] == ck.get("best_epoch")), {})
+    return {
+        "format": CARD_FORMAT, "version": CARD_VERSION,
+        "name": onnx_path.stem,
+        "created": datetime.date.today().isoformat(),
+        "architecture": net.arch,
+        "arch_config": net.config(),
+        "streaming": net.streaming,
+        "params": int(sum(p.numel() for p in net.parameters())),
+        "onnx": onnx_path.name, "onnx_sha256": sha256(onnx_path),
+        "onnx_bytes": onnx_path.stat().st_size, "opset": OPSET,
+        "features": spec.to_dict(),
+        "model_rate": spec.rate,
+        "fps": float(fps),
+        "framerate": "linear interpolation of the network's feature-rate frames at k / fps",
+        "lookahead_frames": la, "lookahead_s": la / spec.rate,
+        "delay_s": delay,
+        "outputs": list(ARKIT_52), "trained_outputs": list(net.outputs),
+        "io": io,
+        "training": {
+            "data": ck.get("data"), "split": ck.get("split"), "config": ck.get("train_config"),
+            "best_epoch": ck.get("best_epoch"), "epochs_run": len(hist),
+            "minutes": round(hist[-1]["minutes"], 2) if hist else None, "torch": ck.get("torch"),
+        },
+        "metrics": {"val_loss": best.get("val_loss"), "val_mse": best.get("val_mse"),
+                    "onnx_vs_torch_max_abs": max_diff},
+        "command": {"train": ck.get("command"), "export": export_command},
+    }
+
+
+def export(checkpoint: str | Path, out_dir: str | Path, name: str | None = None,
+           fps: float = 60.0, tol: float = 1e-4, argv: list[str] | None = None) -> Path:
+    """Export a checkpoint; returns the card path (``<out>/<name>.json``)."""
+    ck = load_checkpoint(checkpoint)
+    net = net_from_checkpoint(ck)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    name = name or f"facewire_{net.arch}_{ck['features']['kind']}"
+    onnx_path = out / f"{name}.onnx"
+    io = export_onnx(net, onnx_path)
+    diff = check_equivalence(net, onnx_path, io)
+    if not diff <= tol:
+        raise RuntimeError(f"{onnx_path}: onnxruntime differs from torch by {diff:.2e} > {tol}")
+    cmd = "facewire " + " ".join(shlex.quote(a) for a in (argv if argv is not None
+                                                          else sys.argv[1:]))
+    card = build_card(ck, net, onnx_path, io, fps, diff, cmd)
+    return write_card(out / f"{name}.json", card)
