@@ -30,7 +30,11 @@ class RegistryClient:
         self.sock.connect(self.address)
         self.events: deque[dict[str, Any]] = deque()
         self._ids = itertools.count(1)
-        self.request({"op": "hello", "node": node, "host": hostname(), "pid": os.getpid()})
+        try:
+            self.request({"op": "hello", "node": node, "host": hostname(), "pid": os.getpid()})
+        except RegistryUnreachable:
+            self.sock.close(0)
+            raise
 
     def request(self, req: dict[str, Any], timeout_s: float = REQUEST_TIMEOUT_S) -> dict[str, Any]:
         rid = next(self._ids)

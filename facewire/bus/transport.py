@@ -280,7 +280,13 @@ class Bus:
         self.node = node
         self.namespace = namespace
         self.curve = CurveConfig.from_env(self.ctx)
-        self.registry = RegistryClient(self.ctx, node, registry)
+        try:
+            self.registry = RegistryClient(self.ctx, node, registry)
+        except Exception:
+            self.curve.close()
+            if self._own_ctx:
+                self.ctx.term()
+            raise
         self.transport = transport or choose_transport(self.registry.address)
         self.publishers: list[Publisher] = []
         self.subscriptions: list[Subscription] = []

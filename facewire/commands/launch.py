@@ -114,15 +114,16 @@ def run(args: argparse.Namespace) -> int:
     else:
         registry, start_registry = fresh_registry_address(), True
 
-    total, path = graph_delay(nodes)
-    delay_line = (f"graph delay {total * 1000:.1f} ms along {' -> '.join(path)}"
-                  if path else "no nodes")
     if args.dry_run:
+        total, path = graph_delay(nodes)
+        delay_line = (f"declared graph delay {total * 1000:.1f} ms along {' -> '.join(path)} "
+                      "(class defaults; a running launch reports what the nodes compute)"
+                      if path else "no nodes")
         _print_plan(spec, nodes, skipped, registry, start_registry, delay_line)
         return 0
 
     launcher = Launcher(nodes, registry, start_registry, grace_s=args.grace)
-    launcher.say(f"{spec.file}: {len(nodes)} node(s); {delay_line}")
+    launcher.say(f"{spec.file}: {len(nodes)} node(s)")
     if skipped:
         hosts = sorted({n.host or "the primary (no host)" for n in skipped})
         launcher.say(f"{len(skipped)} node(s) belong to other hosts ({', '.join(hosts)}); "

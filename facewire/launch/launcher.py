@@ -23,20 +23,21 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import IO, Any
 
 import msgpack
 import zmq
 
 from facewire.bus.addresses import REGISTRY_ENV, runtime_dir
-from facewire.launch.model import NodeSpec
+from facewire.launch.model import NodeSpec, graph_delay
 
 GRACE_S = 5.0  # SIGTERM -> SIGKILL
 MAX_RESPAWN_DELAY_S = 30.0
 STABLE_AFTER_S = 10.0  # a node up this long gets its back-off reset
 POLL_S = 0.05
 READY_TIMEOUT_S = 15.0  # consumers get this long to subscribe before sources start
+DELAY_REPORT_S = 20.0  # give up waiting for every node's delay_s after this long
 COLORS = (36, 32, 33, 35, 34, 91, 92, 93, 94, 95, 96)
 
 
@@ -136,6 +137,8 @@ class Launcher:
         self._stop = threading.Event()
         self._signals = 0
         self._failed = False
+        self._delay_due: float | None = None  # when to ask the running nodes for delay_s
+        self._delay_deadline = 0.0
         self._width = max([len(n.label) for n in nodes] + [len("registry"), len("launch")])
         self._preexec = _die_with_parent()
         env = dict(os.environ)
@@ -245,17 +248,12 @@ class Launcher:
 
     def _wait_ready(self, procs: list[_Proc], timeout_s: float = READY_TIMEOUT_S) -> None:
         """Until each process reports itself running to the registry (bounded)."""
-        from facewire.messages.codec import decode_bytes
-
         deadline = time.monotonic() + timeout_s
         pending = {p.popen.pid: p.label for p in procs if p.popen is not None}
         while pending and not self._stop.is_set():
-            reply = registry_request(self.registry, {"op": "list"}, 0.5) or {}
-            for entry in reply.get("nodes", []):
-                status = entry.get("status")
-                if entry.get("pid") in pending and status is not None:
-                    if decode_bytes(status).state == "running":
-                        pending.pop(entry["pid"])
+            for pid, status in self._statuses().items():
+                if pid in pending and status.state == "running":
+                    pending.pop(pid)
             pending = {pid: label for pid, label in pending.items()
                        if not any(p.popen is not None and p.popen.pid == pid
                                   and p.popen.poll() is not None for p in procs)}
@@ -267,9 +265,51 @@ class Launcher:
                 return
             time.sleep(0.05)
 
+    def _statuses(self) -> dict[int, Any]:
+        """The latest NodeStatus of each process the registry knows, by pid."""
+        from facewire.messages.codec import decode_bytes
+
+        reply = registry_request(self.registry, {"op": "list"}, 0.5) or {}
+        out = {}
+        for entry in reply.get("nodes", []):
+            if entry.get("status") is not None:
+                out[entry.get("pid")] = decode_bytes(entry["status"])
+        return out
+
+    def _report_delay(self, now: float) -> None:
+        """Once every node runs, print the graph's delay from the delay_s they report.
+
+        Nodes work out their delay from parameters and models (a smoother's window, a
+        model's lookahead), so the running nodes, not the classes, know the true figure.
+        """
+        statuses = self._statuses()
+        specs, missing = [], []
+        for proc in self.procs:
+            assert proc.spec is not None
+            status = statuses.get(proc.popen.pid) if proc.popen is not None else None
+            if status is not None and status.state == "running":
+                specs.append(replace(proc.spec, delay_s=float(status.delay_s)))
+            else:
+                specs.append(proc.spec)
+                missing.append(proc.label)
+        if missing and now < self._delay_deadline:
+            self._delay_due = now + 0.5
+            return
+        self._delay_due = None
+        total, path = graph_delay(specs)
+        per_node = ", ".join(f"{n.label} {n.delay_s * 1000:.1f}" for n in specs if n.delay_s)
+        note = f"; not reporting: {', '.join(missing)}" if missing else ""
+        self.say(f"graph delay {total * 1000:.1f} ms along {' -> '.join(path)}"
+                 + (f" (ms per node: {per_node})" if per_node else "") + note)
+
     def _supervise(self) -> None:
+        if self.procs:
+            self._delay_due = time.monotonic() + 0.5
+            self._delay_deadline = time.monotonic() + DELAY_REPORT_S
         while not self._stop.wait(POLL_S):
             now = time.monotonic()
+            if self._delay_due is not None and now >= self._delay_due:
+                self._report_delay(now)
             reg = self.registry_proc
             if reg is not None and reg.popen is not None and reg.popen.poll() is not None:
                 self.say(f"the registry died ({describe_exit(reg.popen.returncode)}); "

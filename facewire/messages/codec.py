@@ -14,6 +14,7 @@ stable word that subscribers count drops by.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -34,29 +35,74 @@ class DecodeError(ValueError):
         self.detail = detail
 
 
-def _meta(msg: Message, seq: int | None = None, stamp_ns: int | None = None) -> dict[str, Any]:
+class _Plan:
+    """Per-type facts the codec needs on every message, worked out once (hot path)."""
+
+    __slots__ = ("type", "version", "scalars", "arrays", "checks", "fast_init")
+
+    def __init__(self, cls: type[Message]) -> None:
+        self.type = cls.TYPE
+        self.version = cls.VERSION
+        self.scalars = tuple(cls.SCALARS)
+        # (name, dtype name, numpy dtype, declared shape, finite float check)
+        self.arrays = tuple(
+            (name, spec.dtype, np.dtype(spec.dtype), spec.shape,
+             spec.finite and np.dtype(spec.dtype).kind == "f")
+            for name, spec in cls.ARRAYS.items()
+        )
+        self.checks = tuple((name, kind, _SCALAR_CHECKS[kind]) for name, kind in cls.SCALARS.items())
+        # frozen dataclasses without __post_init__ can be filled in directly (no __init__)
+        self.fast_init = not hasattr(cls, "__post_init__") and not hasattr(cls, "__slots__")
+
+
+_PLANS: dict[type, _Plan] = {}
+
+
+def _plan(cls: type[Message]) -> _Plan:
+    plan = _PLANS.get(cls)
+    if plan is None:
+        plan = _PLANS[cls] = _Plan(cls)
+    return plan
+
+
+def _meta(msg: Message, plan: _Plan, seq: int | None = None,
+          stamp_ns: int | None = None) -> dict[str, Any]:
     h = msg.header
     return {
-        "t": msg.TYPE,
-        "v": msg.VERSION,
+        "t": plan.type,
+        "v": plan.version,
         "h": [
             h.seq if seq is None else seq,
             h.stamp_ns if stamp_ns is None else stamp_ns,
             h.media_time,
             h.capture_ns,
         ],
-        "s": {name: getattr(msg, name) for name in msg.SCALARS},
+        "s": {name: getattr(msg, name) for name in plan.scalars},
     }
 
 
-def _contiguous(msg: Message) -> list[tuple[str, np.ndarray]]:
+def _contiguous(msg: Message, plan: _Plan) -> list[tuple[str, str, np.ndarray]]:
+    """(name, dtype name, array) with each array C-contiguous in its declared dtype."""
     out = []
-    for name, spec in msg.ARRAYS.items():
-        arr = np.ascontiguousarray(getattr(msg, name))
-        if arr.dtype.name != spec.dtype or arr.dtype.byteorder == ">":
-            arr = arr.astype(spec.dtype)
-        out.append((name, arr))
+    for name, dtype_name, dtype, _, _ in plan.arrays:
+        arr = getattr(msg, name)
+        if not isinstance(arr, np.ndarray) or not arr.flags.c_contiguous:
+            arr = np.ascontiguousarray(arr)
+        if arr.dtype != dtype:  # also catches big-endian data of the right kind
+            arr = arr.astype(dtype)
+        out.append((name, dtype_name, arr))
     return out
+
+
+_local = threading.local()
+
+
+def _packb(obj: Any) -> bytes:
+    """msgpack.packb without building a Packer per message (one per thread)."""
+    packer = getattr(_local, "packer", None)
+    if packer is None:
+        packer = _local.packer = msgpack.Packer()
+    return packer.pack(obj)
 
 
 def encode_frames(
@@ -67,19 +113,25 @@ def encode_frames(
     ``seq`` and ``stamp_ns`` override the header's (publishers stamp on send without
     copying the message).
     """
-    arrays = _contiguous(msg)
-    meta = _meta(msg, seq, stamp_ns)
-    meta["a"] = [[name, arr.dtype.name, list(arr.shape)] for name, arr in arrays]
-    return [msgpack.packb(meta), *(arr.data for _, arr in arrays)]
+    plan = _plan(type(msg))
+    meta = _meta(msg, plan, seq, stamp_ns)
+    if not plan.arrays:
+        meta["a"] = []
+        return [_packb(meta)]
+    arrays = _contiguous(msg, plan)
+    meta["a"] = [[name, dtype_name, list(arr.shape)] for name, dtype_name, arr in arrays]
+    return [_packb(meta), *(arr.data for _, _, arr in arrays)]
 
 
 def encode_bytes(msg: Message) -> bytes:
     """The bag form: one msgpack blob with the arrays inlined."""
-    meta = _meta(msg)
+    plan = _plan(type(msg))
+    meta = _meta(msg, plan)
     meta["a"] = [
-        [name, arr.dtype.name, list(arr.shape), arr.tobytes()] for name, arr in _contiguous(msg)
+        [name, dtype_name, list(arr.shape), arr.tobytes()]
+        for name, dtype_name, arr in _contiguous(msg, plan)
     ]
-    return msgpack.packb(meta)
+    return _packb(meta)
 
 
 def decode_frames(frames: Sequence[bytes], max_bytes: int = DEFAULT_MAX_BYTES) -> Message:

@@ -91,12 +91,19 @@ def model_predictor(path: str | Path, fps: float = 60.0) -> tuple[str, Predict]:
 
 
 def evaluate_clips(predict: Predict, utts: Sequence[Utterance], aperture: LipAperture | None,
-                   progress: Callable[[Sequence[Utterance]], Any] | None = None
-                   ) -> dict[str, float]:
-    """Mean metrics of one model over clips with target curves (and phones if known)."""
-    rows: dict[str, list[float]] = {k: [] for k in COLUMNS[:-1]}
+                   progress: Callable[[Sequence[Utterance]], Any] | None = None,
+                   keep: dict[str, np.ndarray] | None = None) -> dict[str, float]:
+    """Metrics of one model over clips with target curves: l2/mse/smoothness averaged per
+    clip; closure and the ratios pooled over all clips' phones (a single clip may lack a
+    vowel class). ``keep`` receives the predictions by clip id (for plots)."""
+    from facewire.train.metrics import _as_phone_list
+
+    rows: dict[str, list[float]] = {k: [] for k in ("l2", "mse", "smooth", "self_smooth")}
+    aps, ws, phones, t = [], [], [], 0.0
     for u in (progress(utts) if progress else utts):
         pred = predict(u.audio)
+        if keep is not None:
+            keep[u.id] = pred
         n = min(len(pred), len(u.curves))
         pr, tg = pred[:n], u.curves[:n]
         rows["l2"].append(l2_distance(pr, tg))
@@ -104,33 +111,18 @@ def evaluate_clips(predict: Predict, utts: Sequence[Utterance], aperture: LipApe
         rows["smooth"].append(temporal_smoothness(pr, tg))
         rows["self_smooth"].append(self_smoothness(pr))
         if aperture is not None and u.phones:
-            ap = aperture(pr)
-            rows["closure"].append(bilabial_closure_rate(ap, u.phones, u.fps))
-            rows["open_close"].append(open_close_aperture_ratio(ap, u.phones, u.fps))
-            rows["rounding"].append(rounding_ratio(pr, u.phones, u.fps))
-    return {k: float(np.nanmean(v)) if v and not np.all(np.isnan(v)) else float("nan")
-            for k, v in rows.items()}
-
-
-def phonetic_pooled(predict: Predict, utts: Sequence[Utterance], aperture: LipAperture
-                    ) -> dict[str, float]:
-    """Closure and ratios pooled over all clips (one clip may lack a vowel class)."""
-    from facewire.train.metrics import _as_phone_list
-
-    aps, ws, phones, t = [], [], [], 0.0
-    for u in utts:
-        if not u.phones:
-            continue
-        pr = predict(u.audio)
-        aps.append(aperture(pr))
-        ws.append(pr)
-        phones += [(p.phone, p.start + t, p.end + t) for p in _as_phone_list(u.phones)]
-        t += len(pr) / u.fps
-    if not aps:
-        return {}
-    ap, w = np.concatenate(aps), np.concatenate(ws)
-    return {"closure": bilabial_closure_rate(ap, phones), "open_close":
-            open_close_aperture_ratio(ap, phones), "rounding": rounding_ratio(w, phones)}
+            aps.append(aperture(pr))
+            ws.append(pr)
+            phones += [(p.phone, p.start + t, p.end + t) for p in _as_phone_list(u.phones)
+                       if p.start * u.fps < n]
+            t += n / u.fps
+    out = {k: float(np.nanmean(v)) if v else float("nan") for k, v in rows.items()}
+    if aps:
+        ap, w = np.concatenate(aps), np.concatenate(ws)
+        out.update(closure=bilabial_closure_rate(ap, phones, 60.0),
+                   open_close=open_close_aperture_ratio(ap, phones, 60.0),
+                   rounding=rounding_ratio(w, phones, 60.0))
+    return out
 
 
 def fsdd_clips(folder: str | Path, per_digit: int = 3) -> dict[tuple[str, str], list[Path]]:
