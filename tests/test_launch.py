@@ -138,6 +138,7 @@ def test_chain_passes_messages_and_stops_cleanly(tmp_path: Path) -> None:
         pids = run.pids()
         assert set(pids) == {"registry", "talker", "relay", "sink"}
         assert all(alive(p) for p in pids.values())
+        run.wait_for(r"graph delay 0\.0 ms along talker -> relay -> sink$")
         assert run.interrupt() == 0, run.text
     finally:
         run.kill()
@@ -206,7 +207,9 @@ def test_host_runs_only_its_part(tmp_path: Path) -> None:
             secondary.kill()
 
 
-def test_dead_nodes_are_reported_and_a_required_one_stops_the_launch(tmp_path: Path) -> None:
+def test_dead_nodes_are_reported_and_a_required_one_stops_the_launch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     write(tmp_path, "crashing_node.py", """\
 import os, time
 from facewire.bus.node import Node, Param
@@ -225,11 +228,8 @@ nodes:
   - {name: crasher, node: "crashing_node:Crash", required: true, params: {after: 1.5}}
   - {name: sink, node: sink}
 """)
-    os.environ["PYTHONPATH"] = f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
-    try:
-        run = Launch(str(file))
-    finally:
-        os.environ["PYTHONPATH"] = os.environ["PYTHONPATH"].split(os.pathsep, 1)[1]
+    monkeypatch.setenv("PYTHONPATH", f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    run = Launch(str(file))
     try:
         assert run.proc.wait(30) == 1, run.text
         run._reader.join(5)
@@ -241,6 +241,36 @@ nodes:
     assert "node loser died (exit code 4)" in run.text
     pids = run.pids()
     assert not any(alive(p) for p in pids.values())
+
+
+def test_graph_delay_reported_from_running_nodes(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path, "lagging_node.py", """\
+from facewire.nodes.testing import Relay
+from facewire.bus.node import Param
+
+class Lag(Relay):
+    params = {**Relay.params, "lag_ms": Param(float, 0.0, "declared delay")}
+
+    def on_start(self):
+        self.delay_s = self.p.lag_ms / 1000  # known only once running, like a smoother's
+""")
+    file = write(tmp_path, "lag.yaml", """\
+nodes:
+  - {name: talker, node: talker, remap: {output: a}}
+  - {name: slow, node: "lagging_node:Lag", params: {lag_ms: 30}, remap: {input: a, output: b}}
+  - {name: slower, node: "lagging_node:Lag", params: {lag_ms: 20}, remap: {input: b, output: c}}
+  - {name: side, node: "lagging_node:Lag", params: {lag_ms: 40}, remap: {input: x, output: c}}
+  - {name: sink, node: sink, remap: {input: c}}
+""")
+    monkeypatch.setenv("PYTHONPATH", f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    run = Launch(str(file))
+    try:
+        run.wait_for(r"graph delay 50\.0 ms along talker -> slow -> slower -> sink "
+                     r"\(ms per node: slow 30\.0, slower 20\.0, side 40\.0\)$")
+        assert run.interrupt() == 0
+    finally:
+        run.kill()
 
 
 # -- validation before anything starts ----------------------------------------------------

@@ -66,9 +66,10 @@ class RegistryClient:
 
     def pump(self) -> None:
         """Move pushed events from the socket to the queue without blocking."""
-        while True:
+        sock = self.sock
+        while sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:  # cheaper than raising zmq.Again
             try:
-                data = self.sock.recv(zmq.NOBLOCK)
+                data = sock.recv(zmq.NOBLOCK)
             except zmq.Again:
                 return
             msg = msgpack.unpackb(data, raw=False)

@@ -211,7 +211,8 @@ def serve(address: str | None = None, ready: Any = None) -> int:
         if time.monotonic() - last_expire > 1.0:
             last_expire = time.monotonic()
             for name in state.expire():
-                log.warning("node %r stopped sending heartbeats; forgot its topics", name)
+                if name:  # unnamed clients are one-off CLI queries
+                    log.warning("node %r stopped sending heartbeats; forgot its topics", name)
     sock.close(0)
     return 0
 

@@ -38,6 +38,7 @@ HELLO_PREFIX = b"\x00hello\x00"
 SYNC_TIMEOUT_S = 2.0
 EVENT_CHECK_S = 0.05
 DELIVERIES = ("latest", "queue")
+_SNDMORE = zmq.SNDMORE
 
 
 class Publisher:
@@ -59,12 +60,14 @@ class Publisher:
         self.sent = 0
         self._expected: set[str] = set()
         self._seen: set[str] = set()
+        self._waiting = False  # some expected subscriber not seen yet (checked per publish)
         self._next_event_check = 0.0
         reply = bus.registry.request(
             {"op": "advertise", "topic": topic, "type": msg_type.TYPE,
              "endpoint": self.endpoint, "pub_id": self.pub_id}
         )
         self._expected.update(reply["subscribers"])
+        self._waiting = bool(self._expected)
 
     def _bind(self) -> str:
         if self.bus.transport == "ipc":
@@ -82,19 +85,28 @@ class Publisher:
         if now >= self._next_event_check:
             self._next_event_check = now + EVENT_CHECK_S
             self.bus.process_events()
-        if self._expected - self._seen:
+        if self._waiting:
             self.wait_for_subscribers()
         frames = encode_frames(msg, seq=self.seq, stamp_ns=time.time_ns())
-        self.sock.send_multipart([self._topic_b, self._id_b, *frames], copy=False)
+        # frame by frame: send_multipart re-validates every part in Python on each call
+        send = self.sock.send
+        send(self._topic_b, _SNDMORE)
+        send(self._id_b, _SNDMORE)
+        last = len(frames) - 1
+        for i, frame in enumerate(frames):
+            send(frame, 0 if i == last else _SNDMORE, copy=i == 0)  # arrays: zero copy
         self.seq += 1
         self.sent += 1
 
     def expect(self, sub_id: str) -> None:
         self._expected.add(sub_id)
+        if sub_id not in self._seen:
+            self._waiting = True
 
     def forget(self, sub_id: str) -> None:
         self._expected.discard(sub_id)
         self._seen.discard(sub_id)
+        self._waiting = bool(self._expected - self._seen)
 
     def wait_for_subscribers(self, timeout_s: float = SYNC_TIMEOUT_S) -> bool:
         """Block until every subscriber the registry announced has connected."""
@@ -103,12 +115,14 @@ class Publisher:
             self._drain_subscriptions()
             missing = self._expected - self._seen
             if not missing:
+                self._waiting = False
                 return True
             left = deadline - time.monotonic()
             if left <= 0:
                 log.warning("%s: %d subscriber(s) never connected; sending anyway",
                             self.topic, len(missing))
                 self._expected -= missing
+                self._waiting = False
                 return False
             self.sock.poll(min(50, max(1, int(left * 1000))))
             self.bus.process_events()
@@ -179,6 +193,9 @@ class Subscription:
         self.drops: Counter[str] = Counter()
         self._last_seq: dict[bytes, int] = {}
         self._logged: set[str] = set()
+        self._poller = zmq.Poller()  # this subscription and the registry: recv() waits on both
+        self._poller.register(self.sock, zmq.POLLIN)
+        self._poller.register(bus.registry.sock, zmq.POLLIN)
         reply = bus.registry.request({"op": "subscribe", "topic": topic, "sub_id": self.sub_id})
         for pub in reply["publishers"]:
             self.connect(pub)
@@ -200,8 +217,15 @@ class Subscription:
                         self.topic, text)
 
     def _read_one(self) -> Message | None:
-        """One message from the socket (non-blocking); None when empty or dropped."""
-        frames = self.sock.recv_multipart(zmq.NOBLOCK)
+        """One message from the socket (raises zmq.Again when empty); None when dropped.
+
+        Frames are read one by one (recv_multipart adds Python overhead per message);
+        array frames are taken without a copy and decoded as read-only views.
+        """
+        sock = self.sock
+        frames: list[Any] = [sock.recv(zmq.NOBLOCK)]
+        while sock.getsockopt(zmq.RCVMORE):
+            frames.append(sock.recv(copy=len(frames) < 3))
         if frames[0] != self._topic_b:
             return None  # a longer topic sharing our prefix
         if len(frames) < 3:
@@ -226,7 +250,8 @@ class Subscription:
     def take(self) -> list[Message]:
         """Everything ready now, honouring the delivery mode."""
         out: list[Message] = []
-        while True:
+        sock = self.sock
+        while sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
             try:
                 msg = self._read_one()
             except zmq.Again:
@@ -241,19 +266,21 @@ class Subscription:
     def recv(self, timeout_s: float | None = 5.0) -> Message | None:
         """Blocking receive of the next message (for scripts and tests); None on timeout."""
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        sock = self.sock
         while True:
-            try:
-                msg = self._read_one()
+            if sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+                try:
+                    msg = self._read_one()
+                except zmq.Again:
+                    msg = None
                 if msg is not None:
                     return msg
                 continue
-            except zmq.Again:
-                pass
             self.bus.process_events()
             left = 100 if deadline is None else int((deadline - time.monotonic()) * 1000)
             if left <= 0:
                 return None
-            self.sock.poll(min(left, 50))
+            self._poller.poll(min(left, 100))
 
     def close(self) -> None:
         try:

@@ -113,8 +113,9 @@ def evaluate_clips(predict: Predict, utts: Sequence[Utterance], aperture: LipApe
         if aperture is not None and u.phones:
             aps.append(aperture(pr))
             ws.append(pr)
-            phones += [(p.phone, p.start + t, p.end + t) for p in _as_phone_list(u.phones)
-                       if p.start * u.fps < n]
+            end = n / u.fps
+            phones += [(p.phone, p.start + t, min(p.end, end) + t)
+                       for p in _as_phone_list(u.phones) if p.start < end]
             t += n / u.fps
     out = {k: float(np.nanmean(v)) if v else float("nan") for k, v in rows.items()}
     if aps:

@@ -1,0 +1,121 @@
+"""``facewire eval --model M [--model M2 ...] --data CORPUS``: compare models in a table."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval", help="evaluate blendshape models (L2, smoothness, lip closure, "
+                       "cross-speaker consistency)")
+    p.add_argument("--model", action="append", required=True,
+                   help="exported model (.onnx, .json or folder) or checkpoint (.pt); repeatable")
+    p.add_argument("--data", action="append", default=[],
+                   help="corpus with target curves (and phones): synth folder, Live Link Face "
+                   "takes, 'facegood'; repeatable")
+    p.add_argument("--all-voices", action="store_true",
+                   help="keep clips whose voice a model trained on (default: drop them)")
+    p.add_argument("--max-clips", type=int, default=None)
+    p.add_argument("--fsdd", default=None, help="spoken-digits folder for the cross-speaker "
+                   "check (default: ../shared/data/fsdd when present; 'none' to skip)")
+    p.add_argument("--rig", default=None, help="rig npz for lip aperture (default ICT facekit)")
+    p.add_argument("--plots", default=None, help="folder for PNG plots of the first clips")
+    p.add_argument("--json", default=None, help="write the results as JSON here")
+    p.add_argument("--update-card", action="store_true",
+                   help="record the figures in the (single) exported model's card")
+    p.set_defaults(func=_eval)
+
+
+def _train_voices(model: str) -> set[str]:
+    """Voices a model trained on, from its card or checkpoint (empty when unknown)."""
+    p = Path(model)
+    try:
+        if p.suffix == ".pt":
+            from facewire.train.train_blendshapes import load_checkpoint
+
+            split = load_checkpoint(p).get("split") or {}
+        else:
+            from facewire.models.runtime import _resolve, read_card_safe
+
+            split = (read_card_safe(_resolve(p)[1]).get("training") or {}).get("split") or {}
+    except Exception:
+        return set()
+    return set(split.get("train_voices", []))
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from facewire.train.dataset import DatasetError, load_sources
+    from facewire.train.evaluate import (
+        COLUMNS,
+        REPO,
+        cross_speaker_ratio,
+        default_aperture,
+        evaluate_clips,
+        format_table,
+        model_predictor,
+        plot_clip,
+    )
+
+    try:
+        utts = load_sources(args.data) if args.data else []
+        models = [(m, *model_predictor(m)) for m in args.model]
+    except (DatasetError, FileNotFoundError, RuntimeError, ValueError) as exc:
+        print(f"facewire eval: {exc}", file=sys.stderr)
+        return 2
+    seen = set().union(*(_train_voices(m) for m in args.model))
+    if utts and seen and not args.all_voices:
+        kept = [u for u in utts if u.voice not in seen]
+        print(f"{len(kept)} of {len(utts)} clips from voices no model trained on "
+              f"({len({u.voice for u in kept})} voices)")
+        utts = kept
+    if args.max_clips:
+        utts = utts[: args.max_clips]
+    aperture = default_aperture(args.rig)
+    fsdd = args.fsdd or str(REPO.parent / "shared" / "data" / "fsdd")
+    do_fsdd = args.fsdd != "none" and Path(fsdd).exists()
+    results: dict[str, dict[str, float]] = {}
+    preds: dict[str, dict[str, object]] = {}
+    if utts and any(u.phones for u in utts):
+        by_audio = {id(u.audio): u.curves for u in utts}
+        results["teacher (target)"] = evaluate_clips(lambda a: by_audio[id(a)], utts, aperture)
+    for path, name, predict in models:
+        r: dict[str, float] = {}
+        keep: dict[str, object] = {}
+        if utts:
+            r.update(evaluate_clips(predict, utts, aperture, lambda xs, n=name: tqdm(
+                xs, desc=n, unit="clip", leave=False), keep))
+        if do_fsdd:
+            r.update(cross_speaker_ratio(predict, fsdd))
+        results[name] = r
+        preds[name] = keep
+    print(format_table(results, COLUMNS))
+    if args.plots and utts:
+        out = Path(args.plots)
+        out.mkdir(parents=True, exist_ok=True)
+        for u in utts[:3]:
+            plot_clip(out / f"{u.id}.png", u, {n: p[u.id] for n, p in preds.items() if u.id in p})
+        print(f"plots -> {out}")
+    info = {"data": args.data, "clips": len(utts), "voices": len({u.voice for u in utts}),
+            "unseen_voices_only": bool(seen and not args.all_voices), "fsdd": fsdd if do_fsdd
+            else None, "command": "facewire " + " ".join(sys.argv[1:]), "results": results}
+    if args.json:
+        Path(args.json).write_text(json.dumps(info, indent=2) + "\n")
+    if args.update_card:
+        from facewire.models.card import write_card
+        from facewire.models.runtime import _resolve, read_card_safe
+
+        if len(models) != 1 or models[0][0].endswith(".pt"):
+            print("--update-card needs exactly one exported model", file=sys.stderr)
+            return 2
+        card_path = _resolve(models[0][0])[1]
+        card = read_card_safe(card_path)
+        card.setdefault("metrics", {})["eval"] = {**info, "results": results[models[0][1]]}
+        card["command"]["eval"] = info["command"]
+        write_card(card_path, card)
+        print(f"figures recorded in {card_path}")
+    return 0

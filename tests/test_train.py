@@ -1,0 +1,192 @@
+"""Training pipeline on a toy corpus: data errors, losses, one run of each architecture,
+checkpoints, resume, and the evaluation metrics on cases with known answers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from facewire.train.dataset import (
+    DatasetError,
+    FeatureSpec,
+    align_targets,
+    load_source,
+    make_examples,
+    make_toy_corpus,
+    split_by_voice,
+)
+from facewire.train.evaluate import (
+    cross_speaker_ratio,
+    evaluate_clips,
+    format_table,
+    l2_distance,
+    self_smoothness,
+    temporal_smoothness,
+)
+from facewire.train.train_blendshapes import (
+    CheckpointError,
+    TrainConfig,
+    load_checkpoint,
+    loss_fn,
+    net_from_checkpoint,
+    train,
+)
+
+TINY = {"hidden": 8, "window": 4}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    return make_toy_corpus(tmp_path_factory.mktemp("toy"), n_clips=6, seconds=0.8, voices=3)
+
+
+def cfg(corpus: Path, out: Path, arch: str = "cnn_gru", **kw: object) -> TrainConfig:
+    base = {"data": [str(corpus)], "arch": arch, "out": str(out), "epochs": 1, "batch": 4,
+            "quiet": True, "held_out": 0.34, **TINY}
+    base.update(kw)
+    return TrainConfig(**base)  # type: ignore[arg-type]
+
+
+def test_empty_or_missing_corpus_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(DatasetError, match="empty or unknown corpus"):
+        load_source(str(tmp_path))
+    with pytest.raises(DatasetError, match="not found"):
+        load_source(str(tmp_path / "missing"))
+    (tmp_path / "manifest.jsonl").write_text("")
+    with pytest.raises(DatasetError, match="manifest.jsonl: manifest lists no clips"):
+        load_source(str(tmp_path))
+
+
+def test_audio_shorter_than_curves_names_the_clip(corpus: Path) -> None:
+    utt = load_source(str(corpus))[0]
+    utt.audio = utt.audio[: len(utt.audio) // 3]
+    with pytest.raises(DatasetError, match="shorter than its curves"):
+        make_examples([utt], FeatureSpec.for_logmel(), ("jawOpen",), 0)
+
+
+def test_split_holds_out_whole_voices(corpus: Path) -> None:
+    tr, va = split_by_voice(load_source(str(corpus)), 0.34, seed=0)
+    assert tr and va
+    assert not {u.voice for u in tr} & {u.voice for u in va}
+
+
+def test_targets_are_aligned_to_network_frames() -> None:
+    curves = np.arange(61, dtype=np.float32)[:, None] / 60.0  # value = time in s
+    spec = FeatureSpec.for_logmel()  # frame j at 0.01 + j / 100 s
+    tgt, valid = align_targets(curves, 60.0, 110, spec, lookahead=2)
+    assert not valid[0]  # output 0 describes feature frame -2: before the clip
+    assert valid[1] and tgt[1, 0] == pytest.approx(0.0)  # frame -1 describes t = 0
+    assert tgt[2, 0] == pytest.approx(0.01) and tgt[12, 0] == pytest.approx(0.11)
+    assert not valid[-1]  # past the last curve frame (1.0 s)
+
+
+def test_losses_on_known_values() -> None:
+    pred = torch.tensor([[[0.5, 0.0]]])
+    tgt = torch.tensor([[[0.0, 0.0]]])
+    mask = torch.ones(1, 1, 2, dtype=torch.bool)
+    sigma = torch.tensor([0.5, 1.0])
+    assert float(loss_fn(pred, tgt, mask, sigma, "mse", 0.0)) == pytest.approx(0.125)
+    # ((0.5/0.5)^2 + 0) / 2 + 0.1 * (0.5 + 0) / 2
+    assert float(loss_fn(pred, tgt, mask, sigma, "vnl2", 0.1)) == pytest.approx(0.525)
+    assert float(loss_fn(pred, tgt, torch.zeros_like(mask), sigma, "mse", 0.0)) == 0.0
+
+
+@pytest.mark.parametrize("arch", ["ff", "s2s", "cnn_gru"])
+def test_one_training_run_of_each_arch_writes_checkpoints(corpus: Path, tmp_path: Path,
+                                                          arch: str) -> None:
+    res = train(cfg(corpus, tmp_path, arch), argv=["train", "blendshapes"])
+    assert res["epochs_run"] == 1 and np.isfinite(res["best_val"])
+    ck = load_checkpoint(tmp_path / "best.pt")
+    assert ck["arch"] == arch and ck["split"]["val_voices"]
+    assert ck["command"] == "facewire train blendshapes"
+    net = net_from_checkpoint(ck)
+    with torch.no_grad():
+        assert net(torch.zeros(1, 5, 80)).shape == (1, 5, 52)
+
+
+def test_training_lowers_the_loss_and_resume_continues(corpus: Path, tmp_path: Path) -> None:
+    res = train(cfg(corpus, tmp_path, epochs=3, lr=3e-3, crop_s=0.3))
+    h = res["history"]
+    assert h[-1]["train_loss"] < h[0]["train_loss"]
+    again = train(cfg(corpus, tmp_path, epochs=4, lr=3e-3, crop_s=0.3, resume=True))
+    assert [r["epoch"] for r in again["history"]] == [1, 2, 3, 4]
+    assert again["history"][:3] == h
+
+
+def test_resume_without_checkpoint_and_corrupt_checkpoint(corpus: Path, tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match="nothing to resume"):
+        train(cfg(corpus, tmp_path, resume=True))
+    bad = tmp_path / "best.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="best.pt: corrupt"):
+        load_checkpoint(bad)
+    with pytest.raises(CheckpointError, match="not found"):
+        load_checkpoint(tmp_path / "nope.pt")
+
+
+# --- metrics ---------------------------------------------------------------------------------
+
+
+def test_l2_and_smoothness_known_answers() -> None:
+    a = np.zeros((5, 52))
+    b = a.copy()
+    b[:, 0] = 3.0
+    b[:, 1] = 4.0
+    assert l2_distance(a, b) == pytest.approx(5.0)
+    assert temporal_smoothness(a, b) == 0.0  # same velocities
+    ramp = np.linspace(0, 1, 10)[:, None] * np.ones((1, 52))
+    assert self_smoothness(ramp) == pytest.approx(0.0, abs=1e-15)
+    zig = np.zeros((6, 52))
+    zig[1::2] = 1.0  # each frame 1 away from its neighbours' mean
+    assert self_smoothness(zig) == pytest.approx(1.0)
+
+
+def test_evaluate_clips_scores_the_teacher_perfectly(corpus: Path) -> None:
+    from facewire.train.evaluate import default_aperture
+
+    utts = load_source(str(corpus))
+    by_audio = {id(u.audio): u.curves for u in utts}
+    ap = default_aperture()
+    r = evaluate_clips(lambda a: by_audio[id(a)], utts, ap)
+    assert r["l2"] == 0.0 and r["smooth"] == 0.0
+    if ap is not None:
+        assert r["closure"] == 1.0  # the teacher closes every /p b m/
+        def open_jaw(a: np.ndarray) -> np.ndarray:
+            w = np.zeros((len(a) * 60 // 16000, 52))
+            w[:, 24] = 0.5  # jawOpen held open: the lips never meet
+            return w
+
+        assert evaluate_clips(open_jaw, utts, ap)["closure"] == 0.0
+    assert "closure" in format_table({"m": r})
+
+
+def test_cross_speaker_ratio_is_one_for_a_speaker_independent_model(tmp_path: Path) -> None:
+    import soundfile as sf
+
+    rng = np.random.default_rng(0)
+    for spk in ("ann", "bob"):
+        for i in range(2):
+            sf.write(str(tmp_path / f"1_{spk}_{i}.wav"), rng.standard_normal(1600) * 0.1, 16000)
+    digit = np.linspace(0, 1, 20)[:, None] * np.ones((1, 52))
+    noise = {"ann": 0.0, "bob": 0.3}
+    calls = iter(range(100))
+
+    def predict(audio: np.ndarray) -> np.ndarray:
+        return digit + 0.01 * next(calls)  # nearly the same curve for every clip
+
+    r = cross_speaker_ratio(predict, tmp_path, per_digit=2, digits="1")
+    assert r["xspk"] > 0 and np.isfinite(r["xspk"])
+    assert noise  # speakers present
+    with pytest.raises(FileNotFoundError):
+        cross_speaker_ratio(predict, tmp_path / "none")
+
+
+def test_checkpoint_records_data_and_split(corpus: Path, tmp_path: Path) -> None:
+    train(cfg(corpus, tmp_path, "ff"))
+    ck = load_checkpoint(tmp_path)
+    assert ck["data"]["clips"] == 6 and ck["data"]["voices"] == 3
+    assert json.dumps(ck["train_config"])  # serialisable for the card
