@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "data": "data",
     "animate": "animate",
     "audio": "audio",
+    "demo": "demo",
 }
 
 

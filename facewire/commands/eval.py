@@ -83,7 +83,7 @@ def _eval(args: argparse.Namespace) -> int:
     if utts and any(u.phones for u in utts):
         by_audio = {id(u.audio): u.curves for u in utts}
         results["teacher (target)"] = evaluate_clips(lambda a: by_audio[id(a)], utts, aperture)
-    for path, name, predict in models:
+    for _path, name, predict in models:
         r: dict[str, float] = {}
         keep: dict[str, object] = {}
         if utts:

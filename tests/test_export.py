@@ -1,0 +1,135 @@
+"""Export to ONNX + card, and the onnxruntime runtime the blendshapes node uses."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from facewire.models.logmel import LogMelConfig, logmel
+from facewire.models.runtime import ModelError, StreamingPredictor, default_model_path
+from facewire.rig.arkit import ARKIT_52
+from facewire.train.dataset import make_toy_corpus
+from facewire.train.export import export
+from facewire.train.train_blendshapes import TrainConfig, train
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory) -> dict[str, Path]:
+    """One tiny trained model per architecture, exported."""
+    root = tmp_path_factory.mktemp("exp")
+    corpus = make_toy_corpus(root / "toy", n_clips=4, seconds=0.6, voices=2)
+    out = {}
+    for arch in ("ff", "cnn_gru", "s2s"):
+        train(TrainConfig(data=[str(corpus)], arch=arch, out=str(root / arch), epochs=1,
+                          hidden=8, window=5, quiet=True, held_out=0.5))
+        out[arch] = export(root / arch / "best.pt", root / f"{arch}_onnx", argv=["export"])
+    return out
+
+
+def features(seconds: float = 1.3, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * 16000)) / 16000
+    audio = np.sin(2 * np.pi * 150 * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t)) * 0.3
+    return logmel(audio + 0.01 * rng.standard_normal(len(t)))
+
+
+@pytest.mark.parametrize("arch", ["ff", "cnn_gru", "s2s"])
+def test_card_describes_the_model(exported: dict[str, Path], arch: str) -> None:
+    card = json.loads(exported[arch].read_text())
+    assert card["architecture"] == arch and card["outputs"] == list(ARKIT_52)
+    assert card["metrics"]["onnx_vs_torch_max_abs"] <= 1e-4
+    assert LogMelConfig(**card["features"]["logmel"]) == LogMelConfig()
+    assert card["command"]["train"].startswith("facewire") and card["training"]["data"]
+    assert (exported[arch].parent / card["onnx"]).exists()
+    if arch == "s2s":
+        assert not card["streaming"] and card["io"]["state"] == []
+    else:
+        assert card["streaming"] and card["io"]["state"]
+        assert card["delay_s"] == pytest.approx(0.02 + 2 / 300, abs=1e-6)
+
+
+@pytest.mark.parametrize("arch", ["ff", "cnn_gru"])
+@pytest.mark.parametrize("fps", [60.0, 30.0])
+def test_stepping_in_any_chunks_equals_predict(exported: dict[str, Path], arch: str,
+                                               fps: float) -> None:
+    p = StreamingPredictor(exported[arch], device="cpu", fps=fps)
+    f = features()
+    whole = p.predict(f)
+    assert whole.shape[1] == 52 and whole.dtype == np.float32
+    # network frames j = 0 .. n-1-lookahead describe 0.01 + j / 100 s; frame k is k / fps
+    assert len(whole) == int(np.floor((0.01 + (len(f) - 1 - 2) / 100) * fps + 1e-9)) + 1
+    rng = np.random.default_rng(3)
+    outs, t = [], 0
+    while t < len(f):
+        n = int(rng.integers(0, 11))
+        outs.append(p.step(f[t:t + n]))
+        t += n
+    stepped = np.concatenate(outs)
+    assert stepped.shape == whole.shape
+    assert np.abs(stepped - whole).max() < 1e-4
+    p.reset()
+    assert np.abs(p.step(f) - whole).max() < 1e-4
+
+
+def test_offline_model_predicts_but_does_not_step(exported: dict[str, Path]) -> None:
+    p = StreamingPredictor(exported["s2s"], device="cpu")
+    assert p.predict(features()).shape[1] == 52
+    with pytest.raises(ModelError, match="offline"):
+        p.step(features()[:5])
+
+
+def test_runtime_attributes(exported: dict[str, Path]) -> None:
+    p = StreamingPredictor(exported["cnn_gru"].with_suffix(".onnx"))
+    assert p.names == ARKIT_52 and p.fps == 60.0 and p.logmel == LogMelConfig()
+    assert p.delay_s <= 0.04
+    assert p.step(np.zeros((0, 80), np.float32)).shape == (0, 52)
+    tail = p.flush()
+    assert tail.shape[1] == 52
+
+
+def test_bad_models_are_clear_errors(exported: dict[str, Path], tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="nope.onnx: model file not found"):
+        StreamingPredictor(tmp_path / "nope.onnx")
+    with pytest.raises(ModelError, match="no model card"):
+        StreamingPredictor(tmp_path)
+    card = json.loads(exported["ff"].read_text())
+    (tmp_path / "m.json").write_text(json.dumps(card))
+    (tmp_path / card["onnx"]).write_bytes(b"garbage")
+    with pytest.raises(ModelError, match="corrupt or unreadable ONNX"):
+        StreamingPredictor(tmp_path / "m.json")
+    p = StreamingPredictor(exported["ff"])
+    with pytest.raises(ModelError, match=r"expects feature frames \(n, 80\)"):
+        p.step(np.zeros((3, 40), np.float32))
+    # a card that promises other input dims than the graph has
+    wrong = tmp_path / "w"
+    wrong.mkdir()
+    card["features"]["dim"] = 40
+    (wrong / "m.json").write_text(json.dumps(card))
+    (wrong / card["onnx"]).write_bytes(exported["ff"].with_suffix(".onnx").read_bytes())
+    with pytest.raises(ModelError, match="the card says"):
+        StreamingPredictor(wrong)
+
+
+def test_cuda_request_without_cuda_is_explicit(exported: dict[str, Path]) -> None:
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        assert StreamingPredictor(exported["ff"], device="cuda").device == "cuda"
+    else:
+        with pytest.raises(ModelError, match="onnxruntime-gpu"):
+            StreamingPredictor(exported["ff"], device="cuda")
+        assert StreamingPredictor(exported["ff"], device="auto").device == "cpu"
+
+
+def test_default_model_ships_small_and_streams() -> None:
+    path = default_model_path()
+    if not path.exists():
+        pytest.skip(f"{path} not built yet (see docs/models.md)")
+    assert path.stat().st_size < 5e6
+    p = StreamingPredictor(path, device="cpu")
+    assert p.streaming and p.delay_s <= 0.04 and p.names == ARKIT_52
+    f = features(2.0)
+    assert np.abs(np.concatenate([p.step(f[:77]), p.step(f[77:])]) - p.predict(f)).max() < 1e-4
