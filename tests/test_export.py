@@ -133,3 +133,37 @@ def test_default_model_ships_small_and_streams() -> None:
     assert p.streaming and p.delay_s <= 0.04 and p.names == ARKIT_52
     f = features(2.0)
     assert np.abs(np.concatenate([p.step(f[:77]), p.step(f[77:])]) - p.predict(f)).max() < 1e-4
+
+
+def test_commands_train_export_eval(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """The three sub-commands end to end through their argparse registration."""
+    import argparse
+
+    from facewire.commands import eval as eval_cmd
+    from facewire.commands import export as export_cmd
+    from facewire.commands import train as train_cmd
+
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command")
+    for mod in (train_cmd, export_cmd, eval_cmd):
+        mod.register(sub)
+
+    def run(*argv: str) -> int:
+        args = parser.parse_args(list(argv))
+        return args.func(args)
+
+    corpus = make_toy_corpus(tmp_path / "toy", n_clips=4, seconds=0.5, voices=2)
+    assert run("train", "blendshapes", "--data", str(corpus), "--out", str(tmp_path / "r"),
+               "--arch", "ff", "--epochs", "1", "--hidden", "8", "--window", "4",
+               "--held-out", "0.5", "--quiet") == 0
+    assert run("export", str(tmp_path / "r"), "--out", str(tmp_path / "m"), "--name", "x") == 0
+    assert run("eval", "--model", str(tmp_path / "m"), "--data", str(corpus), "--fsdd", "none",
+               "--json", str(tmp_path / "e.json"), "--update-card") == 0
+    out = capsys.readouterr().out
+    assert "teacher (target)" in out and "closure" in out
+    card = json.loads((tmp_path / "m" / "x.json").read_text())
+    assert card["metrics"]["eval"]["clips"] == 2  # the held-out voice only
+    assert run("train", "blendshapes", "--data", str(tmp_path / "nowhere"), "--out",
+               str(tmp_path / "r2")) == 2
+    assert run("export", str(tmp_path / "nope.pt"), "--out", str(tmp_path / "m2")) == 2
+    assert "not found" in capsys.readouterr().err

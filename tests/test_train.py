@@ -190,3 +190,21 @@ def test_checkpoint_records_data_and_split(corpus: Path, tmp_path: Path) -> None
     ck = load_checkpoint(tmp_path)
     assert ck["data"]["clips"] == 6 and ck["data"]["voices"] == 3
     assert json.dumps(ck["train_config"])  # serialisable for the card
+
+
+def test_aperture_loss_known_answer() -> None:
+    from facewire.rig.arkit import ARKIT_INDEX, LOWER_FACE
+    from facewire.train.evaluate import default_aperture
+    from facewire.train.train_blendshapes import ApertureLoss
+
+    ap = default_aperture()
+    if ap is None:
+        pytest.skip("shared ICT rig not present")
+    loss = ApertureLoss(None, LOWER_FACE, torch.device("cpu"))
+    target = torch.zeros(1, 3, len(LOWER_FACE))
+    mask = torch.ones_like(target, dtype=torch.bool)
+    pred = torch.zeros(1, 3, 52)
+    assert float(loss(pred, target, mask)) == 0.0
+    pred[..., ARKIT_INDEX["jawOpen"]] = 0.1
+    expect = abs(ap.d[ARKIT_INDEX["jawOpen"]]) * 0.1 / 10
+    assert float(loss(pred, target, mask)) == pytest.approx(expect, rel=1e-5)

@@ -38,7 +38,12 @@ HELLO_PREFIX = b"\x00hello\x00"
 SYNC_TIMEOUT_S = 2.0
 EVENT_CHECK_S = 0.05
 DELIVERIES = ("latest", "queue")
-_SNDMORE = zmq.SNDMORE
+# Plain ints: pyzmq's enum constants cost an enum construction per `&` on the hot path.
+_SNDMORE, _NOBLOCK, _RCVMORE = int(zmq.SNDMORE), int(zmq.NOBLOCK), int(zmq.RCVMORE)
+_EVENTS, _POLLIN = int(zmq.EVENTS), int(zmq.POLLIN)
+# Below this an array frame is copied: pyzmq's zero-copy send (a Frame plus a release
+# through its gc thread) costs more than copying until about 256 KB.
+ZERO_COPY_MIN_BYTES = 256 * 1024
 
 
 class Publisher:
@@ -94,7 +99,8 @@ class Publisher:
         send(self._id_b, _SNDMORE)
         last = len(frames) - 1
         for i, frame in enumerate(frames):
-            send(frame, 0 if i == last else _SNDMORE, copy=i == 0)  # arrays: zero copy
+            send(frame, 0 if i == last else _SNDMORE,
+                 copy=i == 0 or frame.nbytes < ZERO_COPY_MIN_BYTES)
         self.seq += 1
         self.sent += 1
 
@@ -223,8 +229,8 @@ class Subscription:
         array frames are taken without a copy and decoded as read-only views.
         """
         sock = self.sock
-        frames: list[Any] = [sock.recv(zmq.NOBLOCK)]
-        while sock.getsockopt(zmq.RCVMORE):
+        frames: list[Any] = [sock.recv(_NOBLOCK)]
+        while sock.getsockopt(_RCVMORE):
             frames.append(sock.recv(copy=len(frames) < 3))
         if frames[0] != self._topic_b:
             return None  # a longer topic sharing our prefix
@@ -251,7 +257,7 @@ class Subscription:
         """Everything ready now, honouring the delivery mode."""
         out: list[Message] = []
         sock = self.sock
-        while sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+        while sock.getsockopt(_EVENTS) & _POLLIN:
             try:
                 msg = self._read_one()
             except zmq.Again:
@@ -267,8 +273,10 @@ class Subscription:
         """Blocking receive of the next message (for scripts and tests); None on timeout."""
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         sock = self.sock
+        registry = self.bus.registry
+        self.bus.process_events()
         while True:
-            if sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+            if sock.getsockopt(_EVENTS) & _POLLIN:
                 try:
                     msg = self._read_one()
                 except zmq.Again:
@@ -276,11 +284,12 @@ class Subscription:
                 if msg is not None:
                     return msg
                 continue
-            self.bus.process_events()
             left = 100 if deadline is None else int((deadline - time.monotonic()) * 1000)
             if left <= 0:
                 return None
-            self._poller.poll(min(left, 100))
+            ready = self._poller.poll(min(left, 100))
+            if registry.events or any(s is registry.sock for s, _ in ready):
+                self.bus.process_events()
 
     def close(self) -> None:
         try:

@@ -21,7 +21,10 @@ def _export(args: argparse.Namespace) -> int:
     from facewire.train.train_blendshapes import CheckpointError
 
     try:
-        card = export(args.checkpoint, args.out, args.name, args.fps, args.tol)
+        argv = sys.argv[1:] if sys.argv[1:2] == ["export"] else [
+            "export", args.checkpoint, f"--out={args.out}", f"--fps={args.fps}",
+            *([f"--name={args.name}"] if args.name else [])]
+        card = export(args.checkpoint, args.out, args.name, args.fps, args.tol, argv=argv)
     except (CheckpointError, RuntimeError, ValueError) as exc:
         print(f"facewire export: {exc}", file=sys.stderr)
         return 2

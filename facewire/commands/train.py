@@ -25,6 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--curves", choices=("lower", "all"), default="lower")
     b.add_argument("--loss", choices=("mse", "vnl2"), default="vnl2")
     b.add_argument("--l1", type=float, default=0.1, help="L1 sparsity weight for vnl2")
+    b.add_argument("--aperture", type=float, default=0.0,
+                   help="weight of the lip-aperture L1 loss on the rig (0 = off)")
+    b.add_argument("--rig", default=None, help="rig npz for --aperture (default ICT facekit)")
     b.add_argument("--lr", type=float, default=1e-3)
     b.add_argument("--batch", type=int, default=8)
     b.add_argument("--crop", type=float, default=4.0, help="training crop length (s)")
@@ -42,6 +45,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.set_defaults(func=_blendshapes)
 
 
+def _argv(args: argparse.Namespace) -> list[str]:
+    """The command line to record in the checkpoint (rebuilt when called from Python)."""
+    if sys.argv[1:3] == ["train", "blendshapes"]:
+        return sys.argv[1:]
+    skip = {"func", "command", "train_command"}
+    opts = [f"--{k.replace('_', '-')}" + ("" if v is True else f"={v}")
+            for k, v in sorted(vars(args).items())
+            if k not in skip and v not in (None, False) and not isinstance(v, list)]
+    data = [f"--data={d}" for d in args.data]
+    return ["train", "blendshapes", *data, *opts]
+
+
 def _blendshapes(args: argparse.Namespace) -> int:
     from facewire.train.dataset import DatasetError
     from facewire.train.train_blendshapes import CheckpointError, TrainConfig, train
@@ -50,12 +65,13 @@ def _blendshapes(args: argparse.Namespace) -> int:
     cfg = TrainConfig(
         data=args.data, arch=args.arch, out=args.out, features=features, wav2vec=args.wav2vec,
         wav2vec_layer=args.wav2vec_layer, lookahead=args.lookahead, curves=args.curves,
-        loss=args.loss, l1=args.l1, lr=args.lr, batch=args.batch, crop_s=args.crop,
+        loss=args.loss, l1=args.l1, aperture=args.aperture, rig=args.rig, lr=args.lr,
+        batch=args.batch, crop_s=args.crop,
         epochs=args.epochs, patience=args.patience, max_minutes=args.max_minutes,
         held_out=args.held_out, seed=args.seed, device=args.device, threads=args.threads,
         resume=args.resume, hidden=args.hidden, window=args.window, quiet=args.quiet)
     try:
-        res = train(cfg, argv=sys.argv[1:] if sys.argv[1:2] == ["train"] else None)
+        res = train(cfg, argv=_argv(args))
     except (DatasetError, CheckpointError, FileNotFoundError, ValueError, RuntimeError) as exc:
         print(f"facewire train blendshapes: {exc}", file=sys.stderr)
         return 2

@@ -240,8 +240,17 @@ def make_examples(utts: Sequence[Utterance], spec: FeatureSpec, outputs: Sequenc
 def corpus_summary(specs: Sequence[str], utts: Sequence[Utterance]) -> dict[str, Any]:
     """What the model card records about its training data."""
     secs = sum(len(u.audio) for u in utts) / 16000
+    corpora = {}
+    for s in specs:
+        info = Path(s) / "corpus.json"
+        if info.exists():  # how a synth corpus was built: enough to rebuild it
+            d = json.loads(info.read_text())
+            corpora[os.fspath(s)] = {k: d.get(k) for k in ("seed", "minutes_asked", "minutes",
+                                                           "clips", "engines",
+                                                           "augment_strength")}
     return {"sources": [os.fspath(s) for s in specs], "clips": len(utts),
-            "minutes": round(secs / 60, 2), "voices": len({u.voice for u in utts})}
+            "minutes": round(secs / 60, 2), "voices": len({u.voice for u in utts}),
+            "synth": corpora}
 
 
 # --------------------------------------------------------------------------- toy corpus

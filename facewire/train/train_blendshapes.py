@@ -57,6 +57,8 @@ class TrainConfig:
     curves: str = "lower"  # lower | all: which ARKit curves the network predicts
     loss: str = "vnl2"  # mse | vnl2
     l1: float = 0.1  # sparsity weight of vnl2 (seed 002's lambda)
+    aperture: float = 0.0  # weight of the lip-aperture L1 loss (mm / 10) on the ICT rig
+    rig: str | None = None  # rig npz for the aperture loss (default: shared ICT facekit)
     lr: float = 1e-3
     batch: int = 8
     crop_s: float = 4.0
@@ -142,6 +144,35 @@ def loss_fn(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, sigma:
         l2 = ((((pred - target) / sigma) ** 2) * m).sum() / denom
         return l2 + l1 * (pred.abs() * m).sum() / denom
     raise ValueError(f"unknown loss {kind!r} (mse or vnl2)")
+
+
+class ApertureLoss:
+    """L1 error of the inner-lip aperture (mm / 10) on a rig: a mouth loss in the spirit of
+    seed 001, grounded in what a viewer sees. The aperture is linear in the weights, so this
+    costs one matrix product; L1 (a median) lets the lips close when closure is the more
+    likely answer instead of averaging to a half-open mouth."""
+
+    def __init__(self, rig: str | None, outputs: Sequence[str], device: torch.device) -> None:
+        from facewire.train.evaluate import default_aperture
+
+        ap = default_aperture(rig)
+        if ap is None:
+            raise FileNotFoundError(f"{rig or 'the shared ICT rig'}: rig not found for the "
+                                    "aperture loss (pass --rig or --aperture 0)")
+        self.a0 = float(ap.a0)
+        self.d = torch.tensor(ap.d, dtype=torch.float32, device=device)
+        cols = [ARKIT_INDEX[n] for n in outputs]
+        self.relevant = torch.tensor([i for i, c in enumerate(cols) if abs(ap.d[c]) > 0.5],
+                                     device=device)
+        self.cols = torch.tensor(cols, device=device)
+
+    def __call__(self, pred52: torch.Tensor, target: torch.Tensor, mask: torch.Tensor
+                 ) -> torch.Tensor:
+        full = torch.zeros_like(pred52)
+        full[..., self.cols] = target
+        m = mask[..., self.relevant].all(-1).float()
+        err = ((pred52 - full) @ self.d).abs() / 10.0
+        return (err * m).sum() / m.sum().clamp_min(1.0)
 
 
 def collate(examples: Sequence[Example], crop: int | None, rng: np.random.Generator | None,
@@ -275,6 +306,7 @@ def train(cfg: TrainConfig, argv: Sequence[str] | None = None) -> dict[str, Any]
     net.to(device)
     sigma = torch.from_numpy(sigma_np).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    ap_loss = ApertureLoss(cfg.rig, net.outputs, device) if cfg.aperture > 0 else None
     history: list[dict[str, float]] = []
     best_val, best_epoch, start_epoch, bad = math.inf, -1, 0, 0
     best_state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
@@ -311,7 +343,10 @@ def train(cfg: TrainConfig, argv: Sequence[str] | None = None) -> dict[str, Any]
         for b in it:
             x, y, m = collate([tr[i] for i in b], crop, rng, net.pad_value)
             x, y, m = x.to(device), y.to(device), m.to(device)
-            loss = loss_fn(net(x)[..., cols], y, m, sigma, cfg.loss, cfg.l1)
+            pred = net(x)
+            loss = loss_fn(pred[..., cols], y, m, sigma, cfg.loss, cfg.l1)
+            if ap_loss is not None:
+                loss = loss + cfg.aperture * ap_loss(pred, y, m)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
