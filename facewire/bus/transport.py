@@ -37,6 +37,7 @@ log = logging.getLogger("facewire.bus")
 HELLO_PREFIX = b"\x00hello\x00"
 SYNC_TIMEOUT_S = 2.0
 EVENT_CHECK_S = 0.05
+KEEPALIVE_S = 1.0  # well inside the registry's CLIENT_TIMEOUT_S
 DELIVERIES = ("latest", "queue")
 # Plain ints: pyzmq's enum constants cost an enum construction per `&` on the hot path.
 _SNDMORE, _NOBLOCK, _RCVMORE = int(zmq.SNDMORE), int(zmq.NOBLOCK), int(zmq.RCVMORE)
@@ -288,7 +289,7 @@ class Subscription:
             if left <= 0:
                 return None
             ready = self._poller.poll(min(left, 100))
-            if registry.events or any(s is registry.sock for s, _ in ready):
+            if not ready or registry.events or any(s is registry.sock for s, _ in ready):
                 self.bus.process_events()
 
     def close(self) -> None:
@@ -328,6 +329,7 @@ class Bus:
         self.subscriptions: list[Subscription] = []
         self._publisher_watchers: list[Callable[[dict[str, Any]], Any]] = []
         self._poller: zmq.Poller | None = None
+        self._next_keepalive = 0.0
 
     def resolve(self, name: str) -> str:
         return resolve_topic(name, self.namespace)
@@ -345,7 +347,16 @@ class Bus:
         return sub
 
     def process_events(self) -> None:
-        """Apply registry news: new publishers to connect to, new subscribers to wait for."""
+        """Apply registry news: new publishers to connect to, new subscribers to wait for.
+
+        Also keeps this client alive in the registry: a Bus without a Node (scripts, the
+        topic tools) sends no status heartbeats and would otherwise be forgotten, with
+        its topics, after the registry's client timeout.
+        """
+        now = time.monotonic()
+        if now >= self._next_keepalive:
+            self._next_keepalive = now + KEEPALIVE_S
+            self.registry.send({"op": "ping"})
         self.registry.pump()
         while self.registry.events:
             ev = self.registry.events.popleft()

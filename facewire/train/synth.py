@@ -23,9 +23,11 @@ import ctypes.util
 import importlib.util
 import json
 import math
+import multiprocessing
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -191,12 +193,11 @@ _ESPEAK_CB = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctyp
                               ctypes.POINTER(_EspeakEvent))
 
 
-class Espeak:
+class _EspeakLib:
     """espeak-ng through its C library: audio and IPA phoneme events (with their sample
-    positions) in-process, so no timing is guessed. The command-line tool prints phonemes
-    but no times; ``--pho`` needs mbrola voices."""
+    positions), so no timing is guessed. The command-line tool prints phonemes but no
+    times; ``--pho`` needs mbrola voices."""
 
-    engine = "espeak"
     ACCENTS = ("en-us", "en", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan",
                "en-gb-x-gbcwmd", "en-029", "en-us-nyc")
     VARIANTS = ("", "+m1", "+m2", "+m3", "+m4", "+m5", "+m6", "+m7", "+f1", "+f2", "+f3",
@@ -225,17 +226,14 @@ class Espeak:
             i += 1
         return 0
 
-    def voices(self) -> list[Voice]:
+    def voices(self) -> list[str]:
         """Accent x variant voices that this espeak-ng build accepts."""
         names = [a + v for a in self.ACCENTS for v in self.VARIANTS]
-        return [Voice(self.engine, n) for n in names
-                if self.lib.espeak_SetVoiceByName(n.encode()) == 0]
+        return [n for n in names if self.lib.espeak_SetVoiceByName(n.encode()) == 0]
 
-    def synth(self, text: str, voice: Voice, rng: np.random.Generator) -> Synthesized:
-        settings = {"rate": int(rng.integers(130, 215)), "pitch": int(rng.integers(25, 75)),
-                    "range": int(rng.integers(30, 80))}
-        if self.lib.espeak_SetVoiceByName(voice.name.encode()) != 0:
-            raise RuntimeError(f"espeak-ng has no voice {voice.name!r}")
+    def synth(self, text: str, voice: str, settings: dict) -> Synthesized:
+        if self.lib.espeak_SetVoiceByName(voice.encode()) != 0:
+            raise RuntimeError(f"espeak-ng has no voice {voice!r}")
         for key, param in (("rate", 1), ("pitch", 3), ("range", 4)):
             self.lib.espeak_SetParameter(param, settings[key], 0)
         self._chunks, self._events = [], []
@@ -254,6 +252,48 @@ class Espeak:
         if phones and phones[0].start > 0:
             phones.insert(0, Phone(SIL, 0.0, phones[0].start))
         return Synthesized(_to_16k(audio / 32768.0, self.sr), merge_silences(phones), settings)
+
+
+_WORKER_LIB: _EspeakLib | None = None
+
+
+def _worker_init() -> None:
+    global _WORKER_LIB
+    _WORKER_LIB = _EspeakLib()
+
+
+def _worker_call(method: str, *args: object) -> object:
+    assert _WORKER_LIB is not None
+    return getattr(_WORKER_LIB, method)(*args)
+
+
+class Espeak:
+    """espeak-ng in a child process of its own. The library keeps state from one utterance
+    to the next (timings drift by a few samples), so each corpus build gets a fresh
+    library: the same seed then gives the same corpus, also within one Python process."""
+
+    engine = "espeak"
+
+    def __init__(self) -> None:
+        ctx = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+        self.pool = ctx.Pool(1, initializer=_worker_init)
+        try:
+            self.names: list[str] = self.pool.apply(_worker_call, ("voices",))
+        except Exception as exc:
+            self.close()
+            raise RuntimeError(f"espeak-ng failed to start: {exc}") from exc
+
+    def voices(self) -> list[Voice]:
+        return [Voice(self.engine, n) for n in self.names]
+
+    def synth(self, text: str, voice: Voice, rng: np.random.Generator) -> Synthesized:
+        settings = {"rate": int(rng.integers(130, 215)), "pitch": int(rng.integers(25, 75)),
+                    "range": int(rng.integers(30, 80))}
+        return self.pool.apply(_worker_call, ("synth", text, voice.name, settings))
+
+    def close(self) -> None:
+        self.pool.terminate()
+        self.pool.join()
 
 
 def _read_wav(path: Path) -> np.ndarray:
@@ -561,6 +601,9 @@ def synth_corpus(
             total += duration
             if progress:
                 progress(min(total, target))
+    for e in eng.values():
+        if hasattr(e, "close"):
+            e.close()
     with open(out / "manifest.jsonl", "w", encoding="utf-8") as f:
         for c in clips:
             f.write(json.dumps(asdict(c), ensure_ascii=False) + "\n")
