@@ -14,7 +14,7 @@ import numpy as np
 
 class EnergyGate:
     def __init__(self, frame_rate: float = 100.0, on_db: float = 12.0, off_db: float = 7.0,
-                 hangover_s: float = 0.04, min_db: float = -65.0,
+                 hangover_s: float = 0.03, min_db: float = -65.0,
                  floor_rise_db_per_s: float = 3.0) -> None:
         self.on_db, self.off_db, self.min_db = on_db, off_db, min_db
         self.hangover = int(round(hangover_s * frame_rate))
@@ -53,7 +53,7 @@ class EnergyGate:
 class RelaxGain:
     """A gain that follows voice activity: quick attack, exponential release to zero."""
 
-    def __init__(self, fps: float, attack_s: float = 0.015, release_s: float = 0.02) -> None:
+    def __init__(self, fps: float, attack_s: float = 0.015, release_s: float = 0.015) -> None:
         self.a_up = 1.0 - math.exp(-1.0 / (attack_s * fps))
         self.a_down = 1.0 - math.exp(-1.0 / (release_s * fps))
         self.gain = 0.0

@@ -21,7 +21,7 @@ class BlendshapesNode(Node):
     params = {
         "model": Param(str, "", "model folder or .onnx (empty: the bundled default)"),
         "device": Param(str, "auto", "onnxruntime device", choices=("auto", "cpu", "cuda")),
-        "fps": Param(float, 60.0, "output rate: the model's (60) or half of it (30)"),
+        "fps": Param(float, 60.0, "output frame rate", choices=(60.0, 30.0)),
         "vad": Param(str, "energy", "voice activity gate", choices=("energy", "none")),
         "subject": Param(str, "", "character name carried to the bridges"),
     }
@@ -29,11 +29,11 @@ class BlendshapesNode(Node):
     def on_start(self) -> None:
         from facewire.models.runtime import StreamingPredictor, default_model_path
 
-        self.model = StreamingPredictor(self.p.model or default_model_path(), self.p.device)
-        if self.p.fps not in (self.model.fps, self.model.fps / 2):
-            raise ValueError(f"fps must be {self.model.fps:g} or {self.model.fps / 2:g} for this "
-                             f"model, got {self.p.fps:g}")
-        self.decimate = int(round(self.model.fps / self.p.fps))
+        self.model = StreamingPredictor(self.p.model or default_model_path(), self.p.device,
+                                        fps=self.p.fps)
+        if self.model.logmel is None:
+            raise ValueError(f"model {self.model.path} needs {self.model.card['features']['kind']}"
+                             " features; this node feeds log-mel")
         self.delay_s = self.model.delay_s
         self.n_mels = self.model.logmel.n_mels
         self.expected: float | None = None
@@ -64,17 +64,24 @@ class BlendshapesNode(Node):
         if len(self.speech) > 2000:  # keep a bounded window; outputs trail inputs slightly
             del self.speech[:1000]
             self.speech_base += 1000
-        weights = self.model.step(frames)
+        self.capture_map = (t, msg.header.capture_ns)
+        self._send(self.model.step(frames), msg.frame_rate)
+
+    def _send(self, weights: np.ndarray, feature_rate: float) -> None:
+        t, capture_ns = self.capture_map
         for w in weights:
             k = self.frame_index
             self.frame_index += 1
             media_time = self.origin + k / self.model.fps
-            fi = int(round(k * msg.frame_rate / self.model.fps)) - self.speech_base
-            g = self.gain.step(bool(self.speech[min(max(fi, 0), len(self.speech) - 1)]))
-            if k % self.decimate:
-                continue
-            capture_ns = msg.header.capture_ns + int((media_time - t) * 1e9)
+            fi = int(round(k * feature_rate / self.model.fps)) - self.speech_base
+            g = (self.gain.step(bool(self.speech[min(max(fi, 0), len(self.speech) - 1)]))
+                 if self.p.vad == "energy" else 1.0)
             self.publish("blendshapes", Blendshapes(
                 weights=np.clip(w * g, 0.0, 1.0).astype(np.float32), name_set="arkit52",
-                fps=self.p.fps, subject=self.p.subject,
-            ).with_header(media_time=media_time, capture_ns=capture_ns))
+                fps=self.model.fps, subject=self.p.subject,
+            ).with_header(media_time=media_time,
+                          capture_ns=capture_ns + int((media_time - t) * 1e9)))
+
+    def end_of_stream(self) -> None:
+        if self.expected is not None:
+            self._send(self.model.flush(), self.model.logmel.frame_rate)
