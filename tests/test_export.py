@@ -103,6 +103,10 @@ def test_bad_models_are_clear_errors(exported: dict[str, Path], tmp_path: Path) 
     p = StreamingPredictor(exported["ff"])
     with pytest.raises(ModelError, match=r"expects feature frames \(n, 80\)"):
         p.step(np.zeros((3, 40), np.float32))
+    nan = np.zeros((3, 80), np.float32)
+    nan[1, 2] = np.nan
+    with pytest.raises(ValueError, match="non-finite"):
+        p.step(nan)
     # a card that promises other input dims than the graph has
     wrong = tmp_path / "w"
     wrong.mkdir()

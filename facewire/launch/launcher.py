@@ -232,15 +232,21 @@ class Launcher:
                      f"export {REGISTRY_ENV}={self.registry})")
         else:
             self.say(f"using the registry at {self.registry}")
-        # Consumers first: a source starts only once every node with inputs has subscribed,
-        # so nothing a source sends is lost to a subscriber still starting up.
-        order = sorted(enumerate(self.procs, start=1),
-                       key=lambda ip: not (ip[1].spec and ip[1].spec.inputs))
-        waiting = [p for p in self.procs if p.spec is not None and p.spec.inputs]
+        # Consumers first: a source starts only once every node fed by another node of the
+        # graph has subscribed, so nothing a source sends is lost to a subscriber still
+        # starting up. A node whose inputs no node here publishes (an audio node with an
+        # optional input port, say) counts as a source.
+        published = {t for p in self.procs if p.spec for t in p.spec.outputs.values()}
+
+        def consumer(proc: _Proc) -> bool:
+            return bool(proc.spec and set(proc.spec.inputs.values()) & published)
+
+        order = sorted(enumerate(self.procs, start=1), key=lambda ip: not consumer(ip[1]))
+        waiting = [p for p in self.procs if consumer(p)]
         for i, proc in order:
             if self._stop.is_set():
                 return True
-            if waiting and not (proc.spec and proc.spec.inputs):
+            if waiting and not consumer(proc):
                 self._wait_ready(waiting)
                 waiting = []
             self._spawn(proc, i)

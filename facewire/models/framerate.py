@@ -32,13 +32,14 @@ def _needed(p: np.ndarray) -> np.ndarray:
 
 
 def n_output_frames(n_src: int, src_rate: float, fps: float, t0: float) -> int:
-    """How many animation frames ``n_src`` source frames determine."""
+    """How many animation frames ``n_src`` source frames determine (O(1): the estimate is
+    checked against the exact rule on its neighbours, so float error cannot shift it)."""
     if n_src <= 0:
         return 0
-    # p_k grows with k; find the largest k with ceil(p_k) <= n_src - 1
-    k_max = int(math.floor(((n_src - 1) / src_rate + t0) * fps)) + 2
-    k = np.arange(max(k_max, 1) + 1)
-    return int(np.count_nonzero(_needed(_position(k, src_rate, fps, t0)) <= n_src - 1))
+    est = int(math.floor(((n_src - 1) / src_rate + t0) * fps))
+    k = np.arange(max(est - 2, 0), est + 3)
+    ok = k[_needed(_position(k, src_rate, fps, t0)) <= n_src - 1]
+    return int(ok.max()) + 1 if len(ok) else 1
 
 
 def _interp(frames: np.ndarray, p: np.ndarray, offset: int) -> np.ndarray:

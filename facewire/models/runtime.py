@@ -158,6 +158,8 @@ class StreamingPredictor:
             raise ModelError(f"{self.path}: expects feature frames (n, {self.dim}) at "
                              f"{self.rate:g} fps, got shape {x.shape}; compute features with "
                              "the card's config (predictor.logmel)")
+        if not np.isfinite(x).all():
+            raise ValueError(f"{self.path}: non-finite feature frames refused (state unchanged)")
         return x
 
     def _run(self, x: np.ndarray, state: dict[str, np.ndarray]
