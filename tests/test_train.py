@@ -208,3 +208,13 @@ def test_aperture_loss_known_answer() -> None:
     pred[..., ARKIT_INDEX["jawOpen"]] = 0.1
     expect = abs(ap.d[ARKIT_INDEX["jawOpen"]]) * 0.1 / 10
     assert float(loss(pred, target, mask)) == pytest.approx(expect, rel=1e-5)
+
+
+def test_pocketsphinx_teacher_baseline_gives_curves(corpus: Path) -> None:
+    pytest.importorskip("pocketsphinx")
+    from facewire.train.evaluate import pocketsphinx_teacher
+
+    name, predict = pocketsphinx_teacher()
+    utt = load_source(str(corpus))[0]
+    y = predict(utt.audio)
+    assert "pocketsphinx" in name and y.shape == (48, 52) and np.isfinite(y).all()

@@ -23,6 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "check (default: ../shared/data/fsdd when present; 'none' to skip)")
     p.add_argument("--rig", default=None, help="rig npz for lip aperture (default ICT facekit)")
     p.add_argument("--plots", default=None, help="folder for PNG plots of the first clips")
+    p.add_argument("--baseline", action="store_true",
+                   help="add the pocketsphinx phone recognition + teacher baseline")
     p.add_argument("--json", default=None, help="write the results as JSON here")
     p.add_argument("--update-card", action="store_true",
                    help="record the figures in the (single) exported model's card")
@@ -64,6 +66,10 @@ def _eval(args: argparse.Namespace) -> int:
     try:
         utts = load_sources(args.data) if args.data else []
         models = [(m, *model_predictor(m)) for m in args.model]
+        if args.baseline:
+            from facewire.train.evaluate import pocketsphinx_teacher
+
+            models.insert(0, ("pocketsphinx", *pocketsphinx_teacher()))
     except (DatasetError, FileNotFoundError, RuntimeError, ValueError) as exc:
         print(f"facewire eval: {exc}", file=sys.stderr)
         return 2
@@ -109,6 +115,7 @@ def _eval(args: argparse.Namespace) -> int:
         from facewire.models.card import write_card
         from facewire.models.runtime import _resolve, read_card_safe
 
+        models = [m for m in models if m[0] != "pocketsphinx"]
         if len(models) != 1 or models[0][0].endswith(".pt"):
             print("--update-card needs exactly one exported model", file=sys.stderr)
             return 2

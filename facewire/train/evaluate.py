@@ -90,6 +90,39 @@ def model_predictor(path: str | Path, fps: float = 60.0) -> tuple[str, Predict]:
     return sp.card["name"], lambda audio: sp.predict(logmel(audio, cfg))
 
 
+def pocketsphinx_teacher() -> tuple[str, Predict]:
+    """Baseline (issue 4): pocketsphinx phone recognition (English allphone decoding, its
+    bundled acoustic model) then the co-articulation teacher. Offline: the teacher
+    anticipates 120 ms, and the recogniser sees the whole clip."""
+    import os
+
+    from pocketsphinx import Decoder, get_model_path
+
+    from facewire.train.phones import SIL, arpabet_phones
+    from facewire.train.teacher import phones_to_curves
+
+    mp = get_model_path()
+    dec = Decoder(hmm=os.path.join(mp, "en-us", "en-us"),
+                  allphone=os.path.join(mp, "en-us", "en-us-phone.lm.bin"),
+                  lw=2.0, pip=0.3, beam=1e-20, pbeam=1e-20, loglevel="FATAL")
+
+    def predict(audio: np.ndarray) -> np.ndarray:
+        pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
+        dec.start_utt()
+        dec.process_raw(pcm, full_utt=True)
+        dec.end_utt()
+        phones = []
+        for seg in dec.seg():
+            try:
+                sym = arpabet_phones(seg.word.strip("+"))
+            except KeyError:
+                sym = (SIL,)
+            phones.append((sym[0], seg.start_frame / 100, (seg.end_frame + 1) / 100))
+        return phones_to_curves(phones, int(len(audio) / 16000 * 60))
+
+    return "pocketsphinx+teacher (offline)", predict
+
+
 def evaluate_clips(predict: Predict, utts: Sequence[Utterance], aperture: LipAperture | None,
                    progress: Callable[[Sequence[Utterance]], Any] | None = None,
                    keep: dict[str, np.ndarray] | None = None) -> dict[str, float]:
