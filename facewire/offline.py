@@ -19,6 +19,7 @@ from facewire.nodes.blendshapes import BlendshapesNode
 from facewire.nodes.features import FeaturesNode
 from facewire.nodes.smoother import Smoother
 
+OFFLINE_CHUNK_MS = 1000.0
 TOPICS = {"audio": "/audio", "features": "/features", "raw": "/blendshapes_raw",
           "blendshapes": "/blendshapes"}
 
@@ -55,8 +56,9 @@ def animate_file(path: str | Path, model: str = "", smoothing: dict | None = Non
     for name in ("audio", "blendshapes"):
         topic = TOPICS[name]
         bus.subscribe(topic, callback=lambda m, t=topic: record.append((t, m)))
+    # large chunks: the same nodes, but each model call sees a second of frames at once
     source = Audio(name="audio", params={"source": "file", "path": str(path), "realtime": False,
-                                         "exit_at_end": True},
+                                         "exit_at_end": True, "chunk_ms": OFFLINE_CHUNK_MS},
                    remaps={"audio": TOPICS["audio"]}, bus=bus)
     nodes = [
         FeaturesNode(name="features", remaps={"audio": TOPICS["audio"],

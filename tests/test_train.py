@@ -218,3 +218,18 @@ def test_pocketsphinx_teacher_baseline_gives_curves(corpus: Path) -> None:
     utt = load_source(str(corpus))[0]
     y = predict(utt.audio)
     assert "pocketsphinx" in name and y.shape == (48, 52) and np.isfinite(y).all()
+
+
+def test_bandlimit_and_gain_augmentation(corpus: Path, tmp_path: Path) -> None:
+    from facewire.train.dataset import Utterance
+    from facewire.train.train_blendshapes import bandlimit
+
+    t = np.arange(16000) / 16000
+    u = Utterance("x", "v", (np.sin(2 * np.pi * 6000 * t) + np.sin(2 * np.pi * 500 * t))
+                  .astype(np.float32), np.zeros((60, 52), np.float32))
+    (lp,) = bandlimit([u], 1.0, np.random.default_rng(0))
+    spec = np.abs(np.fft.rfft(lp.audio))
+    assert spec[6000] < 0.01 * spec[500] and len(lp.audio) == len(u.audio)
+    assert bandlimit([u], 0.0, np.random.default_rng(0))[0] is u
+    res = train(cfg(corpus, tmp_path, bandlimit=0.5, gain_db=6.0))
+    assert np.isfinite(res["best_val"])

@@ -28,6 +28,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--aperture", type=float, default=0.0,
                    help="weight of the lip-aperture L1 loss on the rig (0 = off)")
     b.add_argument("--rig", default=None, help="rig npz for --aperture (default ICT facekit)")
+    b.add_argument("--bandlimit", type=float, default=0.0,
+                   help="share of training clips low-passed to 4 kHz (augmentation)")
+    b.add_argument("--gain-db", type=float, default=0.0,
+                   help="random level change per training crop, +- dB (augmentation)")
     b.add_argument("--lr", type=float, default=1e-3)
     b.add_argument("--batch", type=int, default=8)
     b.add_argument("--crop", type=float, default=4.0, help="training crop length (s)")
@@ -66,6 +70,7 @@ def _blendshapes(args: argparse.Namespace) -> int:
         data=args.data, arch=args.arch, out=args.out, features=features, wav2vec=args.wav2vec,
         wav2vec_layer=args.wav2vec_layer, lookahead=args.lookahead, curves=args.curves,
         loss=args.loss, l1=args.l1, aperture=args.aperture, rig=args.rig, lr=args.lr,
+        bandlimit=args.bandlimit, gain_db=args.gain_db,
         batch=args.batch, crop_s=args.crop,
         epochs=args.epochs, patience=args.patience, max_minutes=args.max_minutes,
         held_out=args.held_out, seed=args.seed, device=args.device, threads=args.threads,

@@ -15,7 +15,7 @@ import shlex
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from facewire.rig.arkit import ARKIT_52, ARKIT_INDEX, LOWER_FACE
 from facewire.train.dataset import (
     Example,
     FeatureSpec,
+    Utterance,
     corpus_summary,
     load_sources,
     make_examples,
@@ -59,6 +60,8 @@ class TrainConfig:
     l1: float = 0.1  # sparsity weight of vnl2 (seed 002's lambda)
     aperture: float = 0.0  # weight of the lip-aperture L1 loss (mm / 10) on the ICT rig
     rig: str | None = None  # rig npz for the aperture loss (default: shared ICT facekit)
+    bandlimit: float = 0.0  # share of training clips low-passed to 4 kHz (8 kHz microphones)
+    gain_db: float = 0.0  # random level change per training crop, +- dB
     lr: float = 1e-3
     batch: int = 8
     crop_s: float = 4.0
@@ -175,11 +178,28 @@ class ApertureLoss:
         return (err * m).sum() / m.sum().clamp_min(1.0)
 
 
+def bandlimit(utts: Sequence[Utterance], share: float, rng: np.random.Generator
+              ) -> list[Utterance]:
+    """Low-pass ``share`` of the clips to 4 kHz (down to 8 kHz and back): real microphones
+    and data sets (the spoken digits) are often 8 kHz, the synthetic voices never are."""
+    from scipy.signal import resample_poly
+
+    out = []
+    for u in utts:
+        if rng.random() < share:
+            y = resample_poly(resample_poly(u.audio, 1, 2), 2, 1)[: len(u.audio)]
+            u = replace(u, audio=np.pad(y, (0, len(u.audio) - len(y))).astype(np.float32))
+        out.append(u)
+    return out
+
+
 def collate(examples: Sequence[Example], crop: int | None, rng: np.random.Generator | None,
-            pad_value: float, burn_in: int = 50
+            pad_value: float, burn_in: int = 50, gain: float = 0.0
             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Pad (and randomly crop) to one length; cropped clips keep ``burn_in`` frames of real
-    left context whose outputs are masked, so recurrent state starts warm."""
+    left context whose outputs are masked, so recurrent state starts warm. ``gain`` shifts
+    each crop's log-power features by a random level in [-gain, gain] (natural log units),
+    never below the silence floor."""
     items = []
     for e in examples:
         f, t, v = e.feats, e.targets, e.valid.copy()
@@ -188,6 +208,8 @@ def collate(examples: Sequence[Example], crop: int | None, rng: np.random.Genera
             a = max(0, s - burn_in)
             f, t, v = f[a:s + crop], t[a:s + crop], v[a:s + crop]
             v[: s - a] = False
+        if gain and rng is not None:
+            f = np.maximum(f + rng.uniform(-gain, gain), pad_value)
         items.append((f, t, v))
     n = max(len(f) for f, _, _ in items)
     dim, c = items[0][0].shape[1], items[0][1].shape[1]
@@ -295,6 +317,8 @@ def train(cfg: TrainConfig, argv: Sequence[str] | None = None) -> dict[str, Any]
     train_u, val_u = split_by_voice(utts, cfg.held_out, cfg.seed)
     if not train_u or not val_u:
         raise ValueError(f"cannot split {len(utts)} clips into train and validation")
+    if cfg.bandlimit > 0:
+        train_u = bandlimit(train_u, cfg.bandlimit, np.random.default_rng([cfg.seed, 1]))
     net = make_net(cfg, spec)
     bar = (lambda xs: tqdm(xs, desc="features", unit="clip", leave=False)) if not cfg.quiet \
         else None
@@ -330,6 +354,8 @@ def train(cfg: TrainConfig, argv: Sequence[str] | None = None) -> dict[str, Any]
         "sigma": sigma_np.tolist(), "torch": str(torch.__version__),
     }
     crop = int(round(cfg.crop_s * spec.rate)) if cfg.crop_s else None
+    # dB of amplitude -> natural log of power, for log-mel only
+    gain = cfg.gain_db * math.log(10) / 10 if spec.kind == "logmel" else 0.0
     t_start = time.monotonic()
     epoch = start_epoch
     for epoch in range(start_epoch, cfg.epochs):
@@ -341,7 +367,7 @@ def train(cfg: TrainConfig, argv: Sequence[str] | None = None) -> dict[str, Any]
                   disable=cfg.quiet, leave=False)
         cols = _subset(net).to(device)
         for b in it:
-            x, y, m = collate([tr[i] for i in b], crop, rng, net.pad_value)
+            x, y, m = collate([tr[i] for i in b], crop, rng, net.pad_value, gain=gain)
             x, y, m = x.to(device), y.to(device), m.to(device)
             pred = net(x)
             loss = loss_fn(pred[..., cols], y, m, sigma, cfg.loss, cfg.l1)
