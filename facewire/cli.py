@@ -23,6 +23,9 @@ COMMANDS: dict[str, str] = {
     "animate": "animate",
     "audio": "audio",
     "demo": "demo",
+    "train": "train",
+    "export": "export",
+    "eval": "eval",
 }
 
 

@@ -68,7 +68,7 @@ def test_stepping_in_any_chunks_equals_predict(exported: dict[str, Path], arch: 
         outs.append(p.step(f[t:t + n]))
         t += n
     stepped = np.concatenate(outs)
-    assert stepped.shape == whole.shape
+    assert stepped.shape == whole.shape and p.frames_out == len(whole)
     assert np.abs(stepped - whole).max() < 1e-4
     p.reset()
     assert np.abs(p.step(f) - whole).max() < 1e-4

@@ -18,7 +18,7 @@ from facewire.rig.arkit import ARKIT_52, ARKIT_INDEX, LOWER_FACE
 
 SMALL = {"ff": {"window": 6, "hidden": 12, "mlp": 16},
          "s2s": {"hidden": 12, "mlp": 16},
-         "cnn_gru": {"freq_channels": (4, 4), "time_channels": 8, "hidden": 12}}
+         "cnn_gru": {"freq_channels": (4, 4), "time_channels": 8, "hidden": 12, "seal": True}}
 
 
 def small(arch: str, **kw: object):
@@ -131,3 +131,13 @@ def test_card_errors_name_file_and_field(tmp_path) -> None:
         validate_card({"format": "facewire-model-card", "version": 1, "architecture": "ff",
                        "streaming": True, "onnx": "x.onnx", "features": {}, "fps": 60,
                        "lookahead_frames": 0, "outputs": []}, "c.json")
+
+
+def test_seal_makes_mouth_close_a_share_of_jaw_open() -> None:
+    net = small("cnn_gru").eval()
+    assert net.seal and net.config()["seal"]
+    with torch.no_grad():
+        y = net(torch.randn(1, 30, 20) * 4)
+    close, jaw = y[0, :, ARKIT_INDEX["mouthClose"]], y[0, :, ARKIT_INDEX["jawOpen"]]
+    assert torch.all(close <= jaw + 1e-7)
+    assert not small("ff").seal  # off unless asked

@@ -28,6 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--aperture", type=float, default=0.0,
                    help="weight of the lip-aperture L1 loss on the rig (0 = off)")
     b.add_argument("--rig", default=None, help="rig npz for --aperture (default ICT facekit)")
+    b.add_argument("--no-seal", action="store_true",
+                   help="predict mouthClose freely instead of as a share of jawOpen")
     b.add_argument("--bandlimit", type=float, default=0.0,
                    help="share of training clips low-passed to 4 kHz (augmentation)")
     b.add_argument("--gain-db", type=float, default=0.0,
@@ -37,7 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--crop", type=float, default=4.0, help="training crop length (s)")
     b.add_argument("--epochs", type=int, default=40)
     b.add_argument("--patience", type=int, default=6, help="early-stopping patience (epochs)")
-    b.add_argument("--max-minutes", type=float, default=None, help="wall-clock budget")
+    b.add_argument("--max-minutes", type=float, default=None,
+                   help="wall-clock budget per invocation (minutes)")
     b.add_argument("--held-out", type=float, default=0.2, help="share of voices for validation")
     b.add_argument("--hidden", type=int, default=None)
     b.add_argument("--window", type=int, default=None, help="ff window (feature frames)")
@@ -70,7 +73,7 @@ def _blendshapes(args: argparse.Namespace) -> int:
         data=args.data, arch=args.arch, out=args.out, features=features, wav2vec=args.wav2vec,
         wav2vec_layer=args.wav2vec_layer, lookahead=args.lookahead, curves=args.curves,
         loss=args.loss, l1=args.l1, aperture=args.aperture, rig=args.rig, lr=args.lr,
-        bandlimit=args.bandlimit, gain_db=args.gain_db,
+        bandlimit=args.bandlimit, gain_db=args.gain_db, seal=not args.no_seal,
         batch=args.batch, crop_s=args.crop,
         epochs=args.epochs, patience=args.patience, max_minutes=args.max_minutes,
         held_out=args.held_out, seed=args.seed, device=args.device, threads=args.threads,

@@ -48,7 +48,7 @@ class BlendshapeNet(nn.Module):
     streaming = True
 
     def __init__(self, n_feats: int, outputs: tuple[str, ...] = ARKIT_52, lookahead: int = 0,
-                 pad_value: float = 0.0) -> None:
+                 pad_value: float = 0.0, seal: bool = False) -> None:
         super().__init__()
         unknown = [n for n in outputs if n not in ARKIT_INDEX]
         if unknown:
@@ -63,6 +63,15 @@ class BlendshapeNet(nn.Module):
         for i, name in enumerate(outputs):
             scatter[i, ARKIT_INDEX[name]] = 1.0
         self.register_buffer("scatter", scatter)
+        # mouthClose = sigmoid(seal logit) * jawOpen: ARKit's "lips together whatever the jaw
+        # does" as structure, so closing the lips does not depend on predicting the jaw's size
+        self.seal = bool(seal) and "mouthClose" in outputs and "jawOpen" in outputs
+        self._close = self.outputs.index("mouthClose") if self.seal else -1
+        self._jaw = self.outputs.index("jawOpen") if self.seal else -1
+        if self.seal:
+            onehot = torch.zeros(len(outputs))
+            onehot[self._close] = 1.0
+            self.register_buffer("seal_onehot", onehot)
 
     # -- helpers -------------------------------------------------------------------------
     def set_normalisation(self, mean: torch.Tensor, std: torch.Tensor) -> None:
@@ -75,13 +84,16 @@ class BlendshapeNet(nn.Module):
 
     def _finish(self, y: torch.Tensor) -> torch.Tensor:
         """Subset -> 52 curves; clip to the valid range at inference."""
+        if self.seal:
+            close = torch.sigmoid(y[..., self._close]) * y[..., self._jaw].clamp_min(0.0)
+            y = y * (1.0 - self.seal_onehot) + close.unsqueeze(-1) * self.seal_onehot
         y = y @ self.scatter
         return y if self.training else y.clamp(0.0, 1.0)
 
     def config(self) -> dict[str, Any]:
         """Constructor arguments: enough to rebuild the network from a checkpoint."""
         return {"n_feats": self.n_feats, "outputs": list(self.outputs),
-                "lookahead": self.lookahead, "pad_value": self.pad_value}
+                "lookahead": self.lookahead, "pad_value": self.pad_value, "seal": self.seal}
 
     # -- streaming interface ---------------------------------------------------------------
     def state_spec(self) -> list[tuple[str, tuple[int, ...], float]]:
@@ -104,8 +116,8 @@ class FFNet(BlendshapeNet):
 
     def __init__(self, n_feats: int, outputs: tuple[str, ...] = ARKIT_52, lookahead: int = 2,
                  pad_value: float = 0.0, window: int = 16, hidden: int = 96,
-                 mlp: int = 128) -> None:
-        super().__init__(n_feats, outputs, lookahead, pad_value)
+                 mlp: int = 128, seal: bool = False) -> None:
+        super().__init__(n_feats, outputs, lookahead, pad_value, seal)
         if window < 1:
             raise ValueError("window must be >= 1")
         self.window, self.hidden, self.mlp_width = int(window), int(hidden), int(mlp)
@@ -149,8 +161,9 @@ class S2SNet(BlendshapeNet):
     streaming = False
 
     def __init__(self, n_feats: int, outputs: tuple[str, ...] = ARKIT_52, lookahead: int = 0,
-                 pad_value: float = 0.0, hidden: int = 96, mlp: int = 128) -> None:
-        super().__init__(n_feats, outputs, 0, pad_value)
+                 pad_value: float = 0.0, hidden: int = 96, mlp: int = 128,
+                 seal: bool = False) -> None:
+        super().__init__(n_feats, outputs, 0, pad_value, seal)
         self.hidden, self.mlp_width = int(hidden), int(mlp)
         self.encoder = nn.GRU(n_feats, hidden, batch_first=True, bidirectional=True)
         self.decoder = nn.GRU(2 * hidden, hidden, batch_first=True)
@@ -179,8 +192,8 @@ class CNNGRUNet(BlendshapeNet):
     def __init__(self, n_feats: int, outputs: tuple[str, ...] = ARKIT_52, lookahead: int = 2,
                  pad_value: float = 0.0, freq_channels: tuple[int, ...] = (16, 24, 32, 32),
                  time_channels: int = 96, time_kernel: int = 3, time_layers: int = 3,
-                 hidden: int = 96) -> None:
-        super().__init__(n_feats, outputs, lookahead, pad_value)
+                 hidden: int = 96, seal: bool = False) -> None:
+        super().__init__(n_feats, outputs, lookahead, pad_value, seal)
         self.freq_channels = tuple(int(c) for c in freq_channels)
         self.time_channels, self.time_kernel = int(time_channels), int(time_kernel)
         self.time_layers, self.hidden = int(time_layers), int(hidden)

@@ -182,6 +182,11 @@ class StreamingPredictor:
             y, self._to_drop = y[k:], self._to_drop - k
         return self._resampler.push(y)
 
+    @property
+    def frames_out(self) -> int:
+        """Animation frames emitted since reset(): the next one describes frames_out / fps."""
+        return self._resampler._k
+
     def flush(self) -> np.ndarray:
         """At end of stream: feed ``lookahead`` frames of silence so the last real frames
         get their faces. Optional; the node may instead keep streaming."""

@@ -60,6 +60,7 @@ class TrainConfig:
     l1: float = 0.1  # sparsity weight of vnl2 (seed 002's lambda)
     aperture: float = 0.0  # weight of the lip-aperture L1 loss (mm / 10) on the ICT rig
     rig: str | None = None  # rig npz for the aperture loss (default: shared ICT facekit)
+    seal: bool = True  # mouthClose = sigmoid(.) * jawOpen (see blendshape_nets)
     bandlimit: float = 0.0  # share of training clips low-passed to 4 kHz (8 kHz microphones)
     gain_db: float = 0.0  # random level change per training crop, +- dB
     lr: float = 1e-3
@@ -112,7 +113,7 @@ def make_net(cfg: TrainConfig, spec: FeatureSpec) -> BlendshapeNet:
     if cfg.arch not in ARCHS:
         raise ValueError(f"unknown --arch {cfg.arch!r}; choose one of {', '.join(ARCHS)}")
     kw: dict[str, Any] = {"n_feats": spec.dim, "outputs": output_curves(cfg.curves),
-                          "pad_value": spec.pad_value}
+                          "pad_value": spec.pad_value, "seal": cfg.seal}
     if cfg.arch != "s2s":
         kw["lookahead"] = cfg.lookahead
     if cfg.hidden:
@@ -357,6 +358,7 @@ def train(cfg: TrainConfig, argv: Sequence[str] | None = None) -> dict[str, Any]
     # dB of amplitude -> natural log of power, for log-mel only
     gain = cfg.gain_db * math.log(10) / 10 if spec.kind == "logmel" else 0.0
     t_start = time.monotonic()
+    done_min = history[-1]["minutes"] if history else 0.0  # cumulative across resumes
     epoch = start_epoch
     for epoch in range(start_epoch, cfg.epochs):
         net.train()
@@ -383,7 +385,7 @@ def train(cfg: TrainConfig, argv: Sequence[str] | None = None) -> dict[str, Any]
         val = evaluate_loss(net, va, sigma, cfg, device)
         rec = {"epoch": epoch + 1, "train_loss": run_loss / max(seen, 1),
                "val_loss": val["loss"], "val_mse": val["mse"],
-               "minutes": (time.monotonic() - t_start) / 60}
+               "minutes": done_min + (time.monotonic() - t_start) / 60}
         history.append(rec)
         improved = val["loss"] < best_val - 1e-6
         if improved:
