@@ -21,6 +21,7 @@ from conftest import stop_process
 
 from facewire.bus.addresses import new_ipc_endpoint
 from facewire.bus.client import RegistryClient
+from facewire.bus.transport import wire_prefix
 from facewire.messages import Blendshapes, Landmarks, Text, encode_frames
 
 HUNDRED_MB = 100 * 1024 * 1024
@@ -31,7 +32,7 @@ class RawPublisher:
 
     def __init__(self, registry: str, topic: str, type_name: str) -> None:
         self.ctx = zmq.Context()
-        self.topic = topic.encode()
+        self.topic = topic
         self.pub_id = uuid.uuid4().hex[:12].encode()
         self.sock = self.ctx.socket(zmq.XPUB)
         self.sock.setsockopt(zmq.LINGER, 0)
@@ -45,12 +46,15 @@ class RawPublisher:
         """Until the node's SUB socket has connected and subscribed to our topic."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if self.sock.poll(100) and self.sock.recv() == b"\x01" + self.topic:
+            if self.sock.poll(100) and self.sock.recv() == b"\x01" + wire_prefix(self.topic):
                 return
         raise AssertionError("the node never subscribed to the raw publisher")
 
     def send(self, frames: list[Any]) -> None:
-        self.sock.send_multipart([self.topic, self.pub_id, *frames])
+        """frames: [meta, *arrays] as encode_frames gives them; the wire puts the topic,
+        a NUL and the publisher id in front of the meta frame."""
+        head = wire_prefix(self.topic) + self.pub_id + (bytes(frames[0]) if frames else b"")
+        self.sock.send_multipart([head, *frames[1:]])
 
     def close(self) -> None:
         self.client.close()
@@ -90,7 +94,7 @@ def oversize_text() -> list[bytes]:
 class Case:
     node: str  # node type, see facewire/nodes/testing.py
     type_name: str  # what the raw publisher advertises
-    bad: Callable[[], list[Any]]  # frames after [topic, pub_id]
+    bad: Callable[[], list[Any]]  # [meta, *arrays], sent after the topic and publisher id
     cause: str
 
 
