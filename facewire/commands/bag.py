@@ -59,6 +59,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     rep.add_argument("--compression", choices=("zstd", "lz4", "none"), default="zstd")
     rep.set_defaults(func=repair_bag)
 
+    csv_p = inner.add_parser("csv", help="export Blendshapes as Live Link Face CSV takes "
+                                         "(importable by Unreal's and Blender's importers)")
+    csv_p.add_argument("file")
+    csv_p.add_argument("--out", required=True, help="CSV file, or a folder for one per subject")
+    csv_p.add_argument("--topic", default="/blendshapes", help="Blendshapes topic")
+    csv_p.set_defaults(func=export_csv)
+
 
 def _logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr)
@@ -164,4 +171,38 @@ def repair_bag(args: argparse.Namespace) -> int:
         return _fail(exc)
     what = f"was truncated ({info.problem})" if info.problem else "was already complete"
     print(f"{args.file} {what}; wrote {info.messages} messages to {args.output}")
+    return 0
+
+
+def export_csv(args: argparse.Namespace) -> int:
+    """One take per subject, timecode from each frame's media_time."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from facewire.bag.reader import BagError, BagReader
+    from facewire.bridges.livelink_csv import take_filename, write_livelink_csv
+    from facewire.messages.types import Blendshapes
+
+    try:
+        messages = BagReader(args.file).read_all([args.topic])
+    except BagError as exc:
+        return _fail(exc)
+    takes: dict[str, list[Blendshapes]] = {}
+    for m in messages:
+        if isinstance(m.msg, Blendshapes) and m.msg.weights.size == 52:
+            takes.setdefault(m.msg.subject or "facewire", []).append(m.msg)
+    if not takes:
+        return _fail(ValueError(f"no ARKit Blendshapes on {args.topic} in {args.file}"))
+    out = Path(args.out)
+    many = len(takes) > 1 or out.suffix.lower() != ".csv"
+    if many:
+        out.mkdir(parents=True, exist_ok=True)
+    for subject, frames in takes.items():
+        frames.sort(key=lambda f: f.header.media_time)
+        path = out / take_filename(Path(args.file).stem, 1, subject) if many else out
+        write_livelink_csv(path, np.stack([f.weights for f in frames]),
+                           times=np.array([f.header.media_time for f in frames]),
+                           fps=frames[0].fps)
+        print(f"{subject}: {len(frames)} frames -> {path}")
     return 0

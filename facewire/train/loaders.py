@@ -21,6 +21,7 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
+from facewire.bridges.livelink_csv import parse_timecode  # noqa: F401  (re-exported)
 from facewire.rig.arkit import ARKIT_52, ARKIT_INDEX, LIVELINK_61
 
 SAMPLE_RATE = 16000
@@ -109,67 +110,40 @@ class Take:
     source: str = ""
 
 
-_TIMECODE = re.compile(r"^(\d+):(\d+):(\d+)[:;.](\d+(?:\.\d+)?)$")
-
-
-def parse_timecode(text: str, fps: float = FPS) -> float:
-    """``HH:MM:SS:FF.fff`` (FF.fff a fractional frame in 60 fps units) -> seconds."""
-    m = _TIMECODE.match(text.strip())
-    if not m:
-        raise ValueError(f"bad timecode {text!r}")
-    h, mi, s, f = m.groups()
-    return int(h) * 3600 + int(mi) * 60 + int(s) + float(f) / fps
-
-
-_LL_CURVES = {n.lower(): n for n in ARKIT_52}
-_LL_EXTRA = [n.lower() for n in LIVELINK_61[52:]]
-
-
 def read_livelink_csv(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """A Live Link Face CSV -> (times s from the first row, curves [N, 52], head [N, 9]|None).
 
-    Columns are matched by name, case-insensitively (the CSV's order is not the UDP order);
-    a missing ARKit curve or an unknown column is an error naming the file and the columns.
+    Parsing is the bridges' reader (one reader for import and training); training is
+    stricter on top: every ARKit curve must be present (a missing one would train as 0),
+    and an unknown column is an error naming the file and the columns.
     """
+    from facewire.bridges.livelink_csv import read_livelink_csv as read_take
+
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: CSV not found")
     with open(path, newline="", encoding="utf-8-sig") as f:
-        rows = list(csv.reader(f))
-    if not rows:
-        raise DataError(f"{path}: empty CSV")
-    header = [h.strip() for h in rows[0]]
-    low = [h.lower() for h in header]
-    if "timecode" not in low:
-        raise DataError(f"{path}: no Timecode column in header")
-    known = set(_LL_CURVES) | set(_LL_EXTRA) | {"timecode", "blendshapecount"}
-    unknown = [h for h, lo in zip(header, low) if lo and lo not in known]
+        header = [h.strip() for h in next(csv.reader(f), [])]
+    low = {h.lower() for h in header}
+    known = {n.lower() for n in LIVELINK_61} | {"timecode", "blendshapecount"}
+    unknown = [h for h in header if h and h.lower() not in known]
     if unknown:
         raise DataError(f"{path}: unknown columns {unknown}")
-    missing = [n for lo, n in _LL_CURVES.items() if lo not in low]
+    missing = [n for n in ARKIT_52 if n.lower() not in low]
     if missing:
         raise DataError(f"{path}: missing blendshape columns {missing}")
-    col = {lo: i for i, lo in enumerate(low)}
-    body = [r for r in rows[1:] if r and any(c.strip() for c in r)]
-    if not body:
+    try:
+        take = read_take(path)
+    except ValueError as exc:
+        raise DataError(f"{path}: {exc}") from exc
+    if len(take.times) == 0:
         raise DataError(f"{path}: header only, no frames")
-    times = np.empty(len(body))
-    curves = np.empty((len(body), 52), np.float32)
-    has_head = all(e in col for e in _LL_EXTRA)
-    head = np.empty((len(body), 9), np.float32) if has_head else None
-    for i, r in enumerate(body):
-        try:
-            times[i] = parse_timecode(r[col["timecode"]])
-            for lo, name in _LL_CURVES.items():
-                curves[i, ARKIT_INDEX[name]] = float(r[col[lo]])
-            if head is not None:
-                head[i] = [float(r[col[e]]) for e in _LL_EXTRA]
-        except (ValueError, IndexError) as exc:
-            raise DataError(f"{path}: line {i + 2}: {exc}") from exc
-    times -= times[0]
+    times = take.times - take.times[0]
     if np.any(np.diff(times) <= 0):
         raise DataError(f"{path}: timecodes do not increase")
-    return times, curves, head
+    has_head = all(n.lower() in low for n in LIVELINK_61[52:])
+    head = (take.rotations / 180.0).astype(np.float32) if has_head else None
+    return times, take.weights, head
 
 
 def _find_take_audio(csv_path: Path) -> Path | None:
