@@ -39,6 +39,14 @@ def test_stereo_44k_file_becomes_16k_mono_chunks(tmp_path: Path) -> None:
     assert np.abs(audio - expected)[200:-200].max() < 2e-3
 
 
+def test_last_partial_chunk_is_padded_not_lost(tmp_path: Path) -> None:
+    path = tmp_path / "short.wav"
+    sf.write(path, np.full(16000 + 8000, 0.25, np.float32), 16000)
+    chunks = run_file(path, chunk_ms=1000.0)
+    assert [c.samples.shape[0] for c in chunks] == [16000, 16000]
+    assert np.all(chunks[1].samples[:8000] == 0.25) and np.all(chunks[1].samples[8000:] == 0)
+
+
 def test_topic_source_resamples_pushed_chunks() -> None:
     bus = LocalBus()
     out = bus.subscribe("/audio", AudioChunk)

@@ -127,7 +127,8 @@ def test_two_characters_animate_at_once_without_cross_talk(
         times = [f.header.media_time for f in frames]
         assert np.allclose(np.diff(times), 1 / 60), f"{name}: frames from another stream mixed in"
         # each character's stream is exactly its own clip's offline animation
-        offline = animate_file(tmp_path / f"{name}.wav", model=str(model), subject=name)
+        offline = animate_file(tmp_path / f"{name}.wav", model=str(model), subject=name,
+                               smoothing={"method": "one_euro"})  # the live graphs' default
         n = len(frames)
         live = np.stack([f.weights for f in frames])
         assert times[0] == 0.0

@@ -191,8 +191,12 @@ class Audio(Node):
             self.t0 += len(self.data) / self.rate
             return
         tail = self._resampler(self.rate).flush()[:, 0]
+        # exactly the file's length at the output rate, then padded to a whole chunk
+        total = -(-len(self.data) * self.p.sample_rate // self.rate)
+        tail = tail[: max(0, total - self.rechunker.samples_out - self.rechunker.buf.size)]
+        pending = tail.size + self.rechunker.buf.size
         for samples, start in self.rechunker.push(np.concatenate(
-                [tail, np.zeros((-tail.size) % self.chunk, np.float32)])):
+                [tail, np.zeros((-pending) % self.chunk, np.float32)])):
             self.publish("audio", AudioChunk(samples=samples[:, None],
                                              sample_rate=self.p.sample_rate)
                          .with_header(media_time=start / self.p.sample_rate,

@@ -31,11 +31,17 @@ class BlendshapesNode(Node):
 
         self.model = StreamingPredictor(self.p.model or default_model_path(), self.p.device,
                                         fps=self.p.fps)
-        if self.model.logmel is None:
-            raise ValueError(f"model {self.model.path} needs {self.model.card['features']['kind']}"
-                             " features; this node feeds log-mel")
+        self.kind = self.model.card["features"]["kind"]
+        if self.kind not in ("logmel", "wav2vec2"):
+            raise ValueError(f"model {self.model.path} needs {self.kind} features; the "
+                             "features node makes logmel or wav2vec2")
         self.delay_s = self.model.delay_s
-        self.n_mels = self.model.logmel.n_mels
+        self.dim = self.model.dim
+        # the energy gate reads log-mel power; wav2vec 2.0 frames carry no level to gate on
+        self.vad = self.p.vad if self.kind == "logmel" else "none"
+        if self.vad != self.p.vad:
+            self.log.warning("vad %r needs log-mel features; this %s model runs without it",
+                             self.p.vad, self.kind)
         self.expected: float | None = None
         self.log.info("model %s on %s, %g fps, delay %.0f ms", self.model.card.get("arch"),
                       self.p.device, self.p.fps, 1000 * self.delay_s)
@@ -43,23 +49,29 @@ class BlendshapesNode(Node):
     def _restart(self, t: float) -> None:
         self.model.reset()
         self.origin, self.frame_index = t, 0
-        self.gate = EnergyGate(frame_rate=self.model.logmel.frame_rate)
+        self.gate = EnergyGate(frame_rate=self.model.rate)
         self.gain = RelaxGain(self.model.fps)
         self.speech: list[bool] = []  # per feature frame, from index speech_base on
         self.speech_base = 0
 
     def on_features(self, msg: Features) -> None:
         frames = msg.values
-        if frames.shape[1] != self.n_mels or msg.kind != "logmel":
-            raise ValueError(f"model expects logmel x {self.n_mels}, got {msg.kind} x "
-                             f"{frames.shape[1]}: match the features node's n_mels to the model")
+        if frames.shape[1] != self.dim or msg.kind != self.kind:
+            hint = ("match the features node's n_mels to the model" if self.kind == "logmel"
+                    else "point the features node at the model's wav2vec folder and layer "
+                    f"({self.model.card['features'].get('wav2vec')})")
+            raise ValueError(f"model expects {self.kind} x {self.dim}, got {msg.kind} x "
+                             f"{frames.shape[1]}: {hint}")
+        if abs(msg.frame_rate - self.model.rate) > 1e-6:
+            raise ValueError(f"model expects {self.kind} frames at {self.model.rate:g} fps, got "
+                             f"{msg.frame_rate:g} fps")
         t = msg.header.media_time
         if self.expected is None or abs(t - self.expected) > 1e-6:
             if self.expected is not None:
                 self.counters["discontinuities"] += 1
             self._restart(t)
         self.expected = t + len(frames) / msg.frame_rate
-        speech = self.gate.push(frames) if self.p.vad == "energy" else np.ones(len(frames), bool)
+        speech = self.gate.push(frames) if self.vad == "energy" else np.ones(len(frames), bool)
         self.speech.extend(speech.tolist())
         if len(self.speech) > 2000:  # keep a bounded window; outputs trail inputs slightly
             del self.speech[:1000]
@@ -75,7 +87,7 @@ class BlendshapesNode(Node):
             media_time = self.origin + k / self.model.fps
             fi = int(round(k * feature_rate / self.model.fps)) - self.speech_base
             g = (self.gain.step(bool(self.speech[min(max(fi, 0), len(self.speech) - 1)]))
-                 if self.p.vad == "energy" else 1.0)
+                 if self.vad == "energy" else 1.0)
             self.publish("blendshapes", Blendshapes(
                 weights=np.clip(w * g, 0.0, 1.0).astype(np.float32), name_set="arkit52",
                 fps=self.model.fps, subject=self.p.subject,
@@ -84,4 +96,4 @@ class BlendshapesNode(Node):
 
     def end_of_stream(self) -> None:
         if self.expected is not None:
-            self._send(self.model.flush(), self.model.logmel.frame_rate)
+            self._send(self.model.flush(), self.model.rate)
