@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -38,7 +40,7 @@ def save_tiny_wav2vec(folder: Path, norm: str = "group", seed: int = 0) -> Path:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
+def one_torch_thread() -> Iterator[None]:
     """Tiny models on a shared 2-core machine: a second torch thread only contends."""
     import torch
 
@@ -54,7 +56,7 @@ def tiny(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def encoder(tiny: Path):
+def encoder(tiny: Path) -> Any:
     from facewire.train.wav2vec import Wav2VecFeatures
 
     return Wav2VecFeatures(tiny)
@@ -201,6 +203,19 @@ def test_node_publishes_windowed_wav2vec_with_media_and_capture_time(encoder, ti
     for m in msgs:
         assert m.header.capture_ns == pytest.approx(
             10**15 + (m.header.media_time - 3.0) * 1e9, abs=1e3)
+
+
+def test_a_gap_flushes_the_old_stream_and_starts_a_new_clock(encoder, tiny: Path) -> None:
+    a, b = speechlike(0.7, seed=7), speechlike(0.5, seed=8)
+    params = {"kind": "wav2vec2", "wav2vec_path": str(tiny), "context_s": 0.5}
+    node, msgs = run_features(params, chunks(a) + chunks(b, t0=10.0))
+    assert node.counters["discontinuities"] == 1
+    first = [m for m in msgs if m.header.media_time < 10.0]
+    second = [m for m in msgs if m.header.media_time >= 10.0]
+    assert second[0].header.media_time == 10.0
+    for part, audio in ((first, a), (second, b)):
+        ref = offline(encoder, audio, 0.5)
+        assert np.abs(np.concatenate([m.values for m in part]) - ref).max() < 1e-5
 
 
 def test_node_errors_name_the_folder_and_the_install(tmp_path: Path, monkeypatch) -> None:

@@ -25,7 +25,8 @@ class AudioChunk(Message):
 class Features(Message):
     """Audio features at a fixed frame rate (log-mel, wav2vec 2.0, ...).
 
-    media_time is the time of the first frame's centre.
+    media_time is the first frame's place on the stream's frame grid (frame j of a
+    stream at origin + j / frame_rate).
     """
 
     values: np.ndarray = array("float32", ("frames", "dim"))

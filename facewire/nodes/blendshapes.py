@@ -35,7 +35,9 @@ class BlendshapesNode(Node):
         if self.kind not in ("logmel", "wav2vec2"):
             raise ValueError(f"model {self.model.path} needs {self.kind} features; the "
                              "features node makes logmel or wav2vec2")
-        self.delay_s = self.model.delay_s
+        # the features node states its own lookahead; this node adds the model's
+        feature_delay = self.model.logmel.delay_s if self.model.logmel is not None else 0.0
+        self.delay_s = self.model.delay_s - feature_delay
         self.dim = self.model.dim
         # the energy gate reads log-mel power; wav2vec 2.0 frames carry no level to gate on
         self.vad = self.p.vad if self.kind == "logmel" else "none"
@@ -43,7 +45,7 @@ class BlendshapesNode(Node):
             self.log.warning("vad %r needs log-mel features; this %s model runs without it",
                              self.p.vad, self.kind)
         self.expected: float | None = None
-        self.log.info("model %s on %s, %g fps, delay %.0f ms", self.model.card.get("arch"),
+        self.log.info("model %s on %s, %g fps, delay %.0f ms", self.model.card.get("architecture"),
                       self.p.device, self.p.fps, 1000 * self.delay_s)
 
     def _restart(self, t: float) -> None:
