@@ -22,6 +22,8 @@ from facewire.models.logmel import LogMelConfig
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEFAULT_MODEL = "facewire_cnn_gru_logmel.onnx"
+# the shipped low-latency model (20 ms lookahead) that the live launch files use
+LIVE_MODEL = "facewire_cnn_gru_logmel_live"
 _CHUNK = 2048  # predict() runs long files in blocks (bounds memory; same frames)
 
 
@@ -37,6 +39,9 @@ def default_model_path() -> Path:
 def _resolve(path: str | Path) -> tuple[Path, Path]:
     """(onnx, card) for an .onnx file, a .json card, or a folder holding one model."""
     p = Path(path)
+    bundled = WEIGHTS_DIR / f"{p.name}.onnx"
+    if not p.exists() and p.name == str(path) and bundled.exists():
+        p = bundled  # a shipped model by name, e.g. facewire_cnn_gru_logmel_live
     if p.is_dir():
         cards = sorted(p.glob("*.json"))
         if not cards:
@@ -50,8 +55,9 @@ def _resolve(path: str | Path) -> tuple[Path, Path]:
     if p.suffix == ".json":
         return p.parent / read_card_safe(p)["onnx"], p
     if not p.exists():
+        shipped = ", ".join(sorted(c.stem for c in WEIGHTS_DIR.glob("*.json")))
         raise ModelError(f"{p}: model file not found (pass an exported .onnx with its .json "
-                         "card, or a folder holding one)")
+                         f"card, a folder holding one, or a shipped model: {shipped})")
     return p, p.with_suffix(".json")
 
 
