@@ -12,6 +12,7 @@ import numpy as np
 
 from facewire.bus.node import Input, Node, Output, Param
 from facewire.dsp.vad import EnergyGate, RelaxGain
+from facewire.messages.base import Header
 from facewire.messages.types import Blendshapes, Features
 
 
@@ -82,19 +83,25 @@ class BlendshapesNode(Node):
         self._send(self.model.step(frames), msg.frame_rate)
 
     def _send(self, weights: np.ndarray, feature_rate: float) -> None:
+        """Gate, clip (once for all frames) and publish one message per frame."""
+        if len(weights) == 0:
+            return
         t, capture_ns = self.capture_map
-        for w in weights:
-            k = self.frame_index
-            self.frame_index += 1
-            media_time = self.origin + k / self.model.fps
-            fi = int(round(k * feature_rate / self.model.fps)) - self.speech_base
-            g = (self.gain.step(bool(self.speech[min(max(fi, 0), len(self.speech) - 1)]))
-                 if self.vad == "energy" else 1.0)
+        first = self.frame_index
+        gains = np.ones(len(weights))
+        if self.vad == "energy":
+            last = len(self.speech) - 1
+            for i in range(len(weights)):
+                fi = int(round((first + i) * feature_rate / self.model.fps)) - self.speech_base
+                gains[i] = self.gain.step(bool(self.speech[min(max(fi, 0), last)]))
+        frames = np.clip(weights * gains[:, None], 0.0, 1.0).astype(np.float32)
+        self.frame_index += len(frames)
+        fps = self.model.fps
+        for i, w in enumerate(frames):
+            media_time = self.origin + (first + i) / fps
             self.publish("blendshapes", Blendshapes(
-                weights=np.clip(w * g, 0.0, 1.0).astype(np.float32), name_set="arkit52",
-                fps=self.model.fps, subject=self.p.subject,
-            ).with_header(media_time=media_time,
-                          capture_ns=capture_ns + int((media_time - t) * 1e9)))
+                weights=w, name_set="arkit52", fps=fps, subject=self.p.subject,
+                header=Header(0, 0, media_time, capture_ns + int((media_time - t) * 1e9))))
 
     def end_of_stream(self) -> None:
         if self.expected is not None:

@@ -12,6 +12,7 @@ import numpy as np
 
 from facewire.bus.node import Input, Node, Output, Param
 from facewire.dsp.smoothing import METHODS, CurveSmoother, SmootherSpec
+from facewire.messages.base import Header
 from facewire.messages.types import Blendshapes
 from facewire.rig.arkit import NAME_SETS
 
@@ -69,13 +70,15 @@ class Smoother(Node):
         self._send(key, smoother.push(msg.weights, msg.header.media_time))
 
     def _send(self, key: str, frames: list[tuple[np.ndarray, float]]) -> None:
+        if not frames:
+            return
         name_set, fps = self.formats[key]
-        for values, media_time in frames:
-            capture_ns = self.captures[key].pop(media_time, 0)
+        captures = self.captures[key]
+        values = np.clip(np.stack([v for v, _ in frames]), 0.0, 1.0).astype(np.float32)
+        for w, (_, media_time) in zip(values, frames):
             self.publish("output", Blendshapes(
-                weights=np.clip(values, 0.0, 1.0).astype(np.float32), name_set=name_set,
-                fps=fps, subject=key,
-            ).with_header(media_time=media_time, capture_ns=capture_ns))
+                weights=w, name_set=name_set, fps=fps, subject=key,
+                header=Header(0, 0, media_time, captures.pop(media_time, 0))))
 
     def end_of_stream(self) -> None:
         for key, smoother in self.smoothers.items():
