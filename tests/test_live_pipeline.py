@@ -107,3 +107,21 @@ def test_missing_or_corrupt_model_names_the_path(tmp_path: Path, model: Path) ->
     onnx.write_bytes(b"not an onnx graph")
     with pytest.raises(ModelError, match="corrupt"):
         StreamingPredictor(bad)
+
+
+def test_model_with_wrong_input_dimensions_names_path_and_shape(tmp_path: Path,
+                                                                model: Path) -> None:
+    import json
+
+    from facewire.models.runtime import ModelError
+
+    bad = tmp_path / "dims"
+    bad.mkdir()
+    for f in model.parent.iterdir():
+        (bad / f.name).write_bytes(f.read_bytes())
+    card_path = next(bad.glob("*.json"))
+    card = json.loads(card_path.read_text())
+    card["features"]["dim"] = 40  # the graph takes 80 mel bands
+    card_path.write_text(json.dumps(card))
+    with pytest.raises(ModelError, match=r"dims.*input .* has shape .*card says \[1, frames, 40\]"):
+        StreamingPredictor(bad)

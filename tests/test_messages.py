@@ -179,3 +179,11 @@ def test_decoded_arrays_are_read_only_views() -> None:
     out = decode_frames([bytes(memoryview(f)) for f in
                          encode_frames(Landmarks(displacements=np.ones((68, 3), np.float32)))])
     assert not out.displacements.flags.writeable
+
+
+def test_audio_chunk_with_nan_samples_is_refused() -> None:
+    from facewire.messages import AudioChunk
+
+    samples = np.zeros((160, 1), np.float32)
+    samples[7, 0] = np.nan
+    assert cause_of(encode_frames(AudioChunk(samples=samples))) == "non_finite"
