@@ -16,6 +16,7 @@ import json
 import os
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -217,6 +218,20 @@ def _check_keys(path: Path, entries: dict[str, tuple[Node, Node]], allowed: set[
 
 
 # -- substitution -------------------------------------------------------------------------
+def _getter(path: Path, item: Node, key: str, entries: dict[str, tuple[Node, Node]],
+            ctx: Any) -> Callable[..., tuple[Any, Where]]:
+    """``get(name, default)`` for one mapping: the substituted value and where it stands."""
+
+    def get(name: str, default: Any = None) -> tuple[Any, Where]:
+        if name not in entries:
+            return default, _where(path, item, _join(key, name))
+        vnode = entries[name][1]
+        where = _where(path, vnode, _join(key, name))
+        return ctx.sub(_value(vnode), where), where
+
+    return get
+
+
 def _format(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -425,12 +440,7 @@ class _Loader:
             key = f"{key}({entries['name'][1].value})"  # messages name the node
         _check_keys(path, entries, NODE_KEYS, key)
 
-        def get(name: str, default: Any = None) -> tuple[Any, Where]:
-            if name not in entries:
-                return default, _where(path, item, _join(key, name))
-            vnode = entries[name][1]
-            where = _where(path, vnode, _join(key, name))
-            return ctx.sub(_value(vnode), where), where
+        get = _getter(path, item, key, entries, ctx)
 
         if not self._enabled(get):
             return
@@ -535,12 +545,7 @@ class _Loader:
         if "file" not in entries:
             raise LaunchError(_where(path, item, key), "an include needs 'file:'")
 
-        def get(name: str, default: Any = None) -> tuple[Any, Where]:
-            if name not in entries:
-                return default, _where(path, item, _join(key, name))
-            vnode = entries[name][1]
-            where = _where(path, vnode, _join(key, name))
-            return ctx.sub(_value(vnode), where), where
+        get = _getter(path, item, key, entries, ctx)
 
         if not self._enabled(get):
             return
