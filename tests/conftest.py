@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -64,6 +65,16 @@ def registry(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
         yield address
     finally:
         stop_process(proc)
+
+
+@pytest.fixture
+def receiver() -> Iterator[socket.socket]:
+    """A UDP socket on a free loopback port, as an engine's receiver would be."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(2.0)
+    yield sock
+    sock.close()
 
 
 @pytest.fixture

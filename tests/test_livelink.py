@@ -4,7 +4,6 @@ shared/reference/LIVELINK_FACE.md (not from the encoder), over a real UDP socket
 from __future__ import annotations
 
 import logging
-import socket
 import struct
 from dataclasses import dataclass
 
@@ -67,15 +66,6 @@ def decode(data: bytes) -> Packet:
 
 def arkit_name(wire: str) -> str:
     return wire[0].lower() + wire[1:]
-
-
-@pytest.fixture
-def receiver():
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.settimeout(2.0)
-    yield sock
-    sock.close()
 
 
 def distinct_weights() -> np.ndarray:

@@ -12,15 +12,6 @@ from facewire.bridges.vmc import VmcEncoder, VmcSender, vrm_presets
 from facewire.rig.arkit import ARKIT_52
 
 
-@pytest.fixture
-def receiver():
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.settimeout(2.0)
-    yield sock
-    sock.close()
-
-
 def receive_frame(sock: socket.socket) -> tuple[list[int], list[tuple[str, list]]]:
     """Datagrams until (and including) the one holding /VMC/Ext/Blend/Apply."""
     sizes, msgs = [], []
