@@ -48,6 +48,19 @@ class Take:
     fps: float
     messages: list[tuple[str, object]] = field(default_factory=list)  # (topic, msg) in order
 
+    @classmethod
+    def from_messages(cls, messages: list[tuple[str, object]], fps: float = 60.0) -> Take:
+        """A take from a graph's AudioChunks and Blendshapes (live, offline or from a bag)."""
+        chunks = [m for _, m in messages if isinstance(m, AudioChunk)]
+        frames = [m for _, m in messages if isinstance(m, Blendshapes)]
+        return cls(
+            audio=np.concatenate([c.samples[:, 0] for c in chunks]) if chunks else np.zeros(0),
+            sample_rate=chunks[0].sample_rate if chunks else 16000,
+            times=np.array([f.header.media_time for f in frames]),
+            weights=np.stack([f.weights for f in frames]) if frames else np.zeros((0, 52)),
+            fps=fps, messages=messages,
+        )
+
 
 def animate_file(path: str | Path, model: str = "", smoothing: dict | None = None,
                  fps: float = 60.0, subject: str = "") -> Take:
@@ -71,12 +84,4 @@ def animate_file(path: str | Path, model: str = "", smoothing: dict | None = Non
                  remaps={"input": TOPICS["raw"], "output": TOPICS["blendshapes"]}, bus=bus),
     ]
     run_graph(source, nodes)
-    chunks = [m for t, m in record if isinstance(m, AudioChunk)]
-    frames = [m for t, m in record if isinstance(m, Blendshapes)]
-    audio = np.concatenate([c.samples[:, 0] for c in chunks]) if chunks else np.zeros(0)
-    return Take(
-        audio=audio, sample_rate=chunks[0].sample_rate if chunks else 16000,
-        times=np.array([f.header.media_time for f in frames]),
-        weights=np.stack([f.weights for f in frames]) if frames else np.zeros((0, 52)),
-        fps=fps, messages=record,
-    )
+    return Take.from_messages(record, fps)

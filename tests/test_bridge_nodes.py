@@ -4,7 +4,6 @@ packets (checked by the strict decoder of test_livelink) and VMC bundles (python
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -20,12 +19,9 @@ from facewire.rig.arkit import ARKIT_52
 
 
 @pytest.fixture
-def udp() -> Iterator[socket.socket]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.settimeout(5.0)
-    yield sock
-    sock.close()
+def udp(receiver: socket.socket) -> socket.socket:
+    receiver.settimeout(5.0)  # node processes start slower than an in-process sender
+    return receiver
 
 
 def frame(k: int, subject: str = "") -> Blendshapes:

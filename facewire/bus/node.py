@@ -218,8 +218,13 @@ class Node:
 
         return call
 
+    def extra_counters(self) -> dict[str, int]:
+        """Counts kept elsewhere (a sender, a device) to report in the heartbeat; read
+        once a heartbeat instead of being copied on every message."""
+        return {}
+
     def status(self, state: str = "running") -> NodeStatus:
-        counters = dict(self.counters)
+        counters = {**self.counters, **self.extra_counters()}
         for port, sub in self._subs.items():
             for cause, n in sub.drops.items():
                 counters[f"drop.{port}.{cause}"] = n

@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from facewire.animate_outputs import write_outputs
-    from facewire.nodes.audio import AudioSourceError, read_audio_file
+    from facewire.nodes.audio import AudioSourceError
     from facewire.offline import animate_file
 
     files = collect_inputs(args.inputs)
@@ -52,15 +52,14 @@ def run(args: argparse.Namespace) -> int:
     failed = 0
     audio_s = compute_s = 0.0
     for path in tqdm(files, desc="animate", unit="file", disable=len(files) < 2):
+        t0 = time.perf_counter()
         try:
-            read_audio_file(str(path))  # a clear error before building the graph
-        except AudioSourceError as exc:
+            take = animate_file(path, model=args.model, smoothing={"method": args.smoothing},
+                                fps=args.fps)
+        except AudioSourceError as exc:  # the audio node's own check names file and fix
             print(f"skipped: {exc}", file=sys.stderr)
             failed += 1
             continue
-        t0 = time.perf_counter()
-        take = animate_file(path, model=args.model, smoothing={"method": args.smoothing},
-                            fps=args.fps)
         compute_s += time.perf_counter() - t0
         audio_s += len(take.audio) / take.sample_rate
         written = write_outputs(take, out / path.stem, plot=not args.no_plot)

@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     from facewire.bag.reader import BagReader
     from facewire.bus.transport import Bus
     from facewire.launch.launcher import fresh_registry_address, registry_answers
-    from facewire.messages.types import AudioChunk, Blendshapes
+    from facewire.messages.types import Blendshapes
     from facewire.nodes.audio import read_audio_file
     from facewire.offline import Take
 
@@ -121,19 +121,12 @@ def run(args: argparse.Namespace) -> int:
     if not frames:
         print("facewire demo: no animation frames arrived; see the log", file=sys.stderr)
         return 1
-    reader = BagReader(bag_path)
-    recorded = reader.read_all()
-    chunks = [m.msg for m in recorded if isinstance(m.msg, AudioChunk)]
-    shapes = [m.msg for m in recorded if isinstance(m.msg, Blendshapes)]
-    take = Take(audio=np.concatenate([c.samples[:, 0] for c in chunks]) if chunks else
-                np.zeros(0), sample_rate=16000,
-                times=np.array([f.header.media_time for f in shapes]),
-                weights=np.stack([f.weights for f in shapes]) if shapes else np.zeros((0, 52)),
-                fps=60.0)
+    take = Take.from_messages([(m.topic, m.msg) for m in BagReader(bag_path).read_all()])
     png = out / "demo.png"
     plot_take(take, png)
     lat = np.array(latencies)
     print(f"\n{len(frames)} frames seen live; capture -> smoothed frame latency median "
           f"{np.median(lat):.1f} ms, p99 {np.percentile(lat, 99):.1f} ms")
-    print(f"bag: {bag_path} ({len(chunks)} audio chunks, {len(shapes)} frames); plot: {png}")
+    print(f"bag: {bag_path} ({len(take.audio) / take.sample_rate:.1f} s of audio, "
+          f"{len(take.times)} frames); plot: {png}")
     return 0

@@ -43,13 +43,14 @@ class LiveLinkBridge(Node):
         subject = msg.subject or self.p.subject
         if subject not in self.sender.encoders:
             self.sender.add_subject(subject)  # raises (logged once, counted) if too long
-        t0 = time.perf_counter_ns()
         self.sender.send(msg.weights, msg.header.media_time, subject=subject)
-        self.counters["bridge_ns_total"] += time.perf_counter_ns() - t0
         if msg.header.capture_ns:
             self.counters["delay_ms_last"] = (time.time_ns() - msg.header.capture_ns) // 1_000_000
-        for key, value in self.sender.stats.items():
-            self.counters[key] = value
+
+    def extra_counters(self) -> dict[str, int]:
+        """Clamped values and send errors, counted by the sender."""
+        sender = getattr(self, "sender", None)
+        return dict(sender.stats) if sender is not None else {}
 
     def on_stop(self) -> None:
         if hasattr(self, "sender"):

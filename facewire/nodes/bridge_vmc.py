@@ -38,8 +38,11 @@ class VmcBridge(Node):
         if msg.name_set != "arkit52":
             raise ValueError(f"VMC bridge needs arkit52 weights, got name set {msg.name_set!r}")
         self.sender.send(msg.weights, msg.header.media_time)
-        for key, value in self.sender.stats.items():
-            self.counters[key] = value
+
+    def extra_counters(self) -> dict[str, int]:
+        """What the sender counted (clamped values, send errors)."""
+        sender = getattr(self, "sender", None)
+        return dict(sender.stats) if sender is not None else {}
 
     def on_stop(self) -> None:
         if hasattr(self, "sender"):
