@@ -36,7 +36,6 @@ from facewire.train.metrics import (
 
 Predict = Callable[[np.ndarray], np.ndarray]  # 16 kHz audio -> [frames, 52] at 60 fps
 REPO = Path(__file__).resolve().parents[2]
-DEFAULT_RIG = REPO.parent / "shared" / "assets" / "ict_facekit.npz"
 COLUMNS = ("l2", "mse", "smooth", "self_smooth", "closure", "open_close", "rounding", "xspk")
 
 
@@ -252,5 +251,7 @@ def plot_clip(path: str | Path, u: Utterance, preds: dict[str, np.ndarray]) -> P
 
 
 def default_aperture(rig: str | Path | None = None) -> LipAperture | None:
-    p = Path(rig) if rig else DEFAULT_RIG
+    from facewire.rig.rig import default_rig_path
+
+    p = Path(rig) if rig else default_rig_path()
     return LipAperture.from_rig(p) if p.exists() else None

@@ -34,13 +34,14 @@ class DataError(ValueError):
 
 
 def data_root(flag: str | os.PathLike | None = None) -> Path | None:
-    """Where real data lives: the flag, else $FACEWIRE_DATA, else ../shared/data beside the
+    """Where real data lives: the flag, else $FACEWIRE_DATA (the shared folder holding
+    ``data/`` and ``assets/``, or the data folder itself), else ../shared/data beside the
     repository if it exists; None when none is set or present."""
     if flag:
         return Path(flag)
     env = os.environ.get("FACEWIRE_DATA")
     if env:
-        return Path(env)
+        return Path(env) / "data" if (Path(env) / "data").is_dir() else Path(env)
     default = _REPO.parent / "shared" / "data"
     return default if default.is_dir() else None
 
