@@ -28,6 +28,18 @@ def _synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _relabel(args: argparse.Namespace) -> int:
+    from facewire.train.synth import relabel_corpus
+
+    try:
+        n = relabel_corpus(args.folder)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"facewire data relabel: {exc}", file=sys.stderr)
+        return 2
+    print(f"{n} clips relabelled with the current teacher -> {args.folder}")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("data", help="build training corpora")
     dsub = p.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
@@ -42,3 +54,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="augmentation strength, 0 turns it off")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=_synth)
+    r = dsub.add_parser("relabel", help="recompute a corpus's curves with the current teacher")
+    r.add_argument("folder", help="corpus folder (from facewire data synth)")
+    r.set_defaults(func=_relabel)

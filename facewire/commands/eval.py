@@ -57,8 +57,10 @@ def _eval(args: argparse.Namespace) -> int:
         REPO,
         cross_speaker_ratio,
         default_aperture,
+        default_landmarks,
         evaluate_clips,
         format_table,
+        fsdd_phonetic,
         model_predictor,
         plot_clip,
     )
@@ -82,21 +84,28 @@ def _eval(args: argparse.Namespace) -> int:
     if args.max_clips:
         utts = utts[: args.max_clips]
     aperture = default_aperture(args.rig)
-    fsdd = args.fsdd or str(REPO.parent / "shared" / "data" / "fsdd")
+    lmd = default_landmarks(args.rig)
+    from facewire.train.loaders import data_root
+
+    root = data_root()
+    fsdd = args.fsdd or str(root / "fsdd" if root else REPO.parent / "shared" / "data" / "fsdd")
     do_fsdd = args.fsdd != "none" and Path(fsdd).exists()
     results: dict[str, dict[str, float]] = {}
     preds: dict[str, dict[str, object]] = {}
     if utts and any(u.phones for u in utts):
         by_audio = {id(u.audio): u.curves for u in utts}
-        results["teacher (target)"] = evaluate_clips(lambda a: by_audio[id(a)], utts, aperture)
+        results["teacher (target)"] = evaluate_clips(lambda a: by_audio[id(a)], utts, aperture,
+                                                     landmarks=lmd)
     for _path, name, predict in models:
         r: dict[str, float] = {}
         keep: dict[str, object] = {}
         if utts:
             r.update(evaluate_clips(predict, utts, aperture, lambda xs, n=name: tqdm(
-                xs, desc=n, unit="clip", leave=False), keep))
+                xs, desc=n, unit="clip", leave=False), keep, landmarks=lmd))
         if do_fsdd:
             r.update(cross_speaker_ratio(predict, fsdd))
+            if aperture is not None:
+                r.update(fsdd_phonetic(predict, fsdd, aperture))
         results[name] = r
         preds[name] = keep
     print(format_table(results, COLUMNS))

@@ -9,6 +9,10 @@ Metrics, per model, averaged over clips:
   ``|e[t] - (e[t-1]+e[t+1])/2|^2 / N`` (lower is smoother; compare with the target's own);
 * phonetic checks on the ICT rig's lip aperture (facewire.train.metrics): ``closure`` (share of
   /p b m/ whose aperture drops below 2 mm), ``open_close`` aperture ratio, ``rounding`` ratio;
+* ``lmd`` / ``lmd_lips``: landmark distance over the ICT rig's 68 landmarks (and its 20 lip
+  landmarks), normalised by mouth width (seed 000);
+* ``fsdd_open_close`` / ``fsdd_rounding``: the same phonetic ratios on real speech (the
+  spoken digits), phones from pocketsphinx forced alignment of the known digit word;
 * ``xspk``: on the spoken-digits data, DTW distance between the same digit from different
   speakers over the same-speaker distance (1 = speaker-agnostic).
 
@@ -27,6 +31,7 @@ import numpy as np
 
 from facewire.train.dataset import Utterance
 from facewire.train.metrics import (
+    LandmarkDistance,
     LipAperture,
     bilabial_closure_rate,
     dtw_distance,
@@ -36,7 +41,10 @@ from facewire.train.metrics import (
 
 Predict = Callable[[np.ndarray], np.ndarray]  # 16 kHz audio -> [frames, 52] at 60 fps
 REPO = Path(__file__).resolve().parents[2]
-COLUMNS = ("l2", "mse", "smooth", "self_smooth", "closure", "open_close", "rounding", "xspk")
+COLUMNS = ("l2", "lmd", "lmd_lips", "smooth", "self_smooth", "closure", "open_close", "rounding",
+           "fsdd_open_close", "fsdd_rounding", "xspk")
+DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+LIP_LANDMARKS = tuple(range(48, 68))
 
 
 def l2_distance(pred: np.ndarray, target: np.ndarray) -> float:
@@ -124,13 +132,15 @@ def pocketsphinx_teacher() -> tuple[str, Predict]:
 
 def evaluate_clips(predict: Predict, utts: Sequence[Utterance], aperture: LipAperture | None,
                    progress: Callable[[Sequence[Utterance]], Any] | None = None,
-                   keep: dict[str, np.ndarray] | None = None) -> dict[str, float]:
+                   keep: dict[str, np.ndarray] | None = None,
+                   landmarks: LandmarkDistance | None = None) -> dict[str, float]:
     """Metrics of one model over clips with target curves: l2/mse/smoothness averaged per
     clip; closure and the ratios pooled over all clips' phones (a single clip may lack a
     vowel class). ``keep`` receives the predictions by clip id (for plots)."""
     from facewire.train.metrics import _as_phone_list
 
-    rows: dict[str, list[float]] = {k: [] for k in ("l2", "mse", "smooth", "self_smooth")}
+    rows: dict[str, list[float]] = {k: [] for k in ("l2", "mse", "smooth", "self_smooth",
+                                                    "lmd", "lmd_lips")}
     aps, ws, phones, t = [], [], [], 0.0
     for u in (progress(utts) if progress else utts):
         pred = predict(u.audio)
@@ -142,6 +152,10 @@ def evaluate_clips(predict: Predict, utts: Sequence[Utterance], aperture: LipApe
         rows["mse"].append(float(np.mean((pr - tg) ** 2)))
         rows["smooth"].append(temporal_smoothness(pr, tg))
         rows["self_smooth"].append(self_smoothness(pr))
+        if landmarks is not None:
+            per = landmarks.per_landmark(pr, tg)
+            rows["lmd"].append(float(per.mean()))
+            rows["lmd_lips"].append(float(per[:, list(LIP_LANDMARKS)].mean()))
         if aperture is not None and u.phones:
             aps.append(aperture(pr))
             ws.append(pr)
@@ -202,6 +216,41 @@ def cross_speaker_ratio(predict: Predict, folder: str | Path, per_digit: int = 2
     return {"same_speaker": s, "cross_speaker": c, "xspk": c / max(s, 1e-9)}
 
 
+def fsdd_phonetic(predict: Predict, folder: str | Path, aperture: LipAperture,
+                  per_digit: int = 2, aligner: Any = None) -> dict[str, float]:
+    """Phonetic ratios on real speech: each spoken digit is force-aligned to its word with
+    pocketsphinx, the model animates it, and the open/close aperture and rounding ratios are
+    pooled over all clips. (The digits hold no /p b m/, so closure has no real-speech check
+    here.)"""
+    from facewire.train.align import AlignmentError, ForcedAligner
+    from facewire.train.loaders import load_audio
+    from facewire.train.metrics import _as_phone_list
+
+    aligner = aligner or ForcedAligner()
+    aps, ws, phones, t, failed = [], [], [], 0.0, 0
+    for (digit, _speaker), files in sorted(fsdd_clips(folder, per_digit).items()):
+        for f in files:
+            audio = load_audio(f)
+            try:
+                ph = aligner.align(audio, DIGIT_WORDS[int(digit)])
+            except AlignmentError:
+                failed += 1
+                continue
+            pred = predict(audio)
+            n = len(pred)
+            aps.append(aperture(pred))
+            ws.append(pred)
+            phones += [(p.phone, p.start + t, min(p.end, n / 60.0) + t)
+                       for p in _as_phone_list(ph) if p.start < n / 60.0]
+            t += n / 60.0
+    if not aps:
+        return {"fsdd_open_close": float("nan"), "fsdd_rounding": float("nan")}
+    ap, w = np.concatenate(aps), np.concatenate(ws)
+    return {"fsdd_open_close": open_close_aperture_ratio(ap, phones, 60.0),
+            "fsdd_rounding": rounding_ratio(w, phones, 60.0),
+            "fsdd_aligned": float(len(aps)), "fsdd_unaligned": float(failed)}
+
+
 def format_table(results: dict[str, dict[str, float]], columns: Sequence[str] = COLUMNS) -> str:
     """Plain-text table, one row per model."""
     cols = [c for c in columns if any(c in r for r in results.values())]
@@ -214,6 +263,7 @@ def format_table(results: dict[str, dict[str, float]], columns: Sequence[str] = 
             v = r.get(c, float("nan"))
             cells.append(("-" if v != v else
                           f"{100 * v:.1f}%" if c == "closure" else
+                          f"{100 * v:.2f}%" if c.startswith("lmd") else
                           f"{v:.2e}" if c in ("smooth", "self_smooth", "mse") else
                           f"{v:.3f}").rjust(12))
         lines.append(name.ljust(width) + "".join(cells))
@@ -248,6 +298,13 @@ def plot_clip(path: str | Path, u: Utterance, preds: dict[str, np.ndarray]) -> P
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
+
+
+def default_landmarks(rig: str | Path | None = None) -> LandmarkDistance | None:
+    from facewire.rig.rig import default_rig_path
+
+    p = Path(rig) if rig else default_rig_path()
+    return LandmarkDistance.from_rig(p) if p.exists() else None
 
 
 def default_aperture(rig: str | Path | None = None) -> LipAperture | None:

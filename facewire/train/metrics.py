@@ -62,6 +62,34 @@ class LipAperture:
         return self.a0 + np.asarray(weights, dtype=np.float64) @ self.d
 
 
+@dataclass(frozen=True)
+class LandmarkDistance:
+    """Seed 000's landmark metric on a rig: mean L2 distance between the 68 landmarks posed
+    with predicted and with target weights, over the neutral mouth width (corners 48-54).
+    Landmarks are linear in the weights, so only the weight difference is posed."""
+
+    basis: np.ndarray  # [52, 68, 3] landmark displacement per unit weight, mm
+    mouth_width_mm: float
+
+    @classmethod
+    def from_rig(cls, path: str | Path) -> LandmarkDistance:
+        from facewire.rig.rig import Rig
+
+        rig = Rig.load(path)
+        return cls(rig.landmark_blendshapes().astype(np.float64) * rig.mm,
+                   rig.mouth_width() * rig.mm)
+
+    def per_landmark(self, pred: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """``[T, 68]`` distances in mouth widths."""
+        diff = np.asarray(pred, np.float64) - np.asarray(target, np.float64)
+        d = np.tensordot(diff, self.basis, axes=(1, 0))  # [T, 68, 3]
+        return np.linalg.norm(d, axis=-1) / self.mouth_width_mm
+
+    def __call__(self, pred: np.ndarray, target: np.ndarray,
+                 landmarks: Sequence[int] = tuple(range(68))) -> float:
+        return float(np.mean(self.per_landmark(pred, target)[:, list(landmarks)]))
+
+
 def _frames(p: Phone, fps: float, n: int) -> slice:
     a = int(np.floor(p.start * fps))
     b = max(a + 1, int(np.ceil(p.end * fps)))
@@ -145,6 +173,6 @@ def dtw_distance(a: np.ndarray, b: np.ndarray) -> float:
 
 
 __all__ = [
-    "ARKIT_52", "CLOSED_MM", "LipAperture", "bilabial_closure_rate", "dtw_distance",
+    "ARKIT_52", "CLOSED_MM", "LandmarkDistance", "LipAperture", "bilabial_closure_rate", "dtw_distance",
     "open_close_aperture_ratio", "rounding_ratio",
 ]

@@ -629,6 +629,24 @@ def read_manifest(folder: str | Path) -> list[dict]:
     return clips
 
 
+def relabel_corpus(folder: str | Path, teacher: TeacherConfig | None = None) -> int:
+    """Recompute every clip's curves from its stored phones with the current teacher, so a
+    teacher change does not need the audio synthesised again. Returns the clip count."""
+    folder = Path(folder)
+    tcfg = teacher or TeacherConfig()
+    clips = read_manifest(folder)
+    for c in clips:
+        curves = phones_to_curves(c["phones"], int(c["n_frames"]), tcfg)
+        np.save(folder / c["curves"], curves.astype(np.float32))
+    meta = folder / "corpus.json"
+    if meta.exists():
+        summary = json.loads(meta.read_text())
+        summary["teacher"] = asdict(tcfg)
+        summary["relabelled"] = True
+        meta.write_text(json.dumps(summary, indent=2) + "\n")
+    return len(clips)
+
+
 def split_by_voice(clips: list[dict], held_out: float = 0.2, seed: int = 0
                    ) -> tuple[list[dict], list[dict]]:
     """Train/validation split holding out whole voices (every engine keeps some voices)."""

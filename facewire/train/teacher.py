@@ -62,10 +62,15 @@ def _curves(**groups: float) -> dict[str, float]:
 # Viseme targets (ARKit weights) per phone. Diphthongs are split into two parts below.
 TARGETS: dict[str, dict[str, float]] = {
     SIL: {},
-    # lips sealed: small jaw, lips pressed; P builds pressure, M rests
-    "P": _curves(jawOpen=0.05, lipSeal=1.0, mouthPress=0.45, mouthRollLower=0.08),
-    "B": _curves(jawOpen=0.06, lipSeal=1.0, mouthPress=0.35, mouthRollLower=0.06),
-    "M": _curves(jawOpen=0.06, lipSeal=1.0, mouthPress=0.2, mouthRollLower=0.04),
+    # lips sealed and compressed: small jaw, lips pressed, lower lip pushed up; P builds
+    # the most pressure, M the least. Compression leaves a margin below the 2 mm closure
+    # threshold that a model's averaged prediction still reaches (docs/teacher.md)
+    "P": _curves(jawOpen=0.03, lipSeal=1.0, mouthPress=0.7, mouthRollLower=0.1,
+                 mouthShrugLower=0.25),
+    "B": _curves(jawOpen=0.04, lipSeal=1.0, mouthPress=0.6, mouthRollLower=0.08,
+                 mouthShrugLower=0.22),
+    "M": _curves(jawOpen=0.04, lipSeal=1.0, mouthPress=0.5, mouthRollLower=0.06,
+                 mouthShrugLower=0.2),
     # lower lip rolled in under the upper teeth, upper lip lifted
     "F": _curves(jawOpen=0.08, mouthRollLower=0.55, mouthUpperUp=0.22, mouthShrugUpper=0.1),
     "V": _curves(jawOpen=0.09, mouthRollLower=0.5, mouthUpperUp=0.2, mouthShrugUpper=0.1),

@@ -63,6 +63,7 @@ class TrainConfig:
     seal: bool = True  # mouthClose = sigmoid(.) * jawOpen (see blendshape_nets)
     bandlimit: float = 0.0  # share of training clips low-passed to 4 kHz (8 kHz microphones)
     gain_db: float = 0.0  # random level change per training crop, +- dB
+    warp: float = 0.0  # random mel-axis warp per crop, factor in [1 - warp, 1 + warp]
     lr: float = 1e-3
     batch: int = 8
     crop_s: float = 4.0
@@ -194,13 +195,26 @@ def bandlimit(utts: Sequence[Utterance], share: float, rng: np.random.Generator
     return out
 
 
+def warp_mel(feats: np.ndarray, factor: float) -> np.ndarray:
+    """Stretch log-mel frames along the frequency axis by ``factor`` (> 1 moves energy to
+    higher bins): vocal-tract-length perturbation, so that formants of voices unlike the
+    synthetic ones (children, real speakers) still map to the same mouth shapes."""
+    n = feats.shape[1]
+    src = np.clip(np.arange(n) / factor, 0, n - 1)
+    lo = np.floor(src).astype(int)
+    hi = np.minimum(lo + 1, n - 1)
+    frac = (src - lo).astype(feats.dtype)
+    return feats[:, lo] * (1 - frac) + feats[:, hi] * frac
+
+
 def collate(examples: Sequence[Example], crop: int | None, rng: np.random.Generator | None,
-            pad_value: float, burn_in: int = 50, gain: float = 0.0
+            pad_value: float, burn_in: int = 50, gain: float = 0.0, warp: float = 0.0
             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Pad (and randomly crop) to one length; cropped clips keep ``burn_in`` frames of real
     left context whose outputs are masked, so recurrent state starts warm. ``gain`` shifts
     each crop's log-power features by a random level in [-gain, gain] (natural log units),
-    never below the silence floor."""
+    never below the silence floor; ``warp`` stretches its mel axis by a random factor in
+    [1 - warp, 1 + warp] (:func:`warp_mel`)."""
     items = []
     for e in examples:
         f, t, v = e.feats, e.targets, e.valid.copy()
@@ -209,6 +223,8 @@ def collate(examples: Sequence[Example], crop: int | None, rng: np.random.Genera
             a = max(0, s - burn_in)
             f, t, v = f[a:s + crop], t[a:s + crop], v[a:s + crop]
             v[: s - a] = False
+        if warp and rng is not None:
+            f = warp_mel(f, float(rng.uniform(1 - warp, 1 + warp)))
         if gain and rng is not None:
             f = np.maximum(f + rng.uniform(-gain, gain), pad_value)
         items.append((f, t, v))
@@ -357,6 +373,7 @@ def train(cfg: TrainConfig, argv: Sequence[str] | None = None) -> dict[str, Any]
     crop = int(round(cfg.crop_s * spec.rate)) if cfg.crop_s else None
     # dB of amplitude -> natural log of power, for log-mel only
     gain = cfg.gain_db * math.log(10) / 10 if spec.kind == "logmel" else 0.0
+    warp = cfg.warp if spec.kind == "logmel" else 0.0
     t_start = time.monotonic()
     done_min = history[-1]["minutes"] if history else 0.0  # cumulative across resumes
     epoch = start_epoch
@@ -369,7 +386,8 @@ def train(cfg: TrainConfig, argv: Sequence[str] | None = None) -> dict[str, Any]
                   disable=cfg.quiet, leave=False)
         cols = _subset(net).to(device)
         for b in it:
-            x, y, m = collate([tr[i] for i in b], crop, rng, net.pad_value, gain=gain)
+            x, y, m = collate([tr[i] for i in b], crop, rng, net.pad_value, gain=gain,
+                              warp=warp)
             x, y, m = x.to(device), y.to(device), m.to(device)
             pred = net(x)
             loss = loss_fn(pred[..., cols], y, m, sigma, cfg.loss, cfg.l1)

@@ -1,0 +1,86 @@
+"""Forced alignment of known text with pocketsphinx: real speech gets phone timings.
+
+The phonetic checks of ``facewire eval`` need phone segments; synthetic voices bring their
+own, real recordings (the spoken digits) do not. pocketsphinx ships an English acoustic
+model and CMUdict, so the words we know the speaker said are aligned to the audio in two
+passes (word alignment, then phone alignment inside it), offline.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from facewire.train.phones import SIL, Phone, arpabet_phones
+
+SAMPLE_RATE = 16000
+FRAME_S = 0.01  # pocketsphinx's frame rate is 100 per second
+PAD_S = 0.25  # silence added around the clip: the aligner needs room for the first phone
+
+
+class AlignmentError(RuntimeError):
+    """The text could not be aligned to the audio (wrong words, silence, too short)."""
+
+
+class ForcedAligner:
+    """Aligns 16 kHz mono audio with its transcript; one decoder reused across clips."""
+
+    def __init__(self) -> None:
+        from pocketsphinx import Decoder, get_model_path
+
+        mp = get_model_path()
+        # wide beams and the first pass only: the default pruning and the flat/best-path
+        # passes drop words of fast synthetic speech from the alignment
+        self.decoder = Decoder(hmm=os.path.join(mp, "en-us", "en-us"),
+                               dict=os.path.join(mp, "en-us", "cmudict-en-us.dict"),
+                               beam=1e-80, pbeam=1e-80, wbeam=1e-60, bestpath=False,
+                               fwdflat=False, loglevel="FATAL")
+
+    def _decode(self, pcm: bytes) -> None:
+        self.decoder.start_utt()
+        self.decoder.process_raw(pcm, full_utt=True)
+        self.decoder.end_utt()
+
+    def align(self, audio: np.ndarray, text: str) -> list[Phone]:
+        """Phones (ARPAbet, silence as SIL) covering the clip, in seconds."""
+        words = [w for w in text.lower().split() if w]
+        unknown = [w for w in words if self.decoder.lookup_word(w) is None]
+        if unknown:
+            raise AlignmentError(f"words not in the pocketsphinx dictionary: {unknown}")
+        if not words:
+            raise AlignmentError("nothing to align: empty text")
+        pad = np.zeros(int(PAD_S * SAMPLE_RATE))
+        padded = np.concatenate([pad, np.asarray(audio, np.float64).ravel(), pad])
+        pcm = (np.clip(padded, -1, 1) * 32767).astype("<i2").tobytes()
+        self.decoder.set_align_text(" ".join(words))
+        self._decode(pcm)
+        try:
+            self.decoder.set_alignment()
+        except RuntimeError:  # the word pass found no path through the text
+            alignment = None
+        else:
+            self._decode(pcm)
+            alignment = self.decoder.get_alignment()
+        if alignment is None:
+            raise AlignmentError(f"pocketsphinx could not align {text!r} to "
+                                 f"{len(audio) / SAMPLE_RATE:.2f} s of audio")
+        phones: list[Phone] = []
+        aligned = 0
+        end_s = len(audio) / SAMPLE_RATE
+        for word in alignment:
+            aligned += word.name.split("(")[0] in words
+            for ph in word:
+                start = min(max(ph.start * FRAME_S - PAD_S, 0.0), end_s)
+                end = min(max((ph.start + ph.duration) * FRAME_S - PAD_S, 0.0), end_s)
+                try:
+                    sym = arpabet_phones(ph.name)
+                except KeyError:
+                    sym = (SIL,)
+                if end > start:
+                    phones.append(Phone(sym[0], start, end))
+        if aligned < len(words):
+            raise AlignmentError(f"pocketsphinx aligned {aligned} of the {len(words)} words "
+                                 f"of {text!r}")
+        return phones
+

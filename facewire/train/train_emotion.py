@@ -1,0 +1,114 @@
+"""``facewire train emotion``: train the fusion module (seed 004) and ship it as ONNX.
+
+Speech frames come from a teacher corpus, expressions from ``facewire.emotion.presets``;
+see ``facewire.emotion.data``. The result is a folder holding ``<name>.onnx`` (geometry
+maps, both encoders, the fused ARKit output), ``<name>.npz`` (the learned blendshapes for
+MeshDeform output) and ``<name>.json`` (the card: what it is, how it was made, its figures).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+DEFAULT_NAME = "facewire_emotion_fusion"
+
+
+@dataclass
+class EmotionTrainConfig:
+    data: list[str] = field(default_factory=lambda: ["/tmp/fwm/corpus60"])
+    out: str = "runs/emotion"
+    name: str = DEFAULT_NAME
+    rig: str | None = None
+    k: int = 24
+    size: int = 64
+    steps: int = 3000
+    batch: int = 64
+    lr: float = 1e-3
+    sparsity: float = 1e-3
+    laplacian: float = 1e-2
+    fuse: float = 1.0
+    max_clips: int | None = None
+    seed: int = 0
+    threads: int = 1
+    max_minutes: float | None = 14.0
+    quiet: bool = False
+
+
+def build(cfg: EmotionTrainConfig) -> tuple[Any, Any, Any]:
+    """(rig, geometry, model) for a config."""
+    import torch
+
+    from facewire.emotion.fusion import FusionModule
+    from facewire.emotion.geometry import FaceGeometry
+    from facewire.rig.rig import Rig, load_default_rig
+
+    torch.manual_seed(cfg.seed)
+    rig = Rig.load(cfg.rig) if cfg.rig else load_default_rig()
+    geom = FaceGeometry.from_rig(rig, size=cfg.size)
+    return rig, geom, FusionModule(geom, k=cfg.k)
+
+
+def train_step(model: Any, opt: Any, batch: dict[str, np.ndarray], vertex_w: Any, lap: Any,
+               weights: Any) -> dict[str, float]:
+    """One optimiser step on one batch; returns the loss terms as floats."""
+    import torch
+
+    from facewire.emotion.fusion import fusion_losses
+
+    tb = {k: torch.from_numpy(v) for k, v in batch.items() if k in ("speech", "expr", "target")}
+    terms = fusion_losses(model, tb, vertex_w, lap, weights)
+    opt.zero_grad()
+    terms["total"].backward()
+    opt.step()
+    return {k: float(v.detach()) for k, v in terms.items()}
+
+
+def train(cfg: EmotionTrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
+    import torch
+
+    from facewire.emotion.data import FusionData, load_speech_curves
+    from facewire.emotion.fusion import LossWeights, laplacian_matrix
+
+    torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    rig, geom, model = build(cfg)
+    clips = load_speech_curves(cfg.data, cfg.max_clips)
+    data = FusionData([c for _, c, _ in clips], seed=cfg.seed)
+    vertex_w = torch.from_numpy(geom.vertex_weights)
+    lap = laplacian_matrix(geom.edges, geom.n_face)
+    weights = LossWeights(sparsity=cfg.sparsity, laplacian=cfg.laplacian, fuse=cfg.fuse)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps,
+                                                pct_start=0.05)
+    t0 = time.monotonic()
+    history: list[dict[str, float]] = []
+    step = 0
+    for step in range(1, cfg.steps + 1):
+        terms = train_step(model, opt, data.batch(cfg.batch), vertex_w, lap, weights)
+        sched.step()
+        if step % 50 == 0 or step == 1:
+            history.append({"step": step, **terms})
+            if not cfg.quiet:
+                print(f"step {step:5d} " + " ".join(f"{k} {v:.3g}" for k, v in terms.items()),
+                      flush=True)
+        if cfg.max_minutes and time.monotonic() - t0 > 60 * cfg.max_minutes:
+            print(f"stopping at step {step}: --max-minutes {cfg.max_minutes} reached")
+            break
+    torch.save({"state": model.state_dict(), "config": asdict(cfg)}, out / "fusion.pt")
+    from facewire.emotion.export import export_fusion
+
+    onnx_path = export_fusion(model, geom, out, cfg.name, config=asdict(cfg),
+                              training={"steps": step, "minutes": (time.monotonic() - t0) / 60,
+                                        "clips": len(clips), "data": cfg.data,
+                                        "final": history[-1] if history else {}},
+                              argv=argv)
+    (out / "history.json").write_text(json.dumps(history))
+    return {"onnx": str(onnx_path), "steps": step, "final": history[-1] if history else {},
+            "minutes": (time.monotonic() - t0) / 60}
