@@ -26,6 +26,8 @@ COMMANDS: dict[str, str] = {
     "train": "train",
     "export": "export",
     "eval": "eval",
+    "rig": "rig",
+    "preview": "preview",
 }
 
 

@@ -29,6 +29,7 @@ class EmotionTrainConfig:
     size: int = 64
     steps: int = 3000
     batch: int = 64
+    vertices: int = 2048  # vertices per step for the vertex losses (drawn by weight)
     lr: float = 1e-3
     sparsity: float = 1e-3
     laplacian: float = 1e-2
@@ -55,14 +56,14 @@ def build(cfg: EmotionTrainConfig) -> tuple[Any, Any, Any]:
 
 
 def train_step(model: Any, opt: Any, batch: dict[str, np.ndarray], vertex_w: Any, lap: Any,
-               weights: Any) -> dict[str, float]:
+               weights: Any, n_vertices: int | None = None) -> dict[str, float]:
     """One optimiser step on one batch; returns the loss terms as floats."""
     import torch
 
     from facewire.emotion.fusion import fusion_losses
 
     tb = {k: torch.from_numpy(v) for k, v in batch.items() if k in ("speech", "expr", "target")}
-    terms = fusion_losses(model, tb, vertex_w, lap, weights)
+    terms = fusion_losses(model, tb, vertex_w, lap, weights, n_vertices)
     opt.zero_grad()
     terms["total"].backward()
     opt.step()
@@ -91,7 +92,8 @@ def train(cfg: EmotionTrainConfig, argv: list[str] | None = None) -> dict[str, A
     history: list[dict[str, float]] = []
     step = 0
     for step in range(1, cfg.steps + 1):
-        terms = train_step(model, opt, data.batch(cfg.batch), vertex_w, lap, weights)
+        terms = train_step(model, opt, data.batch(cfg.batch), vertex_w, lap, weights,
+                           cfg.vertices)
         sched.step()
         if step % 50 == 0 or step == 1:
             history.append({"step": step, **terms})
