@@ -282,7 +282,7 @@ def _all_finite(arr: np.ndarray) -> bool:
     the array finite at half the cost of np.isfinite (no temporary). Very large finite
     values can overflow the dot, so a non-finite one is checked exactly."""
     flat = arr.reshape(-1)
-    if np.isfinite(np.dot(flat, flat)):
+    if math.isfinite(flat.dot(flat)):  # math on the numpy scalar: no ufunc call
         return True
     return bool(np.isfinite(arr).all())
 
