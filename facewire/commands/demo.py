@@ -124,6 +124,9 @@ def run(args: argparse.Namespace) -> int:
     take = Take.from_messages([(m.topic, m.msg) for m in BagReader(bag_path).read_all()])
     png = out / "demo.png"
     plot_take(take, png)
+    from facewire.preview.compose import preview_bag
+
+    print(preview_bag(bag_path, out / "demo.mp4"), flush=True)
     lat = np.array(latencies)
     print(f"\n{len(frames)} frames seen live; capture -> smoothed frame latency median "
           f"{np.median(lat):.1f} ms, p99 {np.percentile(lat, 99):.1f} ms")

@@ -74,6 +74,29 @@ namespace UnityEngine
             return shapes[index];
         }
         public int GetBlendShapeIndex(string blendShapeName) { return shapes.IndexOf(blendShapeName); }
+        // vertices: Unity's getter and setter copy the array
+        Vector3[] verts = new Vector3[0];
+        public int RecalculateNormalsCalls;
+        public Vector3[] vertices
+        {
+            get { return (Vector3[])verts.Clone(); }
+            set { verts = (Vector3[])value.Clone(); }
+        }
+        public int vertexCount { get { return verts.Length; } }
+        public void RecalculateNormals() { RecalculateNormalsCalls++; }
+        public void RecalculateBounds() { }
+    }
+
+    public struct Vector3
+    {
+        public float x, y, z;
+        public Vector3(float x, float y, float z) { this.x = x; this.y = y; this.z = z; }
+    }
+
+    public class MeshFilter : Component
+    {
+        public Mesh sharedMesh;
+        public Mesh mesh { get { return sharedMesh; } set { sharedMesh = value; } }
     }
 
     public class Renderer : Component { }

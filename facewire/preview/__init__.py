@@ -1,0 +1,1 @@
+"""Previews: rigs driven by Blendshapes or MeshDeform, rendered in software to MP4."""
