@@ -124,3 +124,20 @@ def test_fsdd_phonetic_on_real_speech(aligner: ForcedAligner) -> None:
     assert r["fsdd_aligned"] >= 30
     assert r["fsdd_open_close"] == pytest.approx(1.0)
     assert r["fsdd_rounding"] == pytest.approx(1.0)
+
+
+def test_seal_loss_learns_the_seal_where_the_jaw_is_shut() -> None:
+    import torch
+
+    from facewire.models.blendshape_nets import CNNGRUNet
+    from facewire.train.train_blendshapes import seal_loss
+
+    net = CNNGRUNet(80, ("jawOpen", "mouthClose"), seal=True)
+    y = torch.tensor([[[0.04, 0.04], [0.04, 0.0], [0.0, 0.0]]])  # sealed, open, jaw shut
+    m = torch.ones_like(y, dtype=torch.bool)
+    net.last_seal_logit = torch.tensor([[10.0, -10.0, 10.0]])
+    assert float(seal_loss(net, y, m)) < 1e-3  # right on both informative frames
+    net.last_seal_logit = torch.tensor([[-10.0, 10.0, -10.0]])
+    assert float(seal_loss(net, y, m)) == pytest.approx(10.0, abs=1e-3)  # wrong on both
+    net.last_seal_logit = torch.tensor([[10.0, -10.0, -10.0]])
+    assert float(seal_loss(net, y, m)) < 1e-3  # the jaw-shut frame carries no seal

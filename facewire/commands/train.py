@@ -34,6 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="share of training clips low-passed to 4 kHz (augmentation)")
     b.add_argument("--gain-db", type=float, default=0.0,
                    help="random level change per training crop, +- dB (augmentation)")
+    b.add_argument("--seal-bce", type=float, default=0.0,
+                   help="weight of the lip-seal classification loss (seal networks)")
     b.add_argument("--warp", type=float, default=0.0,
                    help="mel-axis warp augmentation (vocal tract length), e.g. 0.1 = +-10%%")
     b.add_argument("--lr", type=float, default=1e-3)
@@ -52,6 +54,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     b.add_argument("--quiet", action="store_true")
     b.set_defaults(func=_blendshapes)
+    from facewire.commands.train_mesh import register_densify, register_landmarks
+
+    register_landmarks(tsub)
+    register_densify(tsub)
+    from facewire.commands.emotion import register_train
+
+    register_train(tsub)
 
 
 def _argv(args: argparse.Namespace) -> list[str]:
@@ -75,7 +84,7 @@ def _blendshapes(args: argparse.Namespace) -> int:
         data=args.data, arch=args.arch, out=args.out, features=features, wav2vec=args.wav2vec,
         wav2vec_layer=args.wav2vec_layer, lookahead=args.lookahead, curves=args.curves,
         loss=args.loss, l1=args.l1, aperture=args.aperture, rig=args.rig, lr=args.lr,
-        bandlimit=args.bandlimit, gain_db=args.gain_db, warp=args.warp, seal=not args.no_seal,
+        bandlimit=args.bandlimit, gain_db=args.gain_db, warp=args.warp, seal_bce=args.seal_bce, seal=not args.no_seal,
         batch=args.batch, crop_s=args.crop,
         epochs=args.epochs, patience=args.patience, max_minutes=args.max_minutes,
         held_out=args.held_out, seed=args.seed, device=args.device, threads=args.threads,

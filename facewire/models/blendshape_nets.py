@@ -85,6 +85,9 @@ class BlendshapeNet(nn.Module):
     def _finish(self, y: torch.Tensor) -> torch.Tensor:
         """Subset -> 52 curves; clip to the valid range at inference."""
         if self.seal:
+            # kept for the training loop's seal loss (the logit gets almost no gradient
+            # through mouthClose when the jaw is nearly shut, i.e. exactly on /p b m/)
+            self.last_seal_logit = y[..., self._close]
             close = torch.sigmoid(y[..., self._close]) * y[..., self._jaw].clamp_min(0.0)
             y = y * (1.0 - self.seal_onehot) + close.unsqueeze(-1) * self.seal_onehot
         y = y @ self.scatter
