@@ -9,6 +9,7 @@ MeshDeform output) and ``<name>.json`` (the card: what it is, how it was made, i
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,12 +33,12 @@ class EmotionTrainConfig:
     vertices: int = 2048  # vertices per step for the vertex losses (drawn by weight)
     lr: float = 1e-3
     sparsity: float = 1e-3
-    laplacian: float = 1e-2
+    laplacian: float = 1e-4
     fuse: float = 1.0
     max_clips: int | None = None
     seed: int = 0
     threads: int = 1
-    max_minutes: float | None = 14.0
+    max_minutes: float | None = 13.0
     quiet: bool = False
 
 
@@ -52,7 +53,8 @@ def build(cfg: EmotionTrainConfig) -> tuple[Any, Any, Any]:
     torch.manual_seed(cfg.seed)
     rig = Rig.load(cfg.rig) if cfg.rig else load_default_rig()
     geom = FaceGeometry.from_rig(rig, size=cfg.size)
-    return rig, geom, FusionModule(geom, k=cfg.k)
+    model = FusionModule(geom, k=cfg.k)
+    return rig, geom, model
 
 
 def train_step(model: Any, opt: Any, batch: dict[str, np.ndarray], vertex_w: Any, lap: Any,
@@ -86,21 +88,25 @@ def train(cfg: EmotionTrainConfig, argv: list[str] | None = None) -> dict[str, A
     lap = laplacian_matrix(geom.edges, geom.n_face)
     weights = LossWeights(sparsity=cfg.sparsity, laplacian=cfg.laplacian, fuse=cfg.fuse)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps,
-                                                pct_start=0.05)
     t0 = time.monotonic()
     history: list[dict[str, float]] = []
     step = 0
     for step in range(1, cfg.steps + 1):
+        # warm-up, then cosine decay over whichever runs out first: steps or the time budget
+        progress = step / cfg.steps
+        if cfg.max_minutes:
+            progress = max(progress, (time.monotonic() - t0) / (60 * cfg.max_minutes))
+        for g in opt.param_groups:
+            warm = min(1.0, step / 100)
+            g["lr"] = cfg.lr * warm * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
         terms = train_step(model, opt, data.batch(cfg.batch), vertex_w, lap, weights,
                            cfg.vertices)
-        sched.step()
         if step % 50 == 0 or step == 1:
             history.append({"step": step, **terms})
             if not cfg.quiet:
                 print(f"step {step:5d} " + " ".join(f"{k} {v:.3g}" for k, v in terms.items()),
                       flush=True)
-        if cfg.max_minutes and time.monotonic() - t0 > 60 * cfg.max_minutes:
+        if progress >= 1.0 and step < cfg.steps:
             print(f"stopping at step {step}: --max-minutes {cfg.max_minutes} reached")
             break
     torch.save({"state": model.state_dict(), "config": asdict(cfg)}, out / "fusion.pt")

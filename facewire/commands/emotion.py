@@ -1,0 +1,140 @@
+"""``facewire emotion set|list|eval``: steer a live character's emotion, list the emotion
+set, and measure the fusion module against the naive sum.
+
+``set`` joins the bus as an ordinary publisher on the control topic (``/emotion`` by
+default; a character under a namespace listens on ``/<ns>/emotion``) and sends one
+Emotion message; the emotion node eases to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("emotion", help="set a live character's emotion; list emotions; "
+                       "evaluate the fusion module")
+    inner = p.add_subparsers(dest="emotion_command", required=True)
+
+    s = inner.add_parser("set", help="publish an Emotion message (eased by the emotion node)")
+    s.add_argument("emotion", help="an emotion name, or a mix such as happy:0.6,surprised:0.4")
+    s.add_argument("intensity", nargs="?", default="1.0", help="0..1 (default 1)")
+    s.add_argument("--topic", default="/emotion", help="control topic (default /emotion)")
+    s.add_argument("--registry", help="registry address (default $FACEWIRE_BUS)")
+    s.set_defaults(func=set_emotion)
+
+    ls = inner.add_parser("list", help="the emotion set and each preset's strongest curves")
+    ls.set_defaults(func=list_emotions)
+
+    ev = inner.add_parser("eval", help="naive sum vs fusion: closure, lip error, upper face")
+    ev.add_argument("--data", action="append", default=None,
+                    help="corpus with teacher curves and phones (default /tmp/fwm/evalset20)")
+    ev.add_argument("--model", default=None, help="fusion model (default: the shipped one)")
+    ev.add_argument("--max-clips", type=int, default=100)
+    ev.add_argument("--rig", default=None, help="rig npz (default ICT facekit)")
+    ev.add_argument("--json", default=None, help="write the rows as JSON here")
+    ev.add_argument("--quiet", action="store_true")
+    ev.set_defaults(func=eval_emotion)
+
+
+def set_emotion(args: argparse.Namespace) -> int:
+    from facewire.emotion.presets import EmotionError, check_intensity, parse_mix
+    from facewire.messages.types import Emotion
+
+    try:
+        mix = parse_mix(args.emotion)
+        intensity = check_intensity(args.intensity)
+    except EmotionError as exc:
+        print(f"facewire emotion set: {exc}", file=sys.stderr)
+        return 2
+    from facewire.bus.client import RegistryUnreachable
+    from facewire.bus.transport import Bus
+
+    try:
+        bus = Bus("facewire-cli", registry=args.registry)
+        try:
+            pub = bus.publisher(args.topic, Emotion)
+            pub.publish(Emotion(weights=mix, intensity=intensity))
+            n = pub.subscriber_count
+        finally:
+            bus.close()
+    except RegistryUnreachable as exc:
+        print(f"facewire emotion set: {exc}", file=sys.stderr)
+        return 2
+    print(f"{args.topic}: {args.emotion} at {intensity:g} -> {n} subscriber(s)")
+    return 0
+
+
+def list_emotions(args: argparse.Namespace) -> int:
+    from facewire.emotion.presets import PRIMARY, SECONDARY
+    from facewire.messages.types import EMOTIONS
+
+    for name in EMOTIONS:
+        top = sorted(PRIMARY[name].items(), key=lambda kv: -kv[1])[:4]
+        sec = sorted(SECONDARY[name].items(), key=lambda kv: -kv[1])[:3]
+        own = ", ".join(f"{k} {v:g}" for k, v in top) or "-"
+        mouth = ", ".join(f"{k} {v:g}" for k, v in sec) or "-"
+        print(f"{name:10s} {own}\n{'':10s} secondary (removed by fusion): {mouth}")
+    return 0
+
+
+def eval_emotion(args: argparse.Namespace) -> int:
+    from facewire.emotion.runtime import FusionModelError
+    from facewire.train.eval_emotion import format_rows, run_eval
+
+    try:
+        rows = run_eval(args.data or ["/tmp/fwm/evalset20"], args.model, args.max_clips,
+                        args.rig, args.json, args.quiet)
+    except (FileNotFoundError, FusionModelError) as exc:
+        print(f"facewire emotion eval: {exc}", file=sys.stderr)
+        return 2
+    print(format_rows(rows))
+    return 0
+
+
+def register_train(tsub: argparse._SubParsersAction) -> None:
+    """``facewire train emotion`` (registered by the train command)."""
+    from facewire.train.train_emotion import EmotionTrainConfig
+
+    d = EmotionTrainConfig()
+    t = tsub.add_parser("emotion", help="the speech/expression fusion module (seed 004)")
+    t.add_argument("--data", action="append", default=None,
+                   help=f"speech corpus with teacher curves; repeatable (default {d.data[0]})")
+    t.add_argument("--out", default=d.out, help="run folder (ONNX, npz, card, checkpoint)")
+    t.add_argument("--name", default=d.name, help="model name")
+    t.add_argument("--rig", default=None, help="rig npz with UVs (default ICT facekit)")
+    t.add_argument("--k", type=int, default=d.k, help="learned blendshapes per domain")
+    t.add_argument("--steps", type=int, default=d.steps)
+    t.add_argument("--batch", type=int, default=d.batch)
+    t.add_argument("--lr", type=float, default=d.lr)
+    t.add_argument("--sparsity", type=float, default=d.sparsity, help="cross-domain L1 weight")
+    t.add_argument("--laplacian", type=float, default=d.laplacian)
+    t.add_argument("--fuse", type=float, default=d.fuse,
+                   help="weight of the loss on known clean combinations (0: the paper's "
+                   "objective alone)")
+    t.add_argument("--max-clips", type=int, default=None)
+    t.add_argument("--max-minutes", type=float, default=d.max_minutes,
+                   help="time budget; the learning rate anneals to fit it")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--threads", type=int, default=1)
+    t.add_argument("--quiet", action="store_true")
+    t.set_defaults(func=train_emotion)
+
+
+def train_emotion(args: argparse.Namespace) -> int:
+    from facewire.train.train_emotion import EmotionTrainConfig, train
+
+    cfg = EmotionTrainConfig(
+        data=args.data or EmotionTrainConfig().data, out=args.out, name=args.name,
+        rig=args.rig, k=args.k, steps=args.steps, batch=args.batch, lr=args.lr,
+        sparsity=args.sparsity, laplacian=args.laplacian, fuse=args.fuse,
+        max_clips=args.max_clips, seed=args.seed, threads=args.threads,
+        max_minutes=args.max_minutes, quiet=args.quiet)
+    try:
+        res = train(cfg, argv=sys.argv[1:])
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"facewire train emotion: {exc}", file=sys.stderr)
+        return 2
+    print(f"{res['steps']} steps in {res['minutes']:.1f} min -> {res['onnx']}")
+    return 0
