@@ -26,6 +26,8 @@ COMMANDS: dict[str, str] = {
     "train": "train",
     "export": "export",
     "eval": "eval",
+    "eval-mesh": "eval_mesh",
+    "emotion": "emotion",
     "rig": "rig",
     "preview": "preview",
 }

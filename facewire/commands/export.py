@@ -18,7 +18,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _export(args: argparse.Namespace) -> int:
     from facewire.train.export import export
+    from facewire.train.export_mesh import checkpoint_kind
     from facewire.train.train_blendshapes import CheckpointError
+
+    if checkpoint_kind(args.checkpoint) is not None:  # S2L / S2D (landmarks, densify)
+        from facewire.train.export_mesh import export  # noqa: F811
 
     try:
         argv = sys.argv[1:] if sys.argv[1:2] == ["export"] else [

@@ -19,9 +19,13 @@ NODE_TYPES: dict[str, str] = {
     "features": "facewire.nodes.features:FeaturesNode",
     "smoother": "facewire.nodes.smoother:Smoother",
     "blendshapes": "facewire.nodes.blendshapes:BlendshapesNode",
+    "landmarks": "facewire.nodes.landmarks:LandmarksNode",
+    "densify": "facewire.nodes.densify:DensifyNode",
     "bridge_livelink": "facewire.nodes.bridge_livelink:LiveLinkBridge",
     "bridge_vmc": "facewire.nodes.bridge_vmc:VmcBridge",
     "array_sink": "facewire.nodes.testing:ArraySink",
+    "bridge_unity_mesh": "facewire.nodes.bridge_unity_mesh:UnityMeshBridge",
+    "emotion": "facewire.nodes.emotion:EmotionNode",
 }
 
 

@@ -255,7 +255,8 @@ def format_table(results: dict[str, dict[str, float]], columns: Sequence[str] = 
     """Plain-text table, one row per model."""
     cols = [c for c in columns if any(c in r for r in results.values())]
     width = max([len("model")] + [len(n) for n in results]) + 2
-    head = "model".ljust(width) + "".join(c.rjust(12) for c in cols)
+    widths = {c: max(12, len(c) + 2) for c in cols}
+    head = "model".ljust(width) + "".join(c.rjust(widths[c]) for c in cols)
     lines = [head, "-" * len(head)]
     for name, r in results.items():
         cells = []
@@ -265,7 +266,7 @@ def format_table(results: dict[str, dict[str, float]], columns: Sequence[str] = 
                           f"{100 * v:.1f}%" if c == "closure" else
                           f"{100 * v:.2f}%" if c.startswith("lmd") else
                           f"{v:.2e}" if c in ("smooth", "self_smooth", "mse") else
-                          f"{v:.3f}").rjust(12))
+                          f"{v:.3f}").rjust(widths[c]))
         lines.append(name.ljust(width) + "".join(cells))
     return "\n".join(lines)
 

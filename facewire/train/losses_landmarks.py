@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-EPS = 1e-8
+EPS = 1e-12  # inside square roots: a 1e-6 floor, a micrometre when fed metres
 
 
 def _seq_mean(per_frame: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
@@ -105,7 +105,7 @@ def s2l_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None
              "vel": velocity(pred, target, mask)}
     total = (w.rec * terms["rec"] + w.mouth * terms["mouth"] + w.cos * terms["cos"]
              + w.vel * terms["vel"])
-    return total, {k: float(v) for k, v in terms.items()}
+    return total, {k: float(v.detach()) for k, v in terms.items()}
 
 
 def s2d_loss(pred: torch.Tensor, target: torch.Tensor, vertex_w: torch.Tensor, w: S2DWeights
@@ -115,4 +115,4 @@ def s2d_loss(pred: torch.Tensor, target: torch.Tensor, vertex_w: torch.Tensor, w
              "cos": cosine(pred, target),
              "weighted": weighted_vertex(pred, target, vertex_w)}
     total = w.rec * terms["rec"] + w.cos * terms["cos"] + w.weighted * terms["weighted"]
-    return total, {k: float(v) for k, v in terms.items()}
+    return total, {k: float(v.detach()) for k, v in terms.items()}
