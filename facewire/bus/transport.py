@@ -293,25 +293,29 @@ class Subscription:
         if now >= self._next_event_check:
             self._next_event_check = now + EVENT_CHECK_S
             self.bus.process_events()
-        flags = _NOBLOCK
         while True:
-            try:
-                msg = self._read_one(flags)
-                if msg is not None:
-                    return msg
-                continue
-            except zmq.Again:
-                pass
-            if flags == 0 or self.bus.registry.events:
+            if self.bus.registry.events:
                 self.bus.process_events()
             left = WAIT_SLICE_MS if deadline is None else int((deadline - time.monotonic()) * 1000)
-            if left <= 0:
-                return None
-            timeout = min(left, WAIT_SLICE_MS)
-            if timeout != self._rcvtimeo:
-                self.sock.setsockopt(zmq.RCVTIMEO, timeout)
-                self._rcvtimeo = timeout
-            flags = 0
+            if left > 0:
+                # block inside ZeroMQ (a waiting message returns at once): no failed
+                # non-blocking attempt first, whose exception costs more than the wait
+                flags = 0
+                timeout = min(left, WAIT_SLICE_MS)
+                if timeout != self._rcvtimeo:
+                    self.sock.setsockopt(zmq.RCVTIMEO, timeout)
+                    self._rcvtimeo = timeout
+            else:
+                flags = _NOBLOCK  # out of time: take only what is already here
+            try:
+                msg = self._read_one(flags)
+            except zmq.Again:
+                if left <= 0:
+                    return None
+                self.bus.process_events()
+                continue
+            if msg is not None:
+                return msg
 
     def close(self) -> None:
         try:

@@ -1,0 +1,296 @@
+"""Training loop for S2D (``facewire train densify``): landmark displacements -> dense
+displacements of the rig's face region, across many identities.
+
+Each batch draws frames of teacher curves from the training voices' clips and a training
+identity per frame, poses both the 68 landmarks and the dense region with that identity's
+transferred expression shapes (:mod:`facewire.train.landmark_data`) and fits seed 001's
+eq. 7 (rec 0.1, cosine 1e-4, weighted 1; metres; vertex weights ``1 / distance to the
+nearest landmark`` on the generic neutral, floored at 1 mm). Validation uses *other*
+identities (their own seed stream) on the held-out voices' frames, so early stopping
+rewards heads the decoder has not seen; the test identities of the evaluation are a third
+stream. ``noise_mm`` jitters the input landmarks so the decoder tolerates S2L's errors.
+"""
+
+from __future__ import annotations
+
+import math
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from facewire.models.mesh_sampling import build_pyramid, submesh
+from facewire.models.s2d import (
+    DEFAULT_CHANNELS,
+    DEFAULT_FACTORS,
+    S2DNet,
+    build,
+    tables_from_pyramid,
+)
+from facewire.train.dataset import corpus_summary, load_sources, split_by_voice
+from facewire.train.landmark_data import (
+    TRAIN_IDENTITY_SEED,
+    DenseFrames,
+    IdentitySet,
+    frame_pool,
+    identity_coefficients,
+    split_identities,
+    vertex_weights,
+)
+from facewire.train.losses_landmarks import S2DWeights, s2d_loss
+from facewire.train.train_blendshapes import (
+    CheckpointError,
+    _rng_state,
+    _set_rng_state,
+    resolve_device,
+)
+from facewire.train.train_s2l import load_rig
+
+CKPT_FORMAT = "facewire-s2d-checkpoint"
+VAL_IDENTITY_SEED = 3000
+WEIGHT_FLOOR_MM = 1.0
+
+
+@dataclass
+class S2DConfig:
+    """Everything a run depends on (recorded in the checkpoint and the model card)."""
+
+    data: list[str] = field(default_factory=list)
+    out: str = "runs/s2d"
+    rig: str | None = None
+    region: str = "narrow_face"
+    factors: tuple[float, ...] = DEFAULT_FACTORS
+    template_jaw: float = 0.6  # jawOpen of the face the mesh pyramid is built on
+    spiral_length: int = 9
+    channels: tuple[int, ...] = DEFAULT_CHANNELS
+    condition: bool = True
+    latent: int = 64
+    identities: int = 40
+    w_rec: float = 0.1
+    w_cos: float = 1e-4
+    w_weighted: float = 1.0
+    noise_mm: float = 0.0
+    lr: float = 1e-3
+    batch: int = 16
+    steps: int = 200
+    epochs: int = 40
+    patience: int = 6
+    max_minutes: float | None = None
+    held_out: float = 0.2
+    val_frames: int = 512
+    seed: int = 0
+    device: str = "auto"
+    threads: int = 1
+    resume: bool = False
+    quiet: bool = False
+
+    @property
+    def weights(self) -> S2DWeights:
+        return S2DWeights(self.w_rec, self.w_cos, self.w_weighted)
+
+
+class FrameSampler:
+    """Batches of (landmark displacements, identity offsets, dense displacements), torch."""
+
+    def __init__(self, ids: IdentitySet, frames: np.ndarray) -> None:
+        self.pose = DenseFrames(ids)
+        self.offsets = ids.identity_offsets().astype(np.float32)
+        self.frames = frames
+
+    def batch(self, frame_idx: np.ndarray, who: np.ndarray
+              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        lm, dense = self.pose.pose(self.frames[frame_idx], who)
+        return (torch.from_numpy(np.ascontiguousarray(lm)), torch.from_numpy(self.offsets[who]),
+                torch.from_numpy(np.ascontiguousarray(dense)))
+
+
+def make_decoder(cfg: S2DConfig, rig: Any) -> tuple[S2DNet, dict[str, Any]]:
+    """The decoder with its pyramid built on the rig's generic face *with the jaw open*
+    (``template_jaw``): in the neutral the lips touch, so the closest coarse triangle of a
+    lower-lip vertex is often on the upper lip and up-sampling would glue the lips together
+    (measured on held-out speech: lip error of down+up alone 6.4 mm from the neutral,
+    4.5 mm from the open template). Topology is the same, so only the tables change."""
+    from facewire.rig.arkit import ARKIT_INDEX
+
+    sl = rig.region(cfg.region)
+    w = np.zeros(52, np.float32)
+    w[ARKIT_INDEX["jawOpen"]] = cfg.template_jaw
+    v, f = submesh(rig.neutral + rig.expression(w), rig.faces, sl.stop, sl.start)
+    pyr = build_pyramid(v, f, tuple(cfg.factors), cfg.spiral_length)
+    net = S2DNet(pyr.sizes, cfg.spiral_length, tuple(cfg.channels), cfg.condition, cfg.latent,
+                 tables=tables_from_pyramid(pyr))
+    return net, {"sizes": pyr.sizes, "factors": list(cfg.factors),
+                 "template": f"neutral + jawOpen {cfg.template_jaw}"}
+
+
+def evaluate(net: S2DNet, sampler: FrameSampler, idx: np.ndarray, who: np.ndarray,
+             vw: torch.Tensor, cfg: S2DConfig, to_m: float, device: torch.device
+             ) -> dict[str, float]:
+    """Validation loss and mean vertex error (mm) on fixed frames and identities."""
+    net.eval()
+    loss_sum, err_sum, n = 0.0, 0.0, 0
+    with torch.no_grad():
+        for a in range(0, len(idx), 64):
+            lm, ido, dense = sampler.batch(idx[a:a + 64], who[a:a + 64])
+            pred = net(lm.to(device), ido.to(device)).cpu()
+            loss, _ = s2d_loss(pred * to_m, dense * to_m, vw, cfg.weights)
+            loss_sum += float(loss) * len(lm)
+            err_sum += float((pred - dense).norm(dim=-1).mean()) * len(lm)
+            n += len(lm)
+    return {"loss": loss_sum / max(n, 1), "de_mm": err_sum / max(n, 1) * to_m * 1000}
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read an S2D checkpoint; CheckpointError names the file and what to do."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "best.pt"
+    if not path.exists():
+        raise CheckpointError(f"{path}: checkpoint not found (train one with 'facewire train "
+                              "densify --out DIR')")
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a damaged file
+        raise CheckpointError(f"{path}: corrupt or unreadable checkpoint ({exc})") from exc
+    if not isinstance(ck, dict) or ck.get("format") != CKPT_FORMAT:
+        raise CheckpointError(f"{path}: not a facewire S2D checkpoint")
+    ck["path"] = str(path)
+    return ck
+
+
+def net_from_checkpoint(ck: dict[str, Any]) -> S2DNet:
+    net = build(ck["net_config"])
+    net.load_state_dict(ck["state_dict"])
+    return net.eval()
+
+
+def train(cfg: S2DConfig, argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """Run (or resume) training; writes ``cfg.out``/{last,best}.pt and returns a summary."""
+    torch.set_num_threads(max(1, cfg.threads))
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    device = resolve_device(cfg.device)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    command = "facewire " + " ".join(shlex.quote(a) for a in (argv if argv is not None
+                                                              else sys.argv[1:]))
+    resume_ck = None
+    if cfg.resume:
+        if not (out / "last.pt").exists():
+            raise CheckpointError(f"{out / 'last.pt'}: nothing to resume (drop --resume)")
+        resume_ck = load_checkpoint(out / "last.pt")
+        command = resume_ck.get("command", command)
+
+    utts = load_sources(cfg.data)
+    train_u, val_u = split_by_voice(utts, cfg.held_out, cfg.seed)
+    if not train_u or not val_u:
+        raise ValueError(f"cannot split {len(utts)} clips into train and validation")
+    rig = load_rig(cfg.rig)
+    n_modes = rig.identity_basis.shape[0]
+    train_ids = IdentitySet.build(rig, split_identities(cfg.identities, 0, n_modes)[0],
+                                  cfg.region)
+    val_ids = IdentitySet.build(rig, identity_coefficients(8, VAL_IDENTITY_SEED, n_modes),
+                                cfg.region)
+    tr = FrameSampler(train_ids, frame_pool([u.curves for u in train_u]))
+    va = FrameSampler(val_ids, frame_pool([u.curves for u in val_u]))
+    to_m = rig.mm / 1000.0
+    net, pyramid_info = make_decoder(cfg, rig)
+    sl = rig.region(cfg.region)
+    vw = torch.from_numpy(vertex_weights(rig.neutral[sl] * to_m,
+                                         rig.landmarks(rig.neutral) * to_m,
+                                         WEIGHT_FLOOR_MM / 1000.0))
+    probe = rng.integers(0, len(tr.frames), 512)
+    lm, ido, dense = tr.batch(probe, rng.integers(0, len(train_ids), len(probe)))
+    net.set_scales(float(lm.std()), float(max(ido.std(), 1e-3)), float(dense.std()))
+    vidx = np.random.default_rng([cfg.seed, 7]).integers(0, len(va.frames), cfg.val_frames)
+    vwho = np.arange(cfg.val_frames) % len(val_ids)
+    net.to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    history: list[dict[str, float]] = []
+    best_val, best_epoch, start_epoch, bad = math.inf, -1, 0, 0
+    best_state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+    if resume_ck is not None:
+        net.load_state_dict(resume_ck["state_dict"])
+        opt.load_state_dict(resume_ck["optimizer"])
+        torch.set_rng_state(resume_ck["torch_rng"])
+        _set_rng_state(rng, resume_ck["numpy_rng"])
+        history = list(resume_ck["history"])
+        best_val, best_epoch = resume_ck["best_val"], resume_ck["best_epoch"]
+        start_epoch, bad = resume_ck["epoch"] + 1, resume_ck["bad_epochs"]
+        best_state = resume_ck["best_state_dict"]
+
+    meta = {
+        "format": CKPT_FORMAT, "version": 1, "arch": "s2d", "net_config": net.config(),
+        "pyramid": pyramid_info, "train_config": asdict(cfg), "command": command,
+        "data": corpus_summary(cfg.data, utts), "rig": str(rig.source or rig.name),
+        "rig_name": rig.name, "unit": rig.unit, "rig_vertices": rig.n_vertices,
+        "region": [sl.start, sl.stop], "region_name": cfg.region,
+        "split": {"train_voices": sorted({u.voice for u in train_u}),
+                  "val_voices": sorted({u.voice for u in val_u}),
+                  "train_frames": len(tr.frames), "val_frames": cfg.val_frames,
+                  "train_identities": {"n": cfg.identities, "seed": TRAIN_IDENTITY_SEED},
+                  "val_identities": {"n": len(val_ids), "seed": VAL_IDENTITY_SEED}},
+        "torch": str(torch.__version__),
+    }
+    noise = cfg.noise_mm / (rig.mm)  # rig units
+    t_start = time.monotonic()
+    done_min = history[-1]["minutes"] if history else 0.0
+    for epoch in range(start_epoch, cfg.epochs):
+        net.train()
+        run_loss = 0.0
+        it = tqdm(range(cfg.steps), desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch",
+                  disable=cfg.quiet, leave=False)
+        for _ in it:
+            idx = rng.integers(0, len(tr.frames), cfg.batch)
+            lm, ido, dense = tr.batch(idx, rng.integers(0, len(train_ids), cfg.batch))
+            if noise > 0:
+                lm = lm + noise * torch.randn_like(lm)
+            pred = net(lm.to(device), ido.to(device))
+            loss, _ = s2d_loss(pred * to_m, dense.to(device) * to_m, vw.to(device),
+                               cfg.weights)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+            opt.step()
+            run_loss += loss.item()
+        val = evaluate(net, va, vidx, vwho, vw, cfg, to_m, device)
+        rec = {"epoch": epoch + 1, "train_loss": run_loss / max(cfg.steps, 1),
+               "val_loss": val["loss"], "val_de_mm": val["de_mm"],
+               "minutes": done_min + (time.monotonic() - t_start) / 60}
+        history.append(rec)
+        improved = val["loss"] < best_val - 1e-7
+        if improved:
+            best_val, best_epoch, bad = val["loss"], epoch + 1, 0
+            best_state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+        else:
+            bad += 1
+        if not cfg.quiet:
+            tqdm.write(f"epoch {epoch + 1}: train {rec['train_loss']:.5f}  val {val['loss']:.5f}"
+                       f"  val DE {val['de_mm']:.3f} mm{'  *' if improved else ''}")
+        common = {**meta, "epoch": epoch, "history": history, "best_val": best_val,
+                  "best_epoch": best_epoch, "bad_epochs": bad}
+        torch.save({**common, "state_dict": best_state, "best_state_dict": best_state},
+                   out / "best.pt")
+        torch.save({**common, "state_dict": {k: v.detach().cpu() for k, v in
+                                             net.state_dict().items()},
+                    "best_state_dict": best_state, "optimizer": opt.state_dict(),
+                    "torch_rng": torch.get_rng_state(), "numpy_rng": _rng_state(rng)},
+                   out / "last.pt")
+        if bad >= cfg.patience:
+            if not cfg.quiet:
+                tqdm.write(f"early stop: no validation gain for {bad} epochs")
+            break
+        if cfg.max_minutes is not None and (time.monotonic() - t_start) / 60 >= cfg.max_minutes:
+            if not cfg.quiet:
+                tqdm.write(f"time budget of {cfg.max_minutes} min reached")
+            break
+    return {"out": str(out), "best": str(out / "best.pt"), "best_epoch": best_epoch,
+            "best_val": best_val, "epochs_run": len(history), "history": history,
+            "params": sum(p.numel() for p in net.parameters()), "device": str(device)}

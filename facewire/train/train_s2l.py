@@ -1,0 +1,281 @@
+"""Training loop for S2L (``facewire train landmarks``): audio features -> 68 x 3 landmark
+displacements on random identities of the ICT rig.
+
+Targets: the corpus's teacher curves posed on a training identity (see
+:mod:`facewire.train.landmark_data`); every training crop draws a fresh identity, because
+audio says nothing about whose face will move, so the network should learn the motion all
+heads share. Validation holds out whole voices (``split_by_voice``) and uses the same fixed
+identities every epoch. Loss: seed 001's eq. 2 with its weights (rec 0.1, mouth 1, cosine
+1e-4, velocity 10) on displacements in metres. Checkpoints, early stopping, resume and the
+time budget work as in :mod:`facewire.train.train_blendshapes`.
+"""
+
+from __future__ import annotations
+
+import math
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from facewire.models.s2l import ARCHS, S2LNet, as_points, build
+from facewire.rig.arkit import ARKIT_52
+from facewire.rig.rig import Rig, default_rig_path
+from facewire.train.dataset import (
+    Example,
+    corpus_summary,
+    load_sources,
+    make_examples,
+    split_by_voice,
+)
+from facewire.train.landmark_data import (
+    JAW_MOUTH,
+    TRAIN_IDENTITY_SEED,
+    IdentitySet,
+    identity_coefficients,
+    split_identities,
+)
+from facewire.train.losses_landmarks import S2LWeights, s2l_loss
+from facewire.train.train_blendshapes import (
+    CheckpointError,
+    _rng_state,
+    _set_rng_state,
+    collate,
+    feature_spec_for,
+    feature_stats,
+    resolve_device,
+)
+
+CKPT_FORMAT = "facewire-s2l-checkpoint"
+VAL_IDENTITY_SEED = 3000
+
+
+@dataclass
+class S2LConfig:
+    """Everything a run depends on (recorded in the checkpoint and the model card)."""
+
+    data: list[str] = field(default_factory=list)
+    arch: str = "s2l_causal"  # s2l (BiLSTM, offline) | s2l_causal (streaming)
+    out: str = "runs/s2l"
+    features: str = "logmel"
+    wav2vec: str | None = None
+    wav2vec_layer: int = -1
+    lookahead: int = 6  # feature frames of future audio (s2l_causal)
+    hidden: int = 64
+    layers: int = 3
+    rig: str | None = None
+    identities: int = 40  # training identities
+    w_rec: float = 0.1
+    w_mouth: float = 1.0
+    w_cos: float = 1e-4
+    w_vel: float = 10.0
+    lr: float = 1e-3
+    batch: int = 16
+    crop_s: float = 4.0
+    epochs: int = 40
+    patience: int = 6
+    max_minutes: float | None = None
+    held_out: float = 0.2
+    seed: int = 0
+    device: str = "auto"
+    threads: int = 1
+    resume: bool = False
+    quiet: bool = False
+
+    @property
+    def weights(self) -> S2LWeights:
+        return S2LWeights(self.w_rec, self.w_mouth, self.w_cos, self.w_vel)
+
+
+def load_rig(path: str | None) -> Rig:
+    return Rig.load(path or default_rig_path())
+
+
+def landmark_shape_bank(ids: IdentitySet) -> torch.Tensor:
+    """``[N, 52, 204]``: each identity's landmark displacement per unit ARKit weight."""
+    return torch.from_numpy(np.stack([ids.landmark_shapes(i).reshape(52, -1)
+                                      for i in range(len(ids))]))
+
+
+def _targets(y: torch.Tensor, m: torch.Tensor, bank: torch.Tensor, who: torch.Tensor
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Curves ``[B, n, 52]`` -> landmark displacements ``[B, n, 68, 3]`` and frame mask."""
+    tgt = torch.einsum("bnk,bkp->bnp", y, bank[who])
+    return as_points(tgt), m.all(-1)
+
+
+def evaluate_loss(net: S2LNet, examples: Sequence[Example], bank: torch.Tensor,
+                  cfg: S2LConfig, to_m: float, device: torch.device) -> dict[str, float]:
+    """Validation loss and landmark error (mm) over whole utterances, identity ``i % N``."""
+    net.eval()
+    tot: dict[str, float] = {"loss": 0.0, "de_mm": 0.0}
+    n = 0
+    with torch.no_grad():
+        for i, e in enumerate(examples):
+            x, y, m = collate([e], None, None, net.pad_value)
+            tgt, fm = _targets(y, m, bank, torch.tensor([i % len(bank)]))
+            pred = as_points(net(x.to(device))).cpu()
+            loss, _ = s2l_loss(pred * to_m, tgt * to_m, fm, cfg.weights, JAW_MOUTH)
+            err = (pred - tgt).norm(dim=-1).mean(-1)[fm]
+            tot["loss"] += float(loss)
+            tot["de_mm"] += float(err.mean()) * to_m * 1000 if len(err) else 0.0
+            n += 1
+    return {k: v / max(n, 1) for k, v in tot.items()}
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read an S2L checkpoint; CheckpointError names the file and what to do."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "best.pt"
+    if not path.exists():
+        raise CheckpointError(f"{path}: checkpoint not found (train one with 'facewire train "
+                              "landmarks --out DIR')")
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a damaged file
+        raise CheckpointError(f"{path}: corrupt or unreadable checkpoint ({exc})") from exc
+    if not isinstance(ck, dict) or ck.get("format") != CKPT_FORMAT:
+        raise CheckpointError(f"{path}: not a facewire S2L checkpoint")
+    ck["path"] = str(path)
+    return ck
+
+
+def net_from_checkpoint(ck: dict[str, Any]) -> S2LNet:
+    net = build(ck["arch"], **ck["net_config"])
+    net.load_state_dict(ck["state_dict"])
+    return net.eval()
+
+
+def train(cfg: S2LConfig, argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """Run (or resume) training; writes ``cfg.out``/{last,best}.pt and returns a summary."""
+    if cfg.arch not in ARCHS:
+        raise ValueError(f"unknown --arch {cfg.arch!r}; choose one of {', '.join(ARCHS)}")
+    torch.set_num_threads(max(1, cfg.threads))
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    device = resolve_device(cfg.device)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    command = "facewire " + " ".join(shlex.quote(a) for a in (argv if argv is not None
+                                                              else sys.argv[1:]))
+    resume_ck = None
+    if cfg.resume:
+        if not (out / "last.pt").exists():
+            raise CheckpointError(f"{out / 'last.pt'}: nothing to resume (drop --resume)")
+        resume_ck = load_checkpoint(out / "last.pt")
+        command = resume_ck.get("command", command)
+
+    spec, extractor = feature_spec_for(cfg)  # type: ignore[arg-type]
+    utts = load_sources(cfg.data)
+    train_u, val_u = split_by_voice(utts, cfg.held_out, cfg.seed)
+    if not train_u or not val_u:
+        raise ValueError(f"cannot split {len(utts)} clips into train and validation")
+    rig = load_rig(cfg.rig)
+    train_ids, _ = split_identities(cfg.identities, 0, rig.identity_basis.shape[0])
+    bank = landmark_shape_bank(IdentitySet.build(rig, train_ids))
+    val_ids = identity_coefficients(8, VAL_IDENTITY_SEED, rig.identity_basis.shape[0])
+    val_bank = landmark_shape_bank(IdentitySet.build(rig, val_ids))
+    to_m = rig.mm / 1000.0
+
+    lookahead = cfg.lookahead if cfg.arch == "s2l_causal" else 0
+    net = build(cfg.arch, n_feats=spec.dim, hidden=cfg.hidden, layers=cfg.layers,
+                lookahead=lookahead, pad_value=spec.pad_value)
+    bar = (lambda xs: tqdm(xs, desc="features", unit="clip", leave=False)) if not cfg.quiet \
+        else None
+    tr = make_examples(train_u, spec, ARKIT_52, net.lookahead, extractor, bar)
+    va = make_examples(val_u, spec, ARKIT_52, net.lookahead, extractor, bar)
+    mean, std = feature_stats(tr)
+    net.set_normalisation(torch.from_numpy(mean), torch.from_numpy(std))
+    net.to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    history: list[dict[str, float]] = []
+    best_val, best_epoch, start_epoch, bad = math.inf, -1, 0, 0
+    best_state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+    if resume_ck is not None:
+        net.load_state_dict(resume_ck["state_dict"])
+        opt.load_state_dict(resume_ck["optimizer"])
+        torch.set_rng_state(resume_ck["torch_rng"])
+        _set_rng_state(rng, resume_ck["numpy_rng"])
+        history = list(resume_ck["history"])
+        best_val, best_epoch = resume_ck["best_val"], resume_ck["best_epoch"]
+        start_epoch, bad = resume_ck["epoch"] + 1, resume_ck["bad_epochs"]
+        best_state = resume_ck["best_state_dict"]
+
+    meta = {
+        "format": CKPT_FORMAT, "version": 1, "arch": cfg.arch, "net_config": net.config(),
+        "features": spec.to_dict(), "train_config": asdict(cfg), "command": command,
+        "data": corpus_summary(cfg.data, utts), "rig": str(rig.source or rig.name),
+        "rig_name": rig.name, "unit": rig.unit,
+        "split": {"train_voices": sorted({u.voice for u in train_u}),
+                  "val_voices": sorted({u.voice for u in val_u}),
+                  "train_clips": len(train_u), "val_clips": len(val_u),
+                  "train_identities": {"n": cfg.identities, "seed": TRAIN_IDENTITY_SEED},
+                  "val_identities": {"n": len(val_ids), "seed": VAL_IDENTITY_SEED}},
+        "torch": str(torch.__version__),
+    }
+    crop = int(round(cfg.crop_s * spec.rate)) if cfg.crop_s else None
+    t_start = time.monotonic()
+    done_min = history[-1]["minutes"] if history else 0.0
+    for epoch in range(start_epoch, cfg.epochs):
+        net.train()
+        order = rng.permutation(len(tr))
+        batches = [order[i:i + cfg.batch] for i in range(0, len(order), cfg.batch)]
+        run_loss, seen = 0.0, 0
+        it = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch",
+                  disable=cfg.quiet, leave=False)
+        for b in it:
+            x, y, m = collate([tr[i] for i in b], crop, rng, net.pad_value)
+            who = torch.from_numpy(rng.integers(0, len(bank), len(b)))
+            tgt, fm = _targets(y, m, bank, who)
+            pred = as_points(net(x.to(device)))
+            loss, _ = s2l_loss(pred * to_m, tgt.to(device) * to_m, fm.to(device), cfg.weights,
+                               JAW_MOUTH)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+            opt.step()
+            run_loss += loss.item() * len(b)
+            seen += len(b)
+            it.set_postfix(loss=f"{run_loss / seen:.5f}")
+        val = evaluate_loss(net, va, val_bank, cfg, to_m, device)
+        rec = {"epoch": epoch + 1, "train_loss": run_loss / max(seen, 1),
+               "val_loss": val["loss"], "val_de_mm": val["de_mm"],
+               "minutes": done_min + (time.monotonic() - t_start) / 60}
+        history.append(rec)
+        improved = val["loss"] < best_val - 1e-7
+        if improved:
+            best_val, best_epoch, bad = val["loss"], epoch + 1, 0
+            best_state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+        else:
+            bad += 1
+        if not cfg.quiet:
+            tqdm.write(f"epoch {epoch + 1}: train {rec['train_loss']:.5f}  val {val['loss']:.5f}"
+                       f"  val DE {val['de_mm']:.2f} mm{'  *' if improved else ''}")
+        common = {**meta, "epoch": epoch, "history": history, "best_val": best_val,
+                  "best_epoch": best_epoch, "bad_epochs": bad}
+        torch.save({**common, "state_dict": best_state, "best_state_dict": best_state},
+                   out / "best.pt")
+        torch.save({**common, "state_dict": {k: v.detach().cpu() for k, v in
+                                             net.state_dict().items()},
+                    "best_state_dict": best_state, "optimizer": opt.state_dict(),
+                    "torch_rng": torch.get_rng_state(), "numpy_rng": _rng_state(rng)},
+                   out / "last.pt")
+        if bad >= cfg.patience:
+            if not cfg.quiet:
+                tqdm.write(f"early stop: no validation gain for {bad} epochs")
+            break
+        if cfg.max_minutes is not None and (time.monotonic() - t_start) / 60 >= cfg.max_minutes:
+            if not cfg.quiet:
+                tqdm.write(f"time budget of {cfg.max_minutes} min reached")
+            break
+    return {"out": str(out), "best": str(out / "best.pt"), "best_epoch": best_epoch,
+            "best_val": best_val, "epochs_run": len(history), "history": history,
+            "params": sum(p.numel() for p in net.parameters()), "device": str(device)}
