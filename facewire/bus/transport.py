@@ -50,6 +50,7 @@ KEEPALIVE_S = 1.0  # well inside the registry's CLIENT_TIMEOUT_S
 DELIVERIES = ("latest", "queue")
 # Plain ints: pyzmq's enum constants cost an enum construction per `&` on the hot path.
 _SNDMORE, _NOBLOCK, _RCVMORE = int(zmq.SNDMORE), int(zmq.NOBLOCK), int(zmq.RCVMORE)
+_EVENTS, _POLLIN = int(zmq.EVENTS), int(zmq.POLLIN)
 # Below this an array frame is copied: pyzmq's zero-copy send (a Frame plus a release
 # through its gc thread) costs more than copying until about 256 KB.
 ZERO_COPY_MIN_BYTES = 256 * 1024
@@ -297,16 +298,16 @@ class Subscription:
             if self.bus.registry.events:
                 self.bus.process_events()
             left = WAIT_SLICE_MS if deadline is None else int((deadline - time.monotonic()) * 1000)
-            if left > 0:
-                # block inside ZeroMQ (a waiting message returns at once): no failed
-                # non-blocking attempt first, whose exception costs more than the wait
+            if left > 0 and not self.sock.getsockopt(_EVENTS) & _POLLIN:
+                # nothing queued: block inside ZeroMQ (no failed non-blocking attempt,
+                # whose exception costs more than the wait); queued: take it at once
                 flags = 0
                 timeout = min(left, WAIT_SLICE_MS)
                 if timeout != self._rcvtimeo:
                     self.sock.setsockopt(zmq.RCVTIMEO, timeout)
                     self._rcvtimeo = timeout
             else:
-                flags = _NOBLOCK  # out of time: take only what is already here
+                flags = _NOBLOCK  # queued, or out of time: take only what is already here
             try:
                 msg = self._read_one(flags)
             except zmq.Again:
