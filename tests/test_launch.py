@@ -190,8 +190,9 @@ def test_host_runs_only_its_part(tmp_path: Path) -> None:
     secondary = None
     try:
         primary.wait_for(r"started talker")
-        assert set(primary.pids()) == {"registry", "talker", "sink"}
+        primary.wait_for(r"started sink")  # the start lines come in any order
         primary.wait_for(r"1 node\(s\) belong to other hosts \(gpu\)")
+        assert set(primary.pids()) == {"registry", "talker", "sink"}
         assert not out.exists()  # no relay yet: nothing can reach the sink
         secondary = Launch(str(file), "--arg", f"path={out}", "--host", "gpu",
                            "--registry", address)
