@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import shlex
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -35,6 +34,7 @@ from facewire.train.dataset import (
     make_examples,
     split_by_voice,
 )
+from facewire.train.epochs import EpochBook
 
 CKPT_FORMAT = "facewire-blendshape-checkpoint"
 SIGMA_FLOOR = 0.05
@@ -315,19 +315,6 @@ def net_from_checkpoint(ck: dict[str, Any]) -> BlendshapeNet:
     return net.eval()
 
 
-def _rng_state(rng: np.random.Generator) -> dict:
-    st = rng.bit_generator.state
-    return {"bit_generator": st["bit_generator"], "s": str(st["state"]["state"]),
-            "inc": str(st["state"]["inc"]), "has_uint32": int(st["has_uint32"]),
-            "uinteger": int(st["uinteger"])}
-
-
-def _set_rng_state(rng: np.random.Generator, d: dict) -> None:
-    rng.bit_generator.state = {"bit_generator": d["bit_generator"],
-                               "state": {"state": int(d["s"]), "inc": int(d["inc"])},
-                               "has_uint32": d["has_uint32"], "uinteger": d["uinteger"]}
-
-
 def train(cfg: TrainConfig, argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Run (or resume) training; returns a summary. Writes ``cfg.out``/{last,best}.pt."""
     torch.set_num_threads(max(1, cfg.threads))
@@ -364,19 +351,6 @@ def train(cfg: TrainConfig, argv: Sequence[str] | None = None) -> dict[str, Any]
     sigma = torch.from_numpy(sigma_np).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     ap_loss = ApertureLoss(cfg.rig, net.outputs, device) if cfg.aperture > 0 else None
-    history: list[dict[str, float]] = []
-    best_val, best_epoch, start_epoch, bad = math.inf, -1, 0, 0
-    best_state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
-    if resume_ck is not None:
-        net.load_state_dict(resume_ck["state_dict"])
-        opt.load_state_dict(resume_ck["optimizer"])
-        torch.set_rng_state(resume_ck["torch_rng"])
-        _set_rng_state(rng, resume_ck["numpy_rng"])
-        history = list(resume_ck["history"])
-        best_val, best_epoch = resume_ck["best_val"], resume_ck["best_epoch"]
-        start_epoch, bad = resume_ck["epoch"] + 1, resume_ck["bad_epochs"]
-        best_state = resume_ck["best_state_dict"]
-
     meta = {
         "format": CKPT_FORMAT, "version": 1, "arch": cfg.arch, "net_config": net.config(),
         "features": spec.to_dict(), "train_config": asdict(cfg), "command": command,
@@ -390,10 +364,10 @@ def train(cfg: TrainConfig, argv: Sequence[str] | None = None) -> dict[str, Any]
     # dB of amplitude -> natural log of power, for log-mel only
     gain = cfg.gain_db * math.log(10) / 10 if spec.kind == "logmel" else 0.0
     warp = cfg.warp if spec.kind == "logmel" else 0.0
-    t_start = time.monotonic()
-    done_min = history[-1]["minutes"] if history else 0.0  # cumulative across resumes
-    epoch = start_epoch
-    for epoch in range(start_epoch, cfg.epochs):
+    book = EpochBook(out, net, meta, min_gain=1e-6)
+    if resume_ck is not None:
+        book.resume(resume_ck, net, opt, rng)
+    for epoch in range(book.start_epoch, cfg.epochs):
         net.train()
         order = rng.permutation(len(tr))
         batches = [order[i:i + cfg.batch] for i in range(0, len(order), cfg.batch)]
@@ -420,35 +394,12 @@ def train(cfg: TrainConfig, argv: Sequence[str] | None = None) -> dict[str, Any]
             it.set_postfix(loss=f"{run_loss / seen:.4f}")
         val = evaluate_loss(net, va, sigma, cfg, device)
         rec = {"epoch": epoch + 1, "train_loss": run_loss / max(seen, 1),
-               "val_loss": val["loss"], "val_mse": val["mse"],
-               "minutes": done_min + (time.monotonic() - t_start) / 60}
-        history.append(rec)
-        improved = val["loss"] < best_val - 1e-6
-        if improved:
-            best_val, best_epoch, bad = val["loss"], epoch + 1, 0
-            best_state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
-        else:
-            bad += 1
+               "val_loss": val["loss"], "val_mse": val["mse"]}
+        improved = book.record(rec, net)
         if not cfg.quiet:
             tqdm.write(f"epoch {epoch + 1}: train {rec['train_loss']:.4f}  val {val['loss']:.4f}"
                        f"  val_mse {val['mse']:.5f}{'  *' if improved else ''}")
-        common = {**meta, "epoch": epoch, "history": history, "best_val": best_val,
-                  "best_epoch": best_epoch, "bad_epochs": bad}
-        torch.save({**common, "state_dict": best_state, "best_state_dict": best_state},
-                   out / "best.pt")
-        torch.save({**common, "state_dict": {k: v.detach().cpu() for k, v in
-                                             net.state_dict().items()},
-                    "best_state_dict": best_state, "optimizer": opt.state_dict(),
-                    "torch_rng": torch.get_rng_state(), "numpy_rng": _rng_state(rng)},
-                   out / "last.pt")
-        if bad >= cfg.patience:
-            if not cfg.quiet:
-                tqdm.write(f"early stop: no validation gain for {bad} epochs")
+        book.save(epoch, net, opt, rng)
+        if book.should_stop(cfg.patience, cfg.max_minutes, cfg.quiet):
             break
-        if cfg.max_minutes is not None and (time.monotonic() - t_start) / 60 >= cfg.max_minutes:
-            if not cfg.quiet:
-                tqdm.write(f"time budget of {cfg.max_minutes} min reached")
-            break
-    return {"out": str(out), "best": str(out / "best.pt"), "best_epoch": best_epoch,
-            "best_val": best_val, "epochs_run": len(history), "history": history,
-            "params": sum(p.numel() for p in net.parameters()), "device": str(device)}
+    return book.summary(net, device)

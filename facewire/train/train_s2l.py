@@ -12,10 +12,8 @@ time budget work as in :mod:`facewire.train.train_blendshapes`.
 
 from __future__ import annotations
 
-import math
 import shlex
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -35,6 +33,7 @@ from facewire.train.dataset import (
     make_examples,
     split_by_voice,
 )
+from facewire.train.epochs import EpochBook
 from facewire.train.landmark_data import (
     JAW_MOUTH,
     TRAIN_IDENTITY_SEED,
@@ -45,8 +44,6 @@ from facewire.train.landmark_data import (
 from facewire.train.losses_landmarks import S2LWeights, s2l_loss
 from facewire.train.train_blendshapes import (
     CheckpointError,
-    _rng_state,
-    _set_rng_state,
     collate,
     feature_spec_for,
     feature_stats,
@@ -196,19 +193,6 @@ def train(cfg: S2LConfig, argv: Sequence[str] | None = None) -> dict[str, Any]:
     net.set_normalisation(torch.from_numpy(mean), torch.from_numpy(std))
     net.to(device)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    history: list[dict[str, float]] = []
-    best_val, best_epoch, start_epoch, bad = math.inf, -1, 0, 0
-    best_state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
-    if resume_ck is not None:
-        net.load_state_dict(resume_ck["state_dict"])
-        opt.load_state_dict(resume_ck["optimizer"])
-        torch.set_rng_state(resume_ck["torch_rng"])
-        _set_rng_state(rng, resume_ck["numpy_rng"])
-        history = list(resume_ck["history"])
-        best_val, best_epoch = resume_ck["best_val"], resume_ck["best_epoch"]
-        start_epoch, bad = resume_ck["epoch"] + 1, resume_ck["bad_epochs"]
-        best_state = resume_ck["best_state_dict"]
-
     meta = {
         "format": CKPT_FORMAT, "version": 1, "arch": cfg.arch, "net_config": net.config(),
         "features": spec.to_dict(), "train_config": asdict(cfg), "command": command,
@@ -222,9 +206,10 @@ def train(cfg: S2LConfig, argv: Sequence[str] | None = None) -> dict[str, Any]:
         "torch": str(torch.__version__),
     }
     crop = int(round(cfg.crop_s * spec.rate)) if cfg.crop_s else None
-    t_start = time.monotonic()
-    done_min = history[-1]["minutes"] if history else 0.0
-    for epoch in range(start_epoch, cfg.epochs):
+    book = EpochBook(out, net, meta)
+    if resume_ck is not None:
+        book.resume(resume_ck, net, opt, rng)
+    for epoch in range(book.start_epoch, cfg.epochs):
         net.train()
         order = rng.permutation(len(tr))
         batches = [order[i:i + cfg.batch] for i in range(0, len(order), cfg.batch)]
@@ -247,35 +232,12 @@ def train(cfg: S2LConfig, argv: Sequence[str] | None = None) -> dict[str, Any]:
             it.set_postfix(loss=f"{run_loss / seen:.5f}")
         val = evaluate_loss(net, va, val_bank, cfg, to_m, device)
         rec = {"epoch": epoch + 1, "train_loss": run_loss / max(seen, 1),
-               "val_loss": val["loss"], "val_de_mm": val["de_mm"],
-               "minutes": done_min + (time.monotonic() - t_start) / 60}
-        history.append(rec)
-        improved = val["loss"] < best_val - 1e-7
-        if improved:
-            best_val, best_epoch, bad = val["loss"], epoch + 1, 0
-            best_state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
-        else:
-            bad += 1
+               "val_loss": val["loss"], "val_de_mm": val["de_mm"]}
+        improved = book.record(rec, net)
         if not cfg.quiet:
             tqdm.write(f"epoch {epoch + 1}: train {rec['train_loss']:.5f}  val {val['loss']:.5f}"
                        f"  val DE {val['de_mm']:.2f} mm{'  *' if improved else ''}")
-        common = {**meta, "epoch": epoch, "history": history, "best_val": best_val,
-                  "best_epoch": best_epoch, "bad_epochs": bad}
-        torch.save({**common, "state_dict": best_state, "best_state_dict": best_state},
-                   out / "best.pt")
-        torch.save({**common, "state_dict": {k: v.detach().cpu() for k, v in
-                                             net.state_dict().items()},
-                    "best_state_dict": best_state, "optimizer": opt.state_dict(),
-                    "torch_rng": torch.get_rng_state(), "numpy_rng": _rng_state(rng)},
-                   out / "last.pt")
-        if bad >= cfg.patience:
-            if not cfg.quiet:
-                tqdm.write(f"early stop: no validation gain for {bad} epochs")
+        book.save(epoch, net, opt, rng)
+        if book.should_stop(cfg.patience, cfg.max_minutes, cfg.quiet):
             break
-        if cfg.max_minutes is not None and (time.monotonic() - t_start) / 60 >= cfg.max_minutes:
-            if not cfg.quiet:
-                tqdm.write(f"time budget of {cfg.max_minutes} min reached")
-            break
-    return {"out": str(out), "best": str(out / "best.pt"), "best_epoch": best_epoch,
-            "best_val": best_val, "epochs_run": len(history), "history": history,
-            "params": sum(p.numel() for p in net.parameters()), "device": str(device)}
+    return book.summary(net, device)

@@ -1,0 +1,91 @@
+"""Epoch bookkeeping shared by the training loops: best/last checkpoints, resume, early
+stopping and the wall-clock budget, so every model trains and resumes the same way."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+
+def _rng_state(rng: np.random.Generator) -> dict:
+    return rng.bit_generator.state
+
+
+def _set_rng_state(rng: np.random.Generator, d: dict) -> None:
+    rng.bit_generator.state = d
+
+
+class EpochBook:
+    """History, best state and patience of one run; writes ``best.pt`` and ``last.pt``."""
+
+    def __init__(self, out: Path, net: torch.nn.Module, meta: dict[str, Any],
+                 min_gain: float = 1e-7) -> None:
+        self.out, self.meta, self.min_gain = out, meta, min_gain
+        self.history: list[dict[str, float]] = []
+        self.best_val, self.best_epoch, self.start_epoch, self.bad = math.inf, -1, 0, 0
+        self.best_state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+        self.t_start = time.monotonic()
+        self.done_min = 0.0  # cumulative across resumes
+
+    def resume(self, ck: dict[str, Any], net: torch.nn.Module, opt: torch.optim.Optimizer,
+               rng: np.random.Generator) -> None:
+        net.load_state_dict(ck["state_dict"])
+        opt.load_state_dict(ck["optimizer"])
+        torch.set_rng_state(ck["torch_rng"])
+        _set_rng_state(rng, ck["numpy_rng"])
+        self.history = list(ck["history"])
+        self.best_val, self.best_epoch = ck["best_val"], ck["best_epoch"]
+        self.start_epoch, self.bad = ck["epoch"] + 1, ck["bad_epochs"]
+        self.best_state = ck["best_state_dict"]
+        self.done_min = self.history[-1]["minutes"] if self.history else 0.0
+
+    def minutes(self) -> float:
+        return self.done_min + (time.monotonic() - self.t_start) / 60
+
+    def record(self, rec: dict[str, float], net: torch.nn.Module) -> bool:
+        """Append an epoch's figures (``val_loss`` among them); True when it is the best."""
+        rec["minutes"] = self.minutes()
+        self.history.append(rec)
+        improved = rec["val_loss"] < self.best_val - self.min_gain
+        if improved:
+            self.best_val, self.best_epoch, self.bad = rec["val_loss"], rec["epoch"], 0
+            self.best_state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+        else:
+            self.bad += 1
+        return improved
+
+    def save(self, epoch: int, net: torch.nn.Module, opt: torch.optim.Optimizer,
+             rng: np.random.Generator) -> None:
+        common = {**self.meta, "epoch": epoch, "history": self.history,
+                  "best_val": self.best_val, "best_epoch": self.best_epoch,
+                  "bad_epochs": self.bad}
+        torch.save({**common, "state_dict": self.best_state,
+                    "best_state_dict": self.best_state}, self.out / "best.pt")
+        torch.save({**common, "state_dict": {k: v.detach().cpu()
+                                             for k, v in net.state_dict().items()},
+                    "best_state_dict": self.best_state, "optimizer": opt.state_dict(),
+                    "torch_rng": torch.get_rng_state(), "numpy_rng": _rng_state(rng)},
+                   self.out / "last.pt")
+
+    def should_stop(self, patience: int, max_minutes: float | None, quiet: bool) -> bool:
+        if self.bad >= patience:
+            if not quiet:
+                tqdm.write(f"early stop: no validation gain for {self.bad} epochs")
+            return True
+        if max_minutes is not None and (time.monotonic() - self.t_start) / 60 >= max_minutes:
+            if not quiet:
+                tqdm.write(f"time budget of {max_minutes} min reached")
+            return True
+        return False
+
+    def summary(self, net: torch.nn.Module, device: torch.device) -> dict[str, Any]:
+        return {"out": str(self.out), "best": str(self.out / "best.pt"),
+                "best_epoch": self.best_epoch, "best_val": self.best_val,
+                "epochs_run": len(self.history), "history": self.history,
+                "params": sum(p.numel() for p in net.parameters()), "device": str(device)}
