@@ -1,9 +1,11 @@
 """Round-trip latency and throughput: facewire's Publisher/Subscription against bare pyzmq.
 
 Two processes ping-pong a 256-byte message and a 64 KB array message, over ipc:// and
-tcp:// loopback, first through bare pyzmq PUB/SUB sockets, then through facewire (codec,
-seq/stamp, drop accounting included). Throughput is one process sending as fast as it can
-and the other receiving everything (high-water marks large enough that nothing drops).
+tcp:// loopback, through bare pyzmq PUB/SUB sockets and through facewire (codec,
+validation, seq/stamp, drop accounting included). Both paths are up at once and measured
+in alternating blocks, so that drift in the machine's speed reaches both alike.
+Throughput is one process sending as fast as it can and the other receiving everything
+(high-water marks of four runs, as ZeroMQ counts them loosely), median of three alternating runs.
 The goal (issue 2): facewire's median round trip at most 1.3x bare pyzmq, throughput at
 least 70% of it.
 
@@ -30,6 +32,7 @@ SMALL = 256
 ARRAY_SHAPE = (128, 128)  # float32: 64 KB
 STOP, GO = -1.0, -2.0  # media_time markers for the facewire child
 STOP_B, GO_B = b"stop", b"go"
+TP_ROUNDS = 3  # throughput runs per path, alternating; the median is reported
 
 
 # -- payloads --------------------------------------------------------------------------
@@ -57,12 +60,12 @@ def bare_payload(kind: str) -> bytes:
 
 # -- child roles -----------------------------------------------------------------------
 def child_facewire(kind: str, n_tp: int) -> None:
-    """Echo /ping to /pong until STOP; on GO send n_tp messages to /pong at full speed."""
+    """Echo /ping to /pong; on GO send n_tp messages to /pong at full speed; end on STOP."""
     from facewire.bus import Bus
 
     bus = Bus("bench-echo")
-    sub = bus.subscribe("/ping", None, depth=n_tp + 1000)
-    pub = bus.publisher("/pong", type(facewire_message(kind)), depth=n_tp + 1000)
+    sub = bus.subscribe("/ping", None, depth=4 * n_tp)
+    pub = bus.publisher("/pong", type(facewire_message(kind)), depth=4 * n_tp)
     msg = facewire_message(kind)
     while True:
         m = sub.recv(timeout_s=None)
@@ -70,13 +73,13 @@ def child_facewire(kind: str, n_tp: int) -> None:
             continue
         mt = m.header.media_time
         if mt == STOP:
-            continue
+            break
         if mt == GO:
             for _ in range(n_tp):
                 pub.publish(msg)
-            break
+            continue
         pub.publish(m)
-    time.sleep(0.5)
+    time.sleep(0.2)
     bus.close()
 
 
@@ -84,117 +87,159 @@ def child_bare(transport: str, ping_endpoint: str, n_tp: int, kind: str) -> None
     """Bare pyzmq echo: PUB bound here (endpoint printed), SUB connected to the parent."""
     ctx = zmq.Context()
     pub = ctx.socket(zmq.PUB)
-    pub.setsockopt(zmq.SNDHWM, n_tp + 1000)
+    pub.setsockopt(zmq.SNDHWM, 4 * n_tp)
     pub.bind(f"ipc://{tempfile.mkdtemp()}/pong.sock" if transport == "ipc"
              else "tcp://127.0.0.1:*")
     sub = ctx.socket(zmq.SUB)
-    sub.setsockopt(zmq.RCVHWM, n_tp + 1000)
+    sub.setsockopt(zmq.RCVHWM, 4 * n_tp)
     sub.setsockopt(zmq.SUBSCRIBE, b"/ping")
     sub.connect(ping_endpoint)
     print(pub.getsockopt(zmq.LAST_ENDPOINT).decode(), flush=True)
     payload = bare_payload(kind)
     while True:
         frames = sub.recv_multipart()
+        if frames[1] == STOP_B:
+            break
         if frames[1] == GO_B:
             for _ in range(n_tp):
                 pub.send_multipart([b"/pong", payload])
-            break
-        if frames[1] == STOP_B:
             continue
         pub.send_multipart([b"/pong", frames[1]])
-    time.sleep(0.5)
+    time.sleep(0.2)
     pub.close(linger=2000)
     sub.close()
     ctx.term()
 
 
 # -- parent side -----------------------------------------------------------------------
-def summarise(rtts: list[float], n_tp: int, tp_s: float, nbytes: int) -> dict[str, float]:
-    rtts_us = sorted(t * 1e6 for t in rtts)
-    return {
-        "median_us": statistics.median(rtts_us),
-        "p99_us": rtts_us[min(len(rtts_us) - 1, int(0.99 * len(rtts_us)))],
-        "msgs_per_s": n_tp / tp_s,
-        "mb_per_s": n_tp * nbytes / tp_s / 1e6,
-    }
+class BarePath:
+    """The parent's end of a bare pyzmq ping-pong with its own echo child."""
 
+    def __init__(self, transport: str, kind: str, n_tp: int) -> None:
+        self.ctx = zmq.Context()
+        self.pub = self.ctx.socket(zmq.PUB)
+        self.pub.bind(f"ipc://{tempfile.mkdtemp()}/ping.sock" if transport == "ipc"
+                      else "tcp://127.0.0.1:*")
+        endpoint = self.pub.getsockopt(zmq.LAST_ENDPOINT).decode()
+        self.child = subprocess.Popen(
+            [sys.executable, __file__, "--role", "bare", "--transport", transport, "--kind",
+             kind, "--n-tp", str(n_tp), "--endpoint", endpoint],
+            stdout=subprocess.PIPE, text=True)
+        self.sub = self.ctx.socket(zmq.SUB)
+        self.sub.setsockopt(zmq.RCVHWM, 4 * n_tp)
+        self.sub.setsockopt(zmq.SUBSCRIBE, b"/pong")
+        self.sub.connect(self.child.stdout.readline().strip())
+        self.payload = bare_payload(kind)
+        self.nbytes = len(self.payload)
+        while True:  # both directions connected: a ping comes back
+            self.pub.send_multipart([b"/ping", self.payload])
+            if self.sub.poll(20):
+                break
+        time.sleep(0.1)
+        while self.sub.poll(0):
+            self.sub.recv_multipart()
 
-def run_bare(transport: str, kind: str, n_rtt: int, n_tp: int, warmup: int) -> dict[str, float]:
-    ctx = zmq.Context()
-    pub = ctx.socket(zmq.PUB)
-    pub.bind(f"ipc://{tempfile.mkdtemp()}/ping.sock" if transport == "ipc"
-             else "tcp://127.0.0.1:*")
-    endpoint = pub.getsockopt(zmq.LAST_ENDPOINT).decode()
-    child = subprocess.Popen([sys.executable, __file__, "--role", "bare", "--transport",
-                              transport, "--kind", kind, "--n-tp", str(n_tp),
-                              "--endpoint", endpoint], stdout=subprocess.PIPE, text=True)
-    sub = ctx.socket(zmq.SUB)
-    sub.setsockopt(zmq.RCVHWM, n_tp + 1000)
-    sub.setsockopt(zmq.SUBSCRIBE, b"/pong")
-    sub.connect(child.stdout.readline().strip())
-    payload = bare_payload(kind)
-    while True:  # both directions connected: a ping comes back
-        pub.send_multipart([b"/ping", payload])
-        if sub.poll(20):
-            break
-    time.sleep(0.1)
-    while sub.poll(0):
-        sub.recv_multipart()
-    rtts = []
-    for i in range(warmup + n_rtt):
+    def round_trips(self, n: int) -> list[float]:
+        pub, sub, payload, out = self.pub, self.sub, self.payload, []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            pub.send_multipart([b"/ping", payload])
+            sub.recv_multipart()
+            out.append(time.perf_counter() - t0)
+        return out
+
+    def throughput(self, n: int) -> float:
         t0 = time.perf_counter()
-        pub.send_multipart([b"/ping", payload])
-        sub.recv_multipart()
-        if i >= warmup:
-            rtts.append(time.perf_counter() - t0)
-    t0 = time.perf_counter()
-    pub.send_multipart([b"/ping", GO_B])
-    for _ in range(n_tp):
-        sub.recv_multipart()
-    tp_s = time.perf_counter() - t0
-    child.wait(30)
-    pub.close(0)
-    sub.close(0)
-    ctx.term()
-    return summarise(rtts, n_tp, tp_s, len(payload))
+        self.pub.send_multipart([b"/ping", GO_B])
+        for _ in range(n):
+            self.sub.recv_multipart()
+        return n / (time.perf_counter() - t0)
+
+    def close(self) -> None:
+        self.pub.send_multipart([b"/ping", STOP_B])
+        self.child.wait(30)
+        self.pub.close(0)
+        self.sub.close(0)
+        self.ctx.term()
 
 
-def run_facewire(transport: str, kind: str, n_rtt: int, n_tp: int,
-                 warmup: int) -> dict[str, float]:
-    from facewire.bus import Bus
+class FacewirePath:
+    """The parent's end of a facewire ping-pong with its own echo child."""
 
-    os.environ["FACEWIRE_TRANSPORT"] = transport
-    bus = Bus("bench-main")
-    msg = facewire_message(kind)
-    sub = bus.subscribe("/pong", None, depth=n_tp + 1000)
-    child = subprocess.Popen([sys.executable, __file__, "--role", "facewire", "--kind", kind,
-                              "--n-tp", str(n_tp)])
-    pub = bus.publisher("/ping", type(msg))
-    while pub.subscriber_count == 0:  # the child's subscription has connected
-        bus.process_events()
-        time.sleep(0.01)
-    while sub.recv(timeout_s=0.02) is None:  # and the way back is connected too
-        pub.publish(msg)
-    time.sleep(0.1)
-    sub.take()
-    rtts = []
-    for i in range(warmup + n_rtt):
+    def __init__(self, transport: str, kind: str, n_tp: int) -> None:
+        from facewire.bus import Bus
+
+        os.environ["FACEWIRE_TRANSPORT"] = transport
+        self.bus = Bus("bench-main")
+        self.msg = facewire_message(kind)
+        self.nbytes = wire_bytes(self.msg)
+        self.sub = self.bus.subscribe("/pong", None, depth=4 * n_tp)
+        self.child = subprocess.Popen([sys.executable, __file__, "--role", "facewire",
+                                       "--kind", kind, "--n-tp", str(n_tp)])
+        self.pub = self.bus.publisher("/ping", type(self.msg))
+        while self.pub.subscriber_count == 0:  # the child's subscription has connected
+            self.bus.process_events()
+            time.sleep(0.01)
+        while self.sub.recv(timeout_s=0.02) is None:  # and the way back is connected too
+            self.pub.publish(self.msg)
+        time.sleep(0.1)
+        self.sub.take()
+
+    def round_trips(self, n: int) -> list[float]:
+        pub, sub, msg, out = self.pub, self.sub, self.msg, []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            pub.publish(msg)
+            sub.recv(timeout_s=None)
+            out.append(time.perf_counter() - t0)
+        return out
+
+    def throughput(self, n: int) -> float:
         t0 = time.perf_counter()
-        pub.publish(msg)
-        sub.recv(timeout_s=None)
-        if i >= warmup:
-            rtts.append(time.perf_counter() - t0)
-    t0 = time.perf_counter()
-    pub.publish(msg.with_header(media_time=GO))
-    got = 0
-    while got < n_tp:
-        if sub.recv(timeout_s=10) is None:
-            raise RuntimeError(f"throughput run lost messages: {got}/{n_tp}, {dict(sub.drops)}, last seq {sub._last_seq}")
-        got += 1
-    tp_s = time.perf_counter() - t0
-    child.wait(30)
-    bus.close()
-    return summarise(rtts, n_tp, tp_s, wire_bytes(msg))
+        self.pub.publish(self.msg.with_header(media_time=GO))
+        for got in range(n):
+            if self.sub.recv(timeout_s=10) is None:
+                raise RuntimeError(f"throughput run lost messages: {got}/{n}, "
+                                   f"{dict(self.sub.drops)}, last seq {self.sub._last_seq}")
+        return n / (time.perf_counter() - t0)
+
+    def close(self) -> None:
+        self.pub.publish(self.msg.with_header(media_time=STOP))
+        self.child.wait(30)
+        self.bus.close()
+
+
+def compare(transport: str, kind: str, n_rtt: int, n_tp: int, warmup: int,
+            blocks: int) -> dict[str, dict[str, float]]:
+    """Both paths live at once, measured in alternating blocks, so that the machine's
+    drift between blocks (other load, frequency) reaches both alike."""
+    paths = {"pyzmq": BarePath(transport, kind, n_tp),
+             "facewire": FacewirePath(transport, kind, n_tp)}
+    rtts: dict[str, list[float]] = {name: [] for name in paths}
+    rates: dict[str, list[float]] = {name: [] for name in paths}
+    try:
+        for path in paths.values():
+            path.round_trips(warmup)
+        for _ in range(blocks):
+            for name, path in paths.items():
+                rtts[name] += path.round_trips(max(1, n_rtt // blocks))
+        for _ in range(TP_ROUNDS):
+            for name, path in paths.items():
+                rates[name].append(path.throughput(n_tp))
+    finally:
+        for path in paths.values():
+            path.close()
+    out = {}
+    for name, path in paths.items():
+        rtts_us = sorted(t * 1e6 for t in rtts[name])
+        rate = statistics.median(rates[name])
+        out[name] = {
+            "median_us": statistics.median(rtts_us),
+            "p99_us": rtts_us[min(len(rtts_us) - 1, int(0.99 * len(rtts_us)))],
+            "msgs_per_s": rate,
+            "mb_per_s": rate * path.nbytes / 1e6,
+        }
+    return out
 
 
 def main() -> int:
@@ -202,6 +247,8 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="fewer round trips (a smoke run)")
     ap.add_argument("--transports", default="ipc,tcp")
     ap.add_argument("--json", help="also write the figures to this file")
+    ap.add_argument("--blocks", type=int, default=10,
+                    help="round trips alternate between the two paths in this many blocks")
     ap.add_argument("--role", choices=["bare", "facewire"], help=argparse.SUPPRESS)
     ap.add_argument("--kind", default="small", help=argparse.SUPPRESS)
     ap.add_argument("--transport", default="ipc", help=argparse.SUPPRESS)
@@ -233,8 +280,8 @@ def main() -> int:
         for transport in args.transports.split(","):
             for kind in ("small", "array"):
                 label = "256 B" if kind == "small" else "64 KB float32"
-                bare = run_bare(transport, kind, n_rtt, n_tp[kind], warmup)
-                fw = run_facewire(transport, kind, n_rtt, n_tp[kind], warmup)
+                both = compare(transport, kind, n_rtt, n_tp[kind], warmup, args.blocks)
+                bare, fw = both["pyzmq"], both["facewire"]
                 for path, r in (("pyzmq", bare), ("facewire", fw)):
                     print(f"{transport:9s} {label:14s} {path:9s} {r['median_us']:10.1f} "
                           f"{r['p99_us']:9.1f} {r['msgs_per_s']:10.0f} {r['mb_per_s']:8.1f}")

@@ -38,9 +38,10 @@ class DecodeError(ValueError):
 class _Plan:
     """Per-type facts the codec needs on every message, worked out once (hot path)."""
 
-    __slots__ = ("type", "version", "scalars", "arrays", "checks", "fast_init")
+    __slots__ = ("cls", "type", "version", "scalars", "arrays", "checks", "fast_init")
 
     def __init__(self, cls: type[Message]) -> None:
+        self.cls = cls
         self.type = cls.TYPE
         self.version = cls.VERSION
         self.scalars = tuple(cls.SCALARS)
@@ -62,6 +63,20 @@ def _plan(cls: type[Message]) -> _Plan:
     plan = _PLANS.get(cls)
     if plan is None:
         plan = _PLANS[cls] = _Plan(cls)
+    return plan
+
+
+_PLANS_BY_NAME: dict[str, _Plan] = {}
+
+
+def _plan_named(type_name: Any) -> _Plan | None:
+    """The plan of a registered type name (one dict lookup once a type has been seen)."""
+    plan = _PLANS_BY_NAME.get(type_name) if type_name.__class__ is str else None
+    if plan is None:
+        cls = _class_of(type_name)
+        if cls is None:
+            return None
+        plan = _PLANS_BY_NAME[type_name] = _plan(cls)
     return plan
 
 
@@ -141,9 +156,12 @@ def decode_frames(frames: Sequence[Any], max_bytes: int = DEFAULT_MAX_BYTES) -> 
     """
     if not frames:
         raise DecodeError("truncated", "empty message")
-    total = 0
-    for f in frames:
-        total += len(f)
+    if len(frames) == 1:
+        total = len(frames[0])
+    else:
+        total = 0
+        for f in frames:
+            total += len(f)
     if total > max_bytes:
         raise DecodeError(
             "oversize",
@@ -214,25 +232,20 @@ def _class_of(type_name: Any) -> type[Message] | None:
 
 def _build(meta: dict[str, Any], arrays: dict[str, tuple[str, list[int], Any]]) -> Message:
     type_name = meta["t"]
-    cls = _class_of(type_name)
-    if cls is None:
+    plan = _plan_named(type_name)
+    if plan is None:
         raise DecodeError(
             "unknown_type",
             f"message type {type_name!r} is not registered (see 'facewire msg list')",
         )
-    plan = _plan(cls)
+    cls = plan.cls
     if meta["v"] != plan.version:
         raise DecodeError(
             "version",
             f"{type_name} version {meta['v']} received, this facewire speaks {plan.version}; "
             "run the same facewire version on both ends",
         )
-    try:
-        seq, stamp_ns, media_time, capture_ns = meta["h"]
-        header = _new(Header, {"seq": int(seq), "stamp_ns": int(stamp_ns),
-                               "media_time": float(media_time), "capture_ns": int(capture_ns)})
-    except (TypeError, ValueError, OverflowError):  # int(inf) overflows
-        raise DecodeError("garbage", "malformed header") from None
+    header = _header(meta["h"])
     fields: dict[str, Any] = {"header": header}
     scalars = meta.get("s", _NO_ARRAYS)
     if not isinstance(scalars, dict):
@@ -257,9 +270,11 @@ def _build(meta: dict[str, Any], arrays: dict[str, tuple[str, list[int], Any]]) 
             raise DecodeError(
                 "dtype", f"{type_name}.{name} must be {dtype_name}, got {got_dtype}"
             )
-        _check_shape(type_name, name, declared, shape, dims)
-        try:
-            arr = np.frombuffer(buf, dtype=dtype).reshape(shape)
+        count = _check_shape(type_name, name, declared, shape, dims)
+        try:  # one array construction on the buffer (frombuffer + reshape costs two)
+            if (buf.nbytes if buf.__class__ is memoryview else len(buf)) != count * dtype.itemsize:
+                raise ValueError
+            arr = np.ndarray(shape, dtype, buf)
         except (TypeError, ValueError):  # TypeError: a bag entry whose data is not bytes
             raise DecodeError(
                 "shape", f"{type_name}.{name}: {_size(buf)} cannot fill shape {shape}"
@@ -275,6 +290,25 @@ def _build(meta: dict[str, Any], arrays: dict[str, tuple[str, list[int], Any]]) 
         return cls(**fields)
     except (TypeError, ValueError) as exc:
         raise DecodeError("garbage", f"{type_name}: {exc}") from None
+
+
+def _header(values: Any) -> Header:
+    """The header from its wire list; exact types take the fast path, others are converted."""
+    try:
+        seq, stamp_ns, media_time, capture_ns = values
+    except (TypeError, ValueError):
+        raise DecodeError("garbage", "malformed header") from None
+    if not (seq.__class__ is int and stamp_ns.__class__ is int
+            and media_time.__class__ is float and capture_ns.__class__ is int):
+        try:  # ints for media_time, numpy scalars from other producers
+            seq, stamp_ns = int(seq), int(stamp_ns)
+            media_time, capture_ns = float(media_time), int(capture_ns)
+        except (TypeError, ValueError, OverflowError):  # int(inf) overflows
+            raise DecodeError("garbage", "malformed header") from None
+    header = object.__new__(Header)
+    header.__dict__.update(seq=seq, stamp_ns=stamp_ns, media_time=media_time,
+                           capture_ns=capture_ns)
+    return header
 
 
 def _all_finite(arr: np.ndarray) -> bool:
@@ -325,11 +359,13 @@ def _check_shape(
     declared: tuple[int | str, ...],
     shape: Any,
     dims: dict[str, int],
-) -> None:
+) -> int:
+    """Raise unless ``shape`` fits the declaration; returns the element count."""
     if not isinstance(shape, list) or len(shape) != len(declared):
         raise DecodeError(
             "shape", f"{type_name}.{name} must have {len(declared)} dimensions, got {shape}"
         )
+    count = 1
     for want, got in zip(declared, shape, strict=True):
         if not isinstance(got, int) or got < 0:
             raise DecodeError("shape", f"{type_name}.{name}: bad dimension {got!r}")
@@ -342,6 +378,8 @@ def _check_shape(
             raise DecodeError(
                 "shape", f"{type_name}.{name}: dimension {want}={got} disagrees with {dims[want]}"
             )
+        count *= got
+    return count
 
 
 def validate(msg: Message) -> None:
