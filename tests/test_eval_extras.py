@@ -141,3 +141,20 @@ def test_seal_loss_learns_the_seal_where_the_jaw_is_shut() -> None:
     assert float(seal_loss(net, y, m)) == pytest.approx(10.0, abs=1e-3)  # wrong on both
     net.last_seal_logit = torch.tensor([[10.0, -10.0, -10.0]])
     assert float(seal_loss(net, y, m)) < 1e-3  # the jaw-shut frame carries no seal
+
+
+def test_seal_pos_weight_weighs_missed_closures_only() -> None:
+    import torch
+
+    from facewire.models.blendshape_nets import CNNGRUNet
+    from facewire.train.train_blendshapes import seal_loss
+
+    net = CNNGRUNet(80, ("jawOpen", "mouthClose"), seal=True)
+    y = torch.tensor([[[0.04, 0.04], [0.04, 0.0]]])  # sealed, open
+    m = torch.ones_like(y, dtype=torch.bool)
+    net.last_seal_logit = torch.tensor([[-10.0, -10.0]])  # a missed closure
+    assert float(seal_loss(net, y, m, pos_weight=3.0)) == pytest.approx(
+        3.0 * float(seal_loss(net, y, m)), rel=1e-3)
+    net.last_seal_logit = torch.tensor([[10.0, 10.0]])  # a false closure
+    assert float(seal_loss(net, y, m, pos_weight=3.0)) == pytest.approx(
+        float(seal_loss(net, y, m)), rel=1e-3)

@@ -65,6 +65,7 @@ class TrainConfig:
     gain_db: float = 0.0  # random level change per training crop, +- dB
     warp: float = 0.0  # random mel-axis warp per crop, factor in [1 - warp, 1 + warp]
     seal_bce: float = 0.0  # weight of the lip-seal classification loss (seal networks)
+    seal_pos_weight: float = 1.0  # weight of sealed frames in it (they are rare: ~5%)
     lr: float = 1e-3
     batch: int = 8
     crop_s: float = 4.0
@@ -182,17 +183,19 @@ class ApertureLoss:
 
 
 def seal_loss(net: BlendshapeNet, target: torch.Tensor, mask: torch.Tensor,
-              min_jaw: float = 0.02) -> torch.Tensor:
+              pos_weight: float = 1.0, min_jaw: float = 0.02) -> torch.Tensor:
     """Binary cross-entropy of the network's lip-seal logit against the teacher's seal,
     recovered as mouthClose / jawOpen (the teacher builds mouthClose that way). Frames
     with a nearly shut jaw carry no seal information and are masked. Without it the seal
-    learns only through mouthClose, whose gradient vanishes with the jaw: on /p b m/."""
+    learns only through mouthClose, whose gradient vanishes with the jaw: on /p b m/.
+    ``pos_weight`` > 1 trades false closures for missed ones (sealed frames are rare)."""
     ci, ji = net.outputs.index("mouthClose"), net.outputs.index("jawOpen")
     jaw, close = target[..., ji], target[..., ci]
     m = (mask[..., ci] & mask[..., ji] & (jaw > min_jaw)).float()
     seal = (close / jaw.clamp_min(min_jaw)).clamp(0.0, 1.0)
     bce = torch.nn.functional.binary_cross_entropy_with_logits(
-        net.last_seal_logit, seal, reduction="none")
+        net.last_seal_logit, seal, reduction="none",
+        pos_weight=torch.tensor(pos_weight, device=seal.device))
     return (bce * m).sum() / m.sum().clamp_min(1.0)
 
 
@@ -384,7 +387,7 @@ def train(cfg: TrainConfig, argv: Sequence[str] | None = None) -> dict[str, Any]
             if ap_loss is not None:
                 loss = loss + cfg.aperture * ap_loss(pred, y, m)
             if cfg.seal_bce > 0 and net.seal:
-                loss = loss + cfg.seal_bce * seal_loss(net, y, m)
+                loss = loss + cfg.seal_bce * seal_loss(net, y, m, cfg.seal_pos_weight)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
