@@ -216,6 +216,39 @@ def test_sigkilled_recorder_leaves_a_recoverable_bag(registry: str, tmp_path: Pa
     assert fixed_info.complete and fixed_info.messages == len(recorded)
 
 
+BURST = r"""
+from facewire.bus.transport import Bus
+from facewire.messages import Text
+bus = Bus("burst")
+pub = bus.publisher("/burst", Text)
+for i in range(30):  # at once, without waiting for anybody
+    pub.publish(Text(text=f"burst {i}"))
+bus.close()
+"""
+
+
+def test_record_all_keeps_the_first_messages_of_later_topics(bus: Bus, tmp_path: Path) -> None:
+    """A publisher that appears after `record --all` started and bursts at once, without
+    waiting for anybody, still has its first message recorded: the registry makes new
+    publishers wait for the watching recorder's subscription."""
+    path = tmp_path / "all.mcap"
+    rec = subprocess.Popen(facewire_cmd("bag", "record", "--all", "-o", str(path)),
+                           stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: any(x["node"] == "bag_record" for x in
+                               bus.registry.request({"op": "list"})["nodes"]), 10, "the recorder")
+        burst = subprocess.run([sys.executable, "-c", BURST], capture_output=True, text=True,
+                               timeout=30)
+        assert burst.returncode == 0, burst.stderr
+        wait_until(lambda: count_in(path) >= 30, 10, "all messages in the bag")
+        rec.send_signal(signal.SIGINT)
+        assert rec.wait(10) == 0
+    finally:
+        stop_process(rec)
+    got = [m.msg.text for m in read_bag(path) if m.topic == "/burst"]
+    assert got == [f"burst {i}" for i in range(30)]
+
+
 def synthetic_bag(path: Path, topics: dict[str, int], span_s: float) -> None:
     """Text messages on each topic, evenly spread over span_s of log time."""
     t0 = 1_700_000_000 * 10**9

@@ -3,8 +3,10 @@
 The recorder subscribes in ``queue`` delivery (a recorder wants every message, not the
 newest) to the topics it is given, or to every topic: it watches the registry for
 publishers and follows topics as they appear. A subscription made before a publisher
-starts loses nothing (the bus waits for known subscribers); with ``--all``, messages
-sent before the recorder heard of a new publisher cannot be recorded.
+starts loses nothing (the bus waits for known subscribers); with ``--all`` the registry
+tells each new publisher to wait for the recorder's subscription too, so a topic that
+appears later is recorded from its first message (unless the recorder takes longer than
+the publisher's bounded wait, 2 s).
 
 The file is flushed every ``flush_s`` seconds (one chunk each time, unless chunks fill
 up sooner), so a recorder killed with SIGKILL loses at most the last interval;
@@ -55,6 +57,7 @@ class Recorder:
         self.written = 0
         self._stop = StopFlag()
         self._heartbeat = Heartbeat(self.bus, self._counters, self._topics)
+        self._watching = not topics
         if topics:
             for topic in topics:
                 self._follow(self.bus.resolve(topic))
@@ -68,8 +71,10 @@ class Recorder:
     def _follow(self, topic: str) -> None:
         if topic in self.subs:
             return
+        sub_id = self.bus.watch_sub_id(topic) if self._watching else None
         self.subs[topic] = self.bus.subscribe(
-            topic, None, delivery="queue", depth=RECORD_DEPTH, callback=self._writer_for(topic))
+            topic, None, delivery="queue", depth=RECORD_DEPTH, callback=self._writer_for(topic),
+            sub_id=sub_id)
         log.info("recording %s", topic)
 
     def _writer_for(self, topic: str) -> Callable[[Message], None]:

@@ -34,6 +34,7 @@ class _Client:
     last_seen: float = field(default_factory=time.monotonic)
     status: bytes | None = None  # last NodeStatus, bag form
     watches_all: bool = False
+    watch_id: str = ""  # a watcher subscribes to topic T as sub_id watch_id + T
 
 
 @dataclass
@@ -90,8 +91,12 @@ class Registry:
         notified |= {c.identity for c in self.clients.values() if c.watches_all}
         for ident in notified - {client.identity}:
             self.outbox.append((ident, event))
-        subs = [s.sub_id for s in self.subs.values() if s.topic == pub.topic]
-        return {"ok": True, "subscribers": subs}
+        subs = {s.sub_id for s in self.subs.values() if s.topic == pub.topic}
+        # watchers (recorders of every topic) will subscribe as soon as they hear of this
+        # publisher: it waits for them as for any known subscriber, so nothing is lost
+        subs |= {c.watch_id + pub.topic for c in self.clients.values()
+                 if c.watches_all and c.watch_id and c.identity != client.identity}
+        return {"ok": True, "subscribers": sorted(subs)}
 
     def _op_subscribe(self, client: _Client, req: dict[str, Any]) -> dict[str, Any]:
         sub = _Sub(client.identity, req["sub_id"], req["topic"], client.node)
@@ -115,6 +120,7 @@ class Registry:
     def _op_watch(self, client: _Client, req: dict[str, Any]) -> dict[str, Any]:
         """Receive every publisher event (recorders of 'all topics')."""
         client.watches_all = True
+        client.watch_id = str(req.get("watch_id", ""))
         return {"ok": True, "publishers": [self._pub_info(p) for p in self.pubs.values()]}
 
     def _op_status(self, client: _Client, req: dict[str, Any]) -> None:

@@ -184,6 +184,7 @@ class Subscription:
         depth: int = 1000,
         callback: Callable[[Message], Any] | None = None,
         max_bytes: int = DEFAULT_MAX_BYTES,
+        sub_id: str | None = None,
     ) -> None:
         if delivery not in DELIVERIES:
             raise ValueError(f"delivery must be one of {DELIVERIES}, got {delivery!r}")
@@ -193,7 +194,7 @@ class Subscription:
         self.delivery = delivery
         self.callback = callback
         self.max_bytes = max_bytes
-        self.sub_id = uuid.uuid4().hex[:12]
+        self.sub_id = sub_id or uuid.uuid4().hex[:12]
         self._prefix = wire_prefix(topic)
         self.sock = bus.ctx.socket(zmq.SUB)
         self.sock.setsockopt(zmq.RCVHWM, depth)
@@ -370,6 +371,7 @@ class Bus:
         self._publisher_watchers: list[Callable[[dict[str, Any]], Any]] = []
         self._poller: zmq.Poller | None = None
         self._next_keepalive = 0.0
+        self.watch_id = uuid.uuid4().hex[:12] + ":"
 
     def resolve(self, name: str) -> str:
         return resolve_topic(name, self.namespace)
@@ -421,9 +423,17 @@ class Bus:
                         pub.forget(ev["sub_id"])
 
     def watch_publishers(self, handler: Callable[[dict[str, Any]], Any]) -> list[dict[str, Any]]:
-        """Call ``handler`` for every publisher that appears on any topic (recorders)."""
+        """Call ``handler`` for every publisher that appears on any topic (recorders).
+
+        New publishers wait (bounded) for this client's subscription to their topic
+        before sending, provided the handler subscribes with ``watch_sub_id(topic)``.
+        """
         self._publisher_watchers.append(handler)
-        return self.registry.request({"op": "watch"})["publishers"]
+        return self.registry.request({"op": "watch", "watch_id": self.watch_id})["publishers"]
+
+    def watch_sub_id(self, topic: str) -> str:
+        """The subscription id a watcher uses for ``topic`` (publishers expect it)."""
+        return self.watch_id + topic
 
     def spin_once(self, timeout_ms: int = 100) -> int:
         """Wait up to timeout_ms for input, then deliver it to callbacks; returns count."""
