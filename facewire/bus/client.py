@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import time
 from collections import deque
 from typing import Any
 
@@ -18,6 +19,30 @@ _EVENTS, _POLLIN = int(zmq.EVENTS), int(zmq.POLLIN)  # ints: enum `&` is slow
 
 class RegistryUnreachable(RuntimeError):
     pass
+
+
+def ask_registry(address: str, req: dict[str, Any], timeout_s: float = 1.0
+                 ) -> dict[str, Any] | None:
+    """One request without joining the graph as a node (supervisors, probes); None when
+    nothing answers in time or the registry refuses."""
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 200)  # time for the goodbye to leave
+    try:
+        sock.connect(address)
+        sock.send(msgpack.packb({**req, "id": 1}))
+        deadline = time.monotonic() + timeout_s
+        while (left := deadline - time.monotonic()) > 0:
+            if not sock.poll(int(left * 1000) + 1):
+                return None
+            reply = msgpack.unpackb(sock.recv(), raw=False)
+            if isinstance(reply, dict) and reply.get("id") == 1:
+                sock.send(msgpack.packb({"op": "bye", "id": 2}))  # be forgotten at once
+                return reply if reply.get("ok") else None
+        return None
+    except (zmq.ZMQError, ValueError, msgpack.UnpackException):
+        return None
+    finally:
+        sock.close(0)
 
 
 class RegistryClient:

@@ -26,10 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import IO, Any
 
-import msgpack
-import zmq
-
 from facewire.bus.addresses import REGISTRY_ENV, runtime_dir
+from facewire.bus.client import ask_registry
 from facewire.launch.model import NodeSpec, graph_delay
 
 GRACE_S = 5.0  # SIGTERM -> SIGKILL
@@ -41,33 +39,9 @@ DELAY_REPORT_S = 20.0  # give up waiting for every node's delay_s after this lon
 COLORS = (36, 32, 33, 35, 34, 91, 92, 93, 94, 95, 96)
 
 
-def registry_request(address: str, req: dict[str, Any], timeout_s: float = 1.0
-                     ) -> dict[str, Any] | None:
-    """One request to the registry without registering as a node; None if no answer."""
-    ctx = zmq.Context.instance()
-    sock = ctx.socket(zmq.DEALER)
-    sock.setsockopt(zmq.LINGER, 200)  # time for the goodbye to leave
-    try:
-        sock.connect(address)
-        sock.send(msgpack.packb({**req, "id": 1}))
-        deadline = time.monotonic() + timeout_s
-        while (left := deadline - time.monotonic()) > 0:
-            if not sock.poll(int(left * 1000) + 1):
-                return None
-            reply = msgpack.unpackb(sock.recv(), raw=False)
-            if isinstance(reply, dict) and reply.get("id") == 1:
-                sock.send(msgpack.packb({"op": "bye", "id": 2}))  # be forgotten at once
-                return reply if reply.get("ok") else None
-        return None
-    except (zmq.ZMQError, ValueError, msgpack.UnpackException):
-        return None
-    finally:
-        sock.close(0)
-
-
 def registry_answers(address: str, timeout_s: float = 1.0) -> bool:
     """Whether a facewire registry replies at ``address``."""
-    return registry_request(address, {"op": "ping"}, timeout_s) is not None
+    return ask_registry(address, {"op": "ping"}, timeout_s) is not None
 
 
 def fresh_registry_address() -> str:
@@ -275,7 +249,7 @@ class Launcher:
         """The latest NodeStatus of each process the registry knows, by pid."""
         from facewire.messages.codec import decode_bytes
 
-        reply = registry_request(self.registry, {"op": "list"}, 0.5) or {}
+        reply = ask_registry(self.registry, {"op": "list"}, 0.5) or {}
         out = {}
         for entry in reply.get("nodes", []):
             if entry.get("status") is not None:
