@@ -11,8 +11,6 @@ Fixed seeds make a run repeatable on the same machine and thread count.
 from __future__ import annotations
 
 import math
-import shlex
-import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -35,13 +33,15 @@ from facewire.train.dataset import (
     split_by_voice,
 )
 from facewire.train.epochs import EpochBook
+from facewire.train.runs import (  # noqa: F401  (CheckpointError: re-exported)
+    CheckpointError,
+    read_checkpoint,
+    resolve_device,
+    start_run,
+)
 
 CKPT_FORMAT = "facewire-blendshape-checkpoint"
 SIGMA_FLOOR = 0.05
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint is missing, corrupt or not ours; the message names the file and the fix."""
 
 
 @dataclass
@@ -80,14 +80,6 @@ class TrainConfig:
     hidden: int | None = None
     window: int | None = None
     quiet: bool = False
-
-
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda: torch sees no CUDA device (use --device cpu or auto)")
-    return torch.device(device)
 
 
 def feature_spec_for(cfg: TrainConfig) -> tuple[FeatureSpec, Any]:
@@ -291,22 +283,8 @@ def predict_curves(net: BlendshapeNet, feats: np.ndarray, spec: FeatureSpec,
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Read a checkpoint; CheckpointError names the file and what to do."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "best.pt"
-    if not path.exists():
-        raise CheckpointError(f"{path}: checkpoint not found (train one with 'facewire train "
-                              "blendshapes --out DIR', then pass DIR/best.pt)")
-    try:
-        ck = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for a damaged file
-        raise CheckpointError(f"{path}: corrupt or unreadable checkpoint ({type(exc).__name__}: "
-                              f"{str(exc).splitlines()[0][:200]}); retrain or restore it") from exc
-    if not isinstance(ck, dict) or ck.get("format") != CKPT_FORMAT:
-        raise CheckpointError(f"{path}: not a facewire blendshape checkpoint")
-    ck["path"] = str(path)
-    return ck
+    """Read a blendshape checkpoint; CheckpointError names the file and what to do."""
+    return read_checkpoint(path, CKPT_FORMAT, "blendshape", "train blendshapes")
 
 
 def net_from_checkpoint(ck: dict[str, Any]) -> BlendshapeNet:
@@ -320,20 +298,9 @@ def net_from_checkpoint(ck: dict[str, Any]) -> BlendshapeNet:
 
 def train(cfg: TrainConfig, argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Run (or resume) training; returns a summary. Writes ``cfg.out``/{last,best}.pt."""
-    torch.set_num_threads(max(1, cfg.threads))
-    torch.manual_seed(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
-    device = resolve_device(cfg.device)
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    command = "facewire " + " ".join(shlex.quote(a) for a in (argv if argv is not None
-                                                              else sys.argv[1:]))
-    resume_ck = None
-    if cfg.resume:
-        if not (out / "last.pt").exists():
-            raise CheckpointError(f"{out / 'last.pt'}: nothing to resume (drop --resume)")
-        resume_ck = load_checkpoint(out / "last.pt")
-        command = resume_ck.get("command", command)
+    run = start_run(cfg.out, cfg.seed, cfg.threads, cfg.device, cfg.resume, load_checkpoint,
+                    argv)
+    out, device, rng, command, resume_ck = run.out, run.device, run.rng, run.command, run.resume
 
     spec, extractor = feature_spec_for(cfg)
     utts = load_sources(cfg.data)

@@ -13,8 +13,6 @@ stream. ``noise_mm`` jitters the input landmarks so the decoder tolerates S2L's 
 
 from __future__ import annotations
 
-import shlex
-import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -44,10 +42,7 @@ from facewire.train.landmark_data import (
     vertex_weights,
 )
 from facewire.train.losses_landmarks import S2DWeights, s2d_loss
-from facewire.train.train_blendshapes import (
-    CheckpointError,
-    resolve_device,
-)
+from facewire.train.runs import read_checkpoint, start_run
 from facewire.train.train_s2l import load_rig
 
 CKPT_FORMAT = "facewire-s2d-checkpoint"
@@ -146,20 +141,7 @@ def evaluate(net: S2DNet, sampler: FrameSampler, idx: np.ndarray, who: np.ndarra
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """Read an S2D checkpoint; CheckpointError names the file and what to do."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "best.pt"
-    if not path.exists():
-        raise CheckpointError(f"{path}: checkpoint not found (train one with 'facewire train "
-                              "densify --out DIR')")
-    try:
-        ck = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for a damaged file
-        raise CheckpointError(f"{path}: corrupt or unreadable checkpoint ({exc})") from exc
-    if not isinstance(ck, dict) or ck.get("format") != CKPT_FORMAT:
-        raise CheckpointError(f"{path}: not a facewire S2D checkpoint")
-    ck["path"] = str(path)
-    return ck
+    return read_checkpoint(path, CKPT_FORMAT, "S2D", "train densify")
 
 
 def net_from_checkpoint(ck: dict[str, Any]) -> S2DNet:
@@ -170,20 +152,9 @@ def net_from_checkpoint(ck: dict[str, Any]) -> S2DNet:
 
 def train(cfg: S2DConfig, argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Run (or resume) training; writes ``cfg.out``/{last,best}.pt and returns a summary."""
-    torch.set_num_threads(max(1, cfg.threads))
-    torch.manual_seed(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
-    device = resolve_device(cfg.device)
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    command = "facewire " + " ".join(shlex.quote(a) for a in (argv if argv is not None
-                                                              else sys.argv[1:]))
-    resume_ck = None
-    if cfg.resume:
-        if not (out / "last.pt").exists():
-            raise CheckpointError(f"{out / 'last.pt'}: nothing to resume (drop --resume)")
-        resume_ck = load_checkpoint(out / "last.pt")
-        command = resume_ck.get("command", command)
+    run = start_run(cfg.out, cfg.seed, cfg.threads, cfg.device, cfg.resume, load_checkpoint,
+                    argv)
+    out, device, rng, command, resume_ck = run.out, run.device, run.rng, run.command, run.resume
 
     utts = load_sources(cfg.data)
     train_u, val_u = split_by_voice(utts, cfg.held_out, cfg.seed)

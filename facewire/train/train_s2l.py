@@ -12,8 +12,6 @@ time budget work as in :mod:`facewire.train.train_blendshapes`.
 
 from __future__ import annotations
 
-import shlex
-import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -42,12 +40,11 @@ from facewire.train.landmark_data import (
     split_identities,
 )
 from facewire.train.losses_landmarks import S2LWeights, s2l_loss
+from facewire.train.runs import read_checkpoint, start_run
 from facewire.train.train_blendshapes import (
-    CheckpointError,
     collate,
     feature_spec_for,
     feature_stats,
-    resolve_device,
 )
 
 CKPT_FORMAT = "facewire-s2l-checkpoint"
@@ -129,20 +126,7 @@ def evaluate_loss(net: S2LNet, examples: Sequence[Example], bank: torch.Tensor,
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """Read an S2L checkpoint; CheckpointError names the file and what to do."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "best.pt"
-    if not path.exists():
-        raise CheckpointError(f"{path}: checkpoint not found (train one with 'facewire train "
-                              "landmarks --out DIR')")
-    try:
-        ck = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for a damaged file
-        raise CheckpointError(f"{path}: corrupt or unreadable checkpoint ({exc})") from exc
-    if not isinstance(ck, dict) or ck.get("format") != CKPT_FORMAT:
-        raise CheckpointError(f"{path}: not a facewire S2L checkpoint")
-    ck["path"] = str(path)
-    return ck
+    return read_checkpoint(path, CKPT_FORMAT, "S2L", "train landmarks")
 
 
 def net_from_checkpoint(ck: dict[str, Any]) -> S2LNet:
@@ -155,20 +139,9 @@ def train(cfg: S2LConfig, argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Run (or resume) training; writes ``cfg.out``/{last,best}.pt and returns a summary."""
     if cfg.arch not in ARCHS:
         raise ValueError(f"unknown --arch {cfg.arch!r}; choose one of {', '.join(ARCHS)}")
-    torch.set_num_threads(max(1, cfg.threads))
-    torch.manual_seed(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
-    device = resolve_device(cfg.device)
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    command = "facewire " + " ".join(shlex.quote(a) for a in (argv if argv is not None
-                                                              else sys.argv[1:]))
-    resume_ck = None
-    if cfg.resume:
-        if not (out / "last.pt").exists():
-            raise CheckpointError(f"{out / 'last.pt'}: nothing to resume (drop --resume)")
-        resume_ck = load_checkpoint(out / "last.pt")
-        command = resume_ck.get("command", command)
+    run = start_run(cfg.out, cfg.seed, cfg.threads, cfg.device, cfg.resume, load_checkpoint,
+                    argv)
+    out, device, rng, command, resume_ck = run.out, run.device, run.rng, run.command, run.resume
 
     spec, extractor = feature_spec_for(cfg)  # type: ignore[arg-type]
     utts = load_sources(cfg.data)

@@ -1,0 +1,78 @@
+"""The start of every training run: seeds, device, run folder, the command that made it,
+and checkpoint reading with errors that name the file and the fix."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, corrupt or not ours; the message names the file and the fix."""
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda: torch sees no CUDA device (use --device cpu or auto)")
+    return torch.device(device)
+
+
+def read_checkpoint(path: str | Path, fmt: str, what: str, train_cmd: str) -> dict[str, Any]:
+    """A checkpoint of format ``fmt`` (a run folder means its best.pt); ``what`` names the
+    kind in errors and ``train_cmd`` is the command that makes one."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "best.pt"
+    if not path.exists():
+        raise CheckpointError(f"{path}: checkpoint not found (train one with 'facewire "
+                              f"{train_cmd} --out DIR', then pass DIR/best.pt)")
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a damaged file
+        raise CheckpointError(f"{path}: corrupt or unreadable checkpoint ({type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0][:200]}); retrain or restore it") from exc
+    if not isinstance(ck, dict) or ck.get("format") != fmt:
+        raise CheckpointError(f"{path}: not a facewire {what} checkpoint")
+    ck["path"] = str(path)
+    return ck
+
+
+@dataclass
+class RunStart:
+    """What every training loop sets up before it loads data."""
+
+    out: Path
+    device: torch.device
+    rng: np.random.Generator
+    command: str  # the command line that started the run (kept across --resume)
+    resume: dict[str, Any] | None  # last.pt when resuming
+
+
+def start_run(out: str | Path, seed: int, threads: int, device: str, resume: bool,
+              load: Any, argv: Sequence[str] | None = None) -> RunStart:
+    """Seed torch and numpy, pick the device, make the run folder; with ``resume`` read
+    ``out/last.pt`` through ``load`` (the loop's own checkpoint reader)."""
+    torch.set_num_threads(max(1, threads))
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    dev = resolve_device(device)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    command = "facewire " + " ".join(shlex.quote(a) for a in (argv if argv is not None
+                                                              else sys.argv[1:]))
+    resume_ck = None
+    if resume:
+        if not (out / "last.pt").exists():
+            raise CheckpointError(f"{out / 'last.pt'}: nothing to resume (drop --resume)")
+        resume_ck = load(out / "last.pt")
+        command = resume_ck.get("command", command)
+    return RunStart(out, dev, rng, command, resume_ck)
