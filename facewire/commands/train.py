@@ -41,6 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "more false ones)")
     b.add_argument("--warp", type=float, default=0.0,
                    help="mel-axis warp augmentation (vocal tract length), e.g. 0.1 = +-10%%")
+    b.add_argument("--speaker-norm", action="store_true",
+                   help="online speaker normalisation of log-mel (running speech mean replaced "
+                        "by the training voices' mean; see docs/models.md)")
     b.add_argument("--lr", type=float, default=1e-3)
     b.add_argument("--batch", type=int, default=8)
     b.add_argument("--crop", type=float, default=4.0, help="training crop length (s)")
@@ -88,7 +91,7 @@ def _blendshapes(args: argparse.Namespace) -> int:
         wav2vec_layer=args.wav2vec_layer, lookahead=args.lookahead, curves=args.curves,
         loss=args.loss, l1=args.l1, aperture=args.aperture, rig=args.rig, lr=args.lr,
         bandlimit=args.bandlimit, gain_db=args.gain_db, warp=args.warp, seal_bce=args.seal_bce,
-        seal_pos_weight=args.seal_pos_weight, seal=not args.no_seal,
+        seal_pos_weight=args.seal_pos_weight, speaker_norm=args.speaker_norm, seal=not args.no_seal,
         batch=args.batch, crop_s=args.crop,
         epochs=args.epochs, patience=args.patience, max_minutes=args.max_minutes,
         held_out=args.held_out, seed=args.seed, device=args.device, threads=args.threads,

@@ -19,6 +19,7 @@ import numpy as np
 from facewire.models.card import CardError, read_card
 from facewire.models.framerate import StreamingResampler, interpolation_delay, resample
 from facewire.models.logmel import LogMelConfig
+from facewire.models.speaker_norm import SpeakerNormaliser, SpeakerNormConfig
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEFAULT_MODEL = "facewire_cnn_gru_logmel.onnx"
@@ -125,6 +126,9 @@ class StreamingPredictor:
         feat_delay = self.logmel.delay_s if self.logmel else 0.0
         self.delay_s: float = (feat_delay + self.lookahead / self.rate
                                + interpolation_delay(self.rate, self.fps, self.t0))
+        norm = feats.get("speaker_norm")
+        self.speaker_norm: SpeakerNormaliser | None = (
+            SpeakerNormaliser(SpeakerNormConfig.from_dict(norm)) if norm else None)
         self._check_graph()
         self._resampler = StreamingResampler(self.rate, self.fps, self.t0)
         self.reset()
@@ -157,6 +161,8 @@ class StreamingPredictor:
         self._state = self._initial_state()
         self._to_drop = self.lookahead
         self._resampler.reset()
+        if self.speaker_norm is not None:
+            self.speaker_norm.reset()
 
     def _frames(self, feature_frames: np.ndarray) -> np.ndarray:
         x = np.asarray(feature_frames, dtype=np.float32)
@@ -182,6 +188,8 @@ class StreamingPredictor:
                              "(needs the whole utterance); use predict(), or a streaming model")
         if len(x) == 0:
             return np.zeros((0, len(self.names)), np.float32)
+        if self.speaker_norm is not None:
+            x = self.speaker_norm(x)
         y, self._state = self._run(x, self._state)
         if self._to_drop:
             k = min(self._to_drop, len(y))
@@ -206,6 +214,8 @@ class StreamingPredictor:
         x = self._frames(feature_frames)
         if len(x) == 0:
             return np.zeros((0, len(self.names)), np.float32)
+        if self.speaker_norm is not None:  # a fresh one: the stream's state stays untouched
+            x = SpeakerNormaliser(self.speaker_norm.cfg)(x)
         if self.streaming:
             state, ys = self._initial_state(), []
             for a in range(0, len(x), _CHUNK):

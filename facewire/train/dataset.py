@@ -63,6 +63,7 @@ class FeatureSpec:
     pad_value: float = float(np.log(1e-6))
     logmel: dict | None = None  # LogMelConfig.to_dict() for kind == logmel
     wav2vec: dict | None = None  # {"model_dir", "layer", ...} for kind == wav2vec2
+    speaker_norm: dict | None = None  # SpeakerNormConfig.to_dict(): online speaker normalisation
 
     @classmethod
     def for_logmel(cls, cfg: LogMelConfig | None = None) -> FeatureSpec:
@@ -92,7 +93,14 @@ def feature_fn(spec: FeatureSpec) -> FeatureFn:
     """Audio -> features (n, dim) for a spec (wav2vec loads its local model once)."""
     if spec.kind == "logmel":
         cfg = LogMelConfig(**(spec.logmel or {}))
+        if spec.speaker_norm:
+            from facewire.models.speaker_norm import SpeakerNormaliser, SpeakerNormConfig
+
+            norm = SpeakerNormConfig.from_dict(spec.speaker_norm)
+            return lambda audio: SpeakerNormaliser(norm)(logmel(audio, cfg))
         return lambda audio: logmel(audio, cfg)
+    if spec.speaker_norm:
+        raise DatasetError("speaker normalisation is defined for log-mel features only")
     if spec.kind == "wav2vec2":
         from facewire.train.wav2vec import Wav2VecFeatures
 

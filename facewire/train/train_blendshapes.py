@@ -28,6 +28,7 @@ from facewire.train.dataset import (
     FeatureSpec,
     Utterance,
     corpus_summary,
+    feature_fn,
     load_sources,
     make_examples,
     split_by_voice,
@@ -64,6 +65,7 @@ class TrainConfig:
     bandlimit: float = 0.0  # share of training clips low-passed to 4 kHz (8 kHz microphones)
     gain_db: float = 0.0  # random level change per training crop, +- dB
     warp: float = 0.0  # random mel-axis warp per crop, factor in [1 - warp, 1 + warp]
+    speaker_norm: bool = False  # online speaker normalisation of log-mel (models/speaker_norm)
     seal_bce: float = 0.0  # weight of the lip-seal classification loss (seal networks)
     seal_pos_weight: float = 1.0  # weight of sealed frames in it (they are rare: ~5%)
     lr: float = 1e-3
@@ -80,6 +82,18 @@ class TrainConfig:
     hidden: int | None = None
     window: int | None = None
     quiet: bool = False
+
+
+def speaker_normalised(spec: FeatureSpec, utts: Sequence[Utterance], max_clips: int = 300
+                       ) -> FeatureSpec:
+    """The spec with online speaker normalisation, its prior taken from training clips."""
+    from facewire.models.speaker_norm import speech_statistics
+
+    if spec.kind != "logmel":
+        raise ValueError("--speaker-norm works with log-mel features only")
+    fn = feature_fn(spec)
+    clips = list(utts)[::max(1, len(utts) // max_clips)]
+    return replace(spec, speaker_norm=speech_statistics([fn(u.audio) for u in clips]).to_dict())
 
 
 def feature_spec_for(cfg: TrainConfig) -> tuple[FeatureSpec, Any]:
@@ -309,6 +323,8 @@ def train(cfg: TrainConfig, argv: Sequence[str] | None = None) -> dict[str, Any]
         raise ValueError(f"cannot split {len(utts)} clips into train and validation")
     if cfg.bandlimit > 0:
         train_u = bandlimit(train_u, cfg.bandlimit, np.random.default_rng([cfg.seed, 1]))
+    if cfg.speaker_norm:
+        spec = speaker_normalised(spec, train_u)
     net = make_net(cfg, spec)
     bar = (lambda xs: tqdm(xs, desc="features", unit="clip", leave=False)) if not cfg.quiet \
         else None

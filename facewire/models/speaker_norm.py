@@ -1,0 +1,88 @@
+"""Online speaker normalisation of log-mel frames: the running mean of a voice's speech
+frames is replaced by the training voices' mean.
+
+A log-mel frame is roughly what is said plus a voice- and channel-specific offset (vocal
+tract, microphone, level). Models trained on a few hundred synthetic voices read part of
+that offset as phonetics, so the same word from two real speakers animates differently.
+Subtracting the speaker's mean (cepstral mean normalisation, the classic remedy) needs the
+whole utterance; this version is causal: it starts from the training prior and moves towards
+the speaker's own mean over speech frames only (silence would pull it towards the noise
+floor), with a prior weight of ``n0`` frames and a horizon of ``horizon`` frames once the
+voice is known. It keeps its state across utterances of a stream, so a live speaker is
+normalised from the first seconds on; ``reset()`` starts again from the prior.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class SpeakerNormConfig:
+    """What the normaliser needs; stored in the model card with the feature spec."""
+
+    prior: tuple[float, ...]  # the training voices' mean speech frame
+    floor: float  # frames with a lower mean log-mel are never speech
+    gate_db: float = 35.0  # speech: within this many dB of the loudest frame so far
+    n0: float = 20.0  # weight of the prior, in frames
+    horizon: float = 300.0  # longest memory, in frames (3 s at 100 fps)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["prior"] = [float(v) for v in self.prior]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SpeakerNormConfig:
+        return cls(**{**d, "prior": tuple(float(v) for v in d["prior"])})
+
+
+class SpeakerNormaliser:
+    """Causal, stateful: ``frames -> frames - speaker_mean + prior`` (float32)."""
+
+    def __init__(self, cfg: SpeakerNormConfig) -> None:
+        self.cfg = cfg
+        self.prior = np.asarray(cfg.prior, np.float64)
+        self._gate = cfg.gate_db / 10.0 * np.log(10.0)  # dB of power -> natural log units
+        self.reset()
+
+    def reset(self) -> None:
+        self.mean = self.prior.copy()
+        self.count = 0
+        self.loudest = -np.inf
+
+    def __call__(self, frames: np.ndarray) -> np.ndarray:
+        x = np.asarray(frames, np.float64)
+        out = np.empty_like(x)
+        cfg = self.cfg
+        for t, frame in enumerate(x):
+            energy = float(frame.mean())
+            self.loudest = max(self.loudest, energy)
+            if energy > cfg.floor and energy > self.loudest - self._gate:
+                self.count += 1
+                rate = max(1.0 / (cfg.n0 + self.count), 1.0 / cfg.horizon)
+                self.mean += rate * (frame - self.mean)
+            out[t] = frame - self.mean + self.prior
+        return out.astype(np.float32)
+
+
+def speech_statistics(clips: list[np.ndarray], floor_percentile: float = 20.0,
+                      gate_db: float = 35.0) -> SpeakerNormConfig:
+    """A config from training features: the floor is a low percentile of all frames'
+    energy, the prior the mean of the frames that pass the gate within each clip."""
+    if not clips:
+        raise ValueError("speaker normalisation needs training clips to take its prior from")
+    energies = np.concatenate([c.mean(1) for c in clips])
+    floor = float(np.percentile(energies, floor_percentile))
+    gate = gate_db / 10.0 * np.log(10.0)
+    speech = []
+    for c in clips:
+        e = c.mean(1)
+        keep = (e > floor) & (e > np.maximum.accumulate(e) - gate)
+        if keep.any():
+            speech.append(c[keep])
+    prior = np.concatenate(speech).mean(0) if speech else np.concatenate(clips).mean(0)
+    return SpeakerNormConfig(prior=tuple(float(v) for v in prior), floor=floor, gate_db=gate_db)
