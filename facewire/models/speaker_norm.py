@@ -27,7 +27,7 @@ class SpeakerNormConfig:
     prior: tuple[float, ...]  # the training voices' mean speech frame
     floor: float  # frames with a lower mean log-mel are never speech
     gate_db: float = 35.0  # speech: within this many dB of the loudest frame so far
-    n0: float = 20.0  # weight of the prior, in frames
+    n0: float = 10.0  # weight of the prior, in frames (100 ms of speech)
     horizon: float = 300.0  # longest memory, in frames (3 s at 100 fps)
 
     def to_dict(self) -> dict[str, Any]:
