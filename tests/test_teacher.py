@@ -12,6 +12,7 @@ from facewire.train.metrics import (
     LipAperture,
     bilabial_closure_rate,
     dtw_distance,
+    false_closure_rate,
     open_close_aperture_ratio,
     rounding_ratio,
 )
@@ -148,6 +149,9 @@ def test_metric_known_answers() -> None:
     ap = np.array([5.0, 1.0, 5.0, 5.0, 3.0, 5.0])
     ph = [("M", 1 / FPS, 2 / FPS), ("B", 4 / FPS, 5 / FPS)]
     assert bilabial_closure_rate(ap, ph) == 0.5
+    others = [("T", 1 / FPS, 2 / FPS), ("K", 2 / FPS, 3 / FPS), ("S", 4 / FPS, 5 / FPS),
+              ("F", 1 / FPS, 2 / FPS)]  # F closes on the teeth: not counted
+    assert false_closure_rate(ap, others) == pytest.approx(1 / 3)
     a = np.array([[0.0], [1.0], [0.0]])
     b = np.array([[0.0], [0.0], [1.0], [1.0], [0.0]])
     assert dtw_distance(a, b) == pytest.approx(0.0)

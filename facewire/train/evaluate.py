@@ -35,14 +35,15 @@ from facewire.train.metrics import (
     LipAperture,
     bilabial_closure_rate,
     dtw_distance,
+    false_closure_rate,
     open_close_aperture_ratio,
     rounding_ratio,
 )
 
 Predict = Callable[[np.ndarray], np.ndarray]  # 16 kHz audio -> [frames, 52] at 60 fps
 REPO = Path(__file__).resolve().parents[2]
-COLUMNS = ("l2", "lmd", "lmd_lips", "smooth", "self_smooth", "closure", "open_close", "rounding",
-           "fsdd_open_close", "fsdd_rounding", "xspk")
+COLUMNS = ("l2", "lmd", "lmd_lips", "smooth", "self_smooth", "closure", "false_closure",
+           "open_close", "rounding", "fsdd_open_close", "fsdd_rounding", "xspk")
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 LIP_LANDMARKS = tuple(range(48, 68))
 
@@ -167,6 +168,7 @@ def evaluate_clips(predict: Predict, utts: Sequence[Utterance], aperture: LipApe
     if aps:
         ap, w = np.concatenate(aps), np.concatenate(ws)
         out.update(closure=bilabial_closure_rate(ap, phones, 60.0),
+                   false_closure=false_closure_rate(ap, phones, 60.0),
                    open_close=open_close_aperture_ratio(ap, phones, 60.0),
                    rounding=rounding_ratio(w, phones, 60.0))
     return out
@@ -263,7 +265,7 @@ def format_table(results: dict[str, dict[str, float]], columns: Sequence[str] = 
         for c in cols:
             v = r.get(c, float("nan"))
             cells.append(("-" if v != v else
-                          f"{100 * v:.1f}%" if c == "closure" else
+                          f"{100 * v:.1f}%" if c in ("closure", "false_closure") else
                           f"{100 * v:.2f}%" if c.startswith("lmd") else
                           f"{v:.2e}" if c in ("smooth", "self_smooth", "mse") else
                           f"{v:.3f}").rjust(widths[c]))

@@ -21,7 +21,15 @@ from pathlib import Path
 import numpy as np
 
 from facewire.rig.arkit import ARKIT_52, ARKIT_INDEX
-from facewire.train.phones import BILABIALS, CLOSE_VOWELS, OPEN_VOWELS, ROUNDED, SPREAD, Phone
+from facewire.train.phones import (
+    BILABIALS,
+    CLOSE_VOWELS,
+    LIPS_APART,
+    OPEN_VOWELS,
+    ROUNDED,
+    SPREAD,
+    Phone,
+)
 
 UPPER_LIP = 62  # iBUG-68 inner upper lip, centre
 LOWER_LIP = 66  # iBUG-68 inner lower lip, centre
@@ -111,7 +119,25 @@ def bilabial_closure_rate(
 
     NaN when there is no bilabial. ``aperture_mm`` is per frame (frame i at i / fps).
     """
-    segs = [p for p in _as_phone_list(phones) if p.phone in BILABIALS]
+    return closure_rate(aperture_mm, phones, BILABIALS, fps, threshold_mm)
+
+
+def false_closure_rate(
+    aperture_mm: np.ndarray,
+    phones: Iterable[Phone | Sequence],
+    fps: float = 60.0,
+    threshold_mm: float = CLOSED_MM,
+) -> float:
+    """Share of consonants made with the lips apart (alveolar, velar, dental, postalveolar)
+    whose minimum aperture is below ``threshold_mm``: the price of closing more bilabials."""
+    return closure_rate(aperture_mm, phones, LIPS_APART, fps, threshold_mm)
+
+
+def closure_rate(aperture_mm: np.ndarray, phones: Iterable[Phone | Sequence],
+                 group: frozenset[str], fps: float = 60.0, threshold_mm: float = CLOSED_MM
+                 ) -> float:
+    """Share of segments of ``group`` whose minimum aperture is below ``threshold_mm``."""
+    segs = [p for p in _as_phone_list(phones) if p.phone in group]
     hits = []
     for p in segs:
         sl = _frames(p, fps, len(aperture_mm))
@@ -173,6 +199,7 @@ def dtw_distance(a: np.ndarray, b: np.ndarray) -> float:
 
 
 __all__ = [
-    "ARKIT_52", "CLOSED_MM", "LandmarkDistance", "LipAperture", "bilabial_closure_rate", "dtw_distance",
+    "ARKIT_52", "CLOSED_MM", "LandmarkDistance", "LipAperture", "bilabial_closure_rate",
+    "closure_rate", "dtw_distance", "false_closure_rate",
     "open_close_aperture_ratio", "rounding_ratio",
 ]

@@ -45,6 +45,9 @@ PHONE_CLASSES: dict[str, frozenset[str]] = {
 
 # Groups the evaluation uses (issue 4): closure, aperture contrast, rounding contrast.
 BILABIALS = PHONE_CLASSES["bilabial"]
+# consonants made with the lips apart: closing on them is a false closure
+LIPS_APART = (PHONE_CLASSES["alveolar"] | PHONE_CLASSES["velar"] | PHONE_CLASSES["dental"]
+              | PHONE_CLASSES["postalveolar"])
 OPEN_VOWELS = frozenset({"AA", "AE", "AO", "AW", "AY"})
 CLOSE_VOWELS = frozenset({"IY", "IH", "UW", "UH"})
 ROUNDED = frozenset({"UW", "OW", "W"})
