@@ -90,4 +90,6 @@ def test_trained_with_it_the_card_and_runtime_carry_it(tmp_path: Path) -> None:
     n = min(len(stream), len(whole))
     assert n > 50 and np.abs(stream[:n] - whole[:n]).max() < 1e-5
     louder = p.predict(feats + 2.3)  # the same voice 10 dB louder animates the same, once heard
-    assert np.abs(louder[-30:] - whole[-30:]).max() < np.abs(louder[:3] - whole[:3]).max() + 1e-4
+    before = np.abs(louder[:3] - whole[:3]).max()
+    assert before > 1e-4  # the level does reach the network before the voice is known
+    assert np.abs(louder[-30:] - whole[-30:]).max() < before

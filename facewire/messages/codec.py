@@ -349,10 +349,6 @@ _SCALAR_CHECKS = {
 }
 
 
-def _scalar_ok(kind: str, value: Any) -> bool:
-    return _SCALAR_CHECKS[kind](value)
-
-
 def _check_shape(
     type_name: str,
     name: str,

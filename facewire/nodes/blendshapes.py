@@ -14,6 +14,7 @@ from facewire.bus.node import Input, Node, Output, Param
 from facewire.dsp.vad import EnergyGate, RelaxGain
 from facewire.messages.base import Header
 from facewire.messages.types import Blendshapes, Features
+from facewire.nodes.features import check_features
 
 
 class BlendshapesNode(Node):
@@ -40,6 +41,9 @@ class BlendshapesNode(Node):
         feature_delay = self.model.logmel.delay_s if self.model.logmel is not None else 0.0
         self.delay_s = self.model.delay_s - feature_delay
         self.dim = self.model.dim
+        self.hint = ("match the features node's n_mels to the model" if self.kind == "logmel"
+                     else "point the features node at the model's wav2vec folder and layer "
+                     f"({self.model.card['features'].get('wav2vec')})")
         # the energy gate reads log-mel power; wav2vec 2.0 frames carry no level to gate on
         self.vad = self.p.vad if self.kind == "logmel" else "none"
         if self.vad != self.p.vad:
@@ -59,15 +63,7 @@ class BlendshapesNode(Node):
 
     def on_features(self, msg: Features) -> None:
         frames = msg.values
-        if frames.shape[1] != self.dim or msg.kind != self.kind:
-            hint = ("match the features node's n_mels to the model" if self.kind == "logmel"
-                    else "point the features node at the model's wav2vec folder and layer "
-                    f"({self.model.card['features'].get('wav2vec')})")
-            raise ValueError(f"model expects {self.kind} x {self.dim}, got {msg.kind} x "
-                             f"{frames.shape[1]}: {hint}")
-        if abs(msg.frame_rate - self.model.rate) > 1e-6:
-            raise ValueError(f"model expects {self.kind} frames at {self.model.rate:g} fps, got "
-                             f"{msg.frame_rate:g} fps")
+        check_features(msg, self.kind, self.dim, self.model.rate, self.hint)
         t = msg.header.media_time
         if self.expected is None or abs(t - self.expected) > 1e-6:
             if self.expected is not None:

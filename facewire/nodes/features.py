@@ -47,6 +47,16 @@ def load_wav2vec(path: str, layer: int = -1, device: str = "cpu") -> Any:
     return Wav2VecFeatures(folder, layer=layer, device=device)
 
 
+def check_features(msg: Features, kind: str, dim: int, rate: float, hint: str = "") -> None:
+    """Raise (the node counts and logs it) unless ``msg`` carries what a model reads."""
+    if msg.values.shape[1] != dim or msg.kind != kind:
+        raise ValueError(f"model expects {kind} x {dim}, got {msg.kind} x "
+                         f"{msg.values.shape[1]}" + (f": {hint}" if hint else ""))
+    if abs(msg.frame_rate - rate) > 1e-6:
+        raise ValueError(f"model expects {kind} frames at {rate:g} fps, got "
+                         f"{msg.frame_rate:g} fps")
+
+
 class FeaturesNode(Node):
     """Causal log-mel spectrogram with a configurable lookahead, or windowed wav2vec 2.0."""
 

@@ -13,6 +13,7 @@ import numpy as np
 from facewire.bus.node import Input, Node, Output, Param
 from facewire.messages.base import Header
 from facewire.messages.types import Features, Landmarks
+from facewire.nodes.features import check_features
 
 
 class LandmarksNode(Node):
@@ -43,12 +44,7 @@ class LandmarksNode(Node):
 
     def on_features(self, msg: Features) -> None:
         frames = msg.values
-        if frames.shape[1] != self.model.dim or msg.kind != self.kind:
-            raise ValueError(f"model expects {self.kind} x {self.model.dim}, got {msg.kind} x "
-                             f"{frames.shape[1]}")
-        if abs(msg.frame_rate - self.model.rate) > 1e-6:
-            raise ValueError(f"model expects {self.kind} frames at {self.model.rate:g} fps, "
-                             f"got {msg.frame_rate:g} fps")
+        check_features(msg, self.kind, self.model.dim, self.model.rate)
         t = msg.header.media_time
         if self.expected is None or abs(t - self.expected) > 1e-6:
             if self.expected is not None:

@@ -47,6 +47,22 @@ def read_checkpoint(path: str | Path, fmt: str, what: str, train_cmd: str) -> di
 
 
 @dataclass
+class RunSettings:
+    """The run-control fields every training config shares (recorded in its checkpoint)."""
+
+    lr: float = 1e-3
+    epochs: int = 40
+    patience: int = 6  # early stopping, in epochs
+    max_minutes: float | None = None  # wall-clock budget; stops after the epoch that passes it
+    held_out: float = 0.2  # share of voices for validation
+    seed: int = 0
+    device: str = "auto"
+    threads: int = 1
+    resume: bool = False
+    quiet: bool = False
+
+
+@dataclass
 class RunStart:
     """What every training loop sets up before it loads data."""
 
@@ -57,20 +73,20 @@ class RunStart:
     resume: dict[str, Any] | None  # last.pt when resuming
 
 
-def start_run(out: str | Path, seed: int, threads: int, device: str, resume: bool,
-              load: Any, argv: Sequence[str] | None = None) -> RunStart:
-    """Seed torch and numpy, pick the device, make the run folder; with ``resume`` read
-    ``out/last.pt`` through ``load`` (the loop's own checkpoint reader)."""
-    torch.set_num_threads(max(1, threads))
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    dev = resolve_device(device)
+def start_run(out: str | Path, settings: RunSettings, load: Any,
+              argv: Sequence[str] | None = None) -> RunStart:
+    """Seed torch and numpy, pick the device, make the run folder; with ``settings.resume``
+    read ``out/last.pt`` through ``load`` (the loop's own checkpoint reader)."""
+    torch.set_num_threads(max(1, settings.threads))
+    torch.manual_seed(settings.seed)
+    rng = np.random.default_rng(settings.seed)
+    dev = resolve_device(settings.device)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     command = "facewire " + " ".join(shlex.quote(a) for a in (argv if argv is not None
                                                               else sys.argv[1:]))
     resume_ck = None
-    if resume:
+    if settings.resume:
         if not (out / "last.pt").exists():
             raise CheckpointError(f"{out / 'last.pt'}: nothing to resume (drop --resume)")
         resume_ck = load(out / "last.pt")

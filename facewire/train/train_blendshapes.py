@@ -36,6 +36,7 @@ from facewire.train.dataset import (
 from facewire.train.epochs import EpochBook
 from facewire.train.runs import (  # noqa: F401  (CheckpointError: re-exported)
     CheckpointError,
+    RunSettings,
     read_checkpoint,
     resolve_device,
     start_run,
@@ -46,7 +47,7 @@ SIGMA_FLOOR = 0.05
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(RunSettings):
     """Everything a run depends on (recorded in the checkpoint and the model card)."""
 
     data: list[str] = field(default_factory=list)
@@ -68,20 +69,10 @@ class TrainConfig:
     speaker_norm: bool = False  # online speaker normalisation of log-mel (models/speaker_norm)
     seal_bce: float = 0.0  # weight of the lip-seal classification loss (seal networks)
     seal_pos_weight: float = 1.0  # weight of sealed frames in it (they are rare: ~5%)
-    lr: float = 1e-3
     batch: int = 8
     crop_s: float = 4.0
-    epochs: int = 40
-    patience: int = 6
-    max_minutes: float | None = None  # wall-clock budget; stops after the epoch that passes it
-    held_out: float = 0.2
-    seed: int = 0
-    device: str = "auto"
-    threads: int = 1
-    resume: bool = False
     hidden: int | None = None
     window: int | None = None
-    quiet: bool = False
 
 
 def speaker_normalised(spec: FeatureSpec, utts: Sequence[Utterance], max_clips: int = 300
@@ -312,8 +303,7 @@ def net_from_checkpoint(ck: dict[str, Any]) -> BlendshapeNet:
 
 def train(cfg: TrainConfig, argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Run (or resume) training; returns a summary. Writes ``cfg.out``/{last,best}.pt."""
-    run = start_run(cfg.out, cfg.seed, cfg.threads, cfg.device, cfg.resume, load_checkpoint,
-                    argv)
+    run = start_run(cfg.out, cfg, load_checkpoint, argv)
     out, device, rng, command, resume_ck = run.out, run.device, run.rng, run.command, run.resume
 
     spec, extractor = feature_spec_for(cfg)

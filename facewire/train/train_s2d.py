@@ -42,7 +42,7 @@ from facewire.train.landmark_data import (
     vertex_weights,
 )
 from facewire.train.losses_landmarks import S2DWeights, s2d_loss
-from facewire.train.runs import read_checkpoint, start_run
+from facewire.train.runs import RunSettings, read_checkpoint, start_run
 from facewire.train.train_s2l import load_rig
 
 CKPT_FORMAT = "facewire-s2d-checkpoint"
@@ -51,7 +51,7 @@ WEIGHT_FLOOR_MM = 1.0
 
 
 @dataclass
-class S2DConfig:
+class S2DConfig(RunSettings):
     """Everything a run depends on (recorded in the checkpoint and the model card)."""
 
     data: list[str] = field(default_factory=list)
@@ -69,19 +69,9 @@ class S2DConfig:
     w_cos: float = 1e-4
     w_weighted: float = 1.0
     noise_mm: float = 0.0
-    lr: float = 1e-3
     batch: int = 16
     steps: int = 200
-    epochs: int = 40
-    patience: int = 6
-    max_minutes: float | None = None
-    held_out: float = 0.2
     val_frames: int = 512
-    seed: int = 0
-    device: str = "auto"
-    threads: int = 1
-    resume: bool = False
-    quiet: bool = False
 
     @property
     def weights(self) -> S2DWeights:
@@ -152,8 +142,7 @@ def net_from_checkpoint(ck: dict[str, Any]) -> S2DNet:
 
 def train(cfg: S2DConfig, argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Run (or resume) training; writes ``cfg.out``/{last,best}.pt and returns a summary."""
-    run = start_run(cfg.out, cfg.seed, cfg.threads, cfg.device, cfg.resume, load_checkpoint,
-                    argv)
+    run = start_run(cfg.out, cfg, load_checkpoint, argv)
     out, device, rng, command, resume_ck = run.out, run.device, run.rng, run.command, run.resume
 
     utts = load_sources(cfg.data)

@@ -40,7 +40,7 @@ from facewire.train.landmark_data import (
     split_identities,
 )
 from facewire.train.losses_landmarks import S2LWeights, s2l_loss
-from facewire.train.runs import read_checkpoint, start_run
+from facewire.train.runs import RunSettings, read_checkpoint, start_run
 from facewire.train.train_blendshapes import (
     collate,
     feature_spec_for,
@@ -52,7 +52,7 @@ VAL_IDENTITY_SEED = 3000
 
 
 @dataclass
-class S2LConfig:
+class S2LConfig(RunSettings):
     """Everything a run depends on (recorded in the checkpoint and the model card)."""
 
     data: list[str] = field(default_factory=list)
@@ -70,18 +70,8 @@ class S2LConfig:
     w_mouth: float = 1.0
     w_cos: float = 1e-4
     w_vel: float = 10.0
-    lr: float = 1e-3
     batch: int = 16
     crop_s: float = 4.0
-    epochs: int = 40
-    patience: int = 6
-    max_minutes: float | None = None
-    held_out: float = 0.2
-    seed: int = 0
-    device: str = "auto"
-    threads: int = 1
-    resume: bool = False
-    quiet: bool = False
 
     @property
     def weights(self) -> S2LWeights:
@@ -139,8 +129,7 @@ def train(cfg: S2LConfig, argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Run (or resume) training; writes ``cfg.out``/{last,best}.pt and returns a summary."""
     if cfg.arch not in ARCHS:
         raise ValueError(f"unknown --arch {cfg.arch!r}; choose one of {', '.join(ARCHS)}")
-    run = start_run(cfg.out, cfg.seed, cfg.threads, cfg.device, cfg.resume, load_checkpoint,
-                    argv)
+    run = start_run(cfg.out, cfg, load_checkpoint, argv)
     out, device, rng, command, resume_ck = run.out, run.device, run.rng, run.command, run.resume
 
     spec, extractor = feature_spec_for(cfg)  # type: ignore[arg-type]
