@@ -39,6 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--seal-pos-weight", type=float, default=1.0,
                    help="weight of sealed frames in --seal-bce (>1: fewer missed closures, "
                         "more false ones)")
+    b.add_argument("--phone-loss", type=float, default=0.0,
+                   help="weight of an auxiliary phone-recognition loss on the GRU state "
+                        "(cnn_gru; needs phone timings in the corpus; not exported)")
     b.add_argument("--warp", type=float, default=0.0,
                    help="mel-axis warp augmentation (vocal tract length), e.g. 0.1 = +-10%%")
     b.add_argument("--speaker-norm", action="store_true",
@@ -91,7 +94,8 @@ def _blendshapes(args: argparse.Namespace) -> int:
         wav2vec_layer=args.wav2vec_layer, lookahead=args.lookahead, curves=args.curves,
         loss=args.loss, l1=args.l1, aperture=args.aperture, rig=args.rig, lr=args.lr,
         bandlimit=args.bandlimit, gain_db=args.gain_db, warp=args.warp, seal_bce=args.seal_bce,
-        seal_pos_weight=args.seal_pos_weight, speaker_norm=args.speaker_norm, seal=not args.no_seal,
+        seal_pos_weight=args.seal_pos_weight, phone_loss=args.phone_loss,
+        speaker_norm=args.speaker_norm, seal=not args.no_seal,
         batch=args.batch, crop_s=args.crop,
         epochs=args.epochs, patience=args.patience, max_minutes=args.max_minutes,
         held_out=args.held_out, seed=args.seed, device=args.device, threads=args.threads,

@@ -169,20 +169,15 @@ def decode_frames(frames: Sequence[Any], max_bytes: int = DEFAULT_MAX_BYTES) -> 
             "subscription if such messages are expected",
         )
     meta = _unpack(frames[0])
-    specs = _array_list(meta)
-    n_buffers = len(frames) - 1
-    if n_buffers != len(specs):
+    entries = _array_table(meta)
+    if len(frames) - 1 != len(entries):
+        _entry(entries, len(entries), "", 3)  # a malformed table is garbage, not truncation
         raise DecodeError(
             "truncated",
-            f"{len(specs)} array frames announced, {n_buffers} received (partial multipart)",
+            f"{len(entries)} array frames announced, {len(frames) - 1} received "
+            "(partial multipart)",
         )
-    if not specs:
-        return _build(meta, _NO_ARRAYS)
-    arrays = {s[0]: (s[1], s[2], buf) for s, buf in zip(specs, frames[1:], strict=True)}
-    return _build(meta, arrays)
-
-
-_NO_ARRAYS: dict[str, Any] = {}
+    return _build(meta, entries, frames[1:] if entries else None, 3)
 
 
 def decode_bytes(data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> Message:
@@ -190,10 +185,7 @@ def decode_bytes(data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> Message:
     if len(data) > max_bytes:
         raise DecodeError("oversize", f"{len(data)} bytes exceeds the limit of {max_bytes}")
     meta = _unpack(data)
-    arrays = {}
-    for entry in _array_list(meta, inline=True):
-        arrays[entry[0]] = (entry[1], entry[2], entry[3])
-    return _build(meta, arrays)
+    return _build(meta, _array_table(meta), None, 4)
 
 
 def _unpack(data: Any) -> dict[str, Any]:
@@ -206,21 +198,31 @@ def _unpack(data: Any) -> dict[str, Any]:
     return meta
 
 
-def _array_list(meta: dict[str, Any], inline: bool = False) -> list[list[Any]]:
+def _array_table(meta: dict[str, Any]) -> list[Any]:
+    """The meta frame's array table; its entries are checked as they are used."""
     entries = meta.get("a", _NO_ENTRIES)
-    if entries == _NO_ENTRIES:
-        return entries
-    width = 4 if inline else 3
-    if not isinstance(entries, list) or not all(
-        isinstance(e, list) and len(e) == width and isinstance(e[0], str)
-        and isinstance(e[1], str)
-        for e in entries
-    ):
+    if entries.__class__ is not list:
         raise DecodeError("garbage", "malformed array table in meta frame")
     return entries
 
 
+def _entry(entries: list[Any], i: int, name: str, width: int) -> int:
+    """Index of the table entry for array ``name``: ``i`` when the table is in declaration
+    order (as every encoder writes it), else found by name; -1 when absent."""
+    if i < len(entries):
+        e = entries[i]
+        if e.__class__ is list and len(e) == width and e[0] == name:
+            return i
+    for j, e in enumerate(entries):
+        if not (isinstance(e, list) and len(e) == width and isinstance(e[0], str)):
+            raise DecodeError("garbage", "malformed array table in meta frame")
+        if e[0] == name:
+            return j
+    return -1
+
+
 _NO_ENTRIES: list[Any] = []
+_NO_SCALARS: dict[str, Any] = {}
 
 
 def _class_of(type_name: Any) -> type[Message] | None:
@@ -230,7 +232,10 @@ def _class_of(type_name: Any) -> type[Message] | None:
     return cls if cls is not None else lookup(type_name)  # lookup imports the core types
 
 
-def _build(meta: dict[str, Any], arrays: dict[str, tuple[str, list[int], Any]]) -> Message:
+def _build(meta: dict[str, Any], entries: list[Any], buffers: Sequence[Any] | None,
+           width: int) -> Message:
+    """The message from its meta and array table; ``buffers[i]`` holds entry i's data
+    (wire form, ``width`` 3), or the entry itself does (bag form, ``width`` 4)."""
     type_name = meta["t"]
     plan = _plan_named(type_name)
     if plan is None:
@@ -247,7 +252,7 @@ def _build(meta: dict[str, Any], arrays: dict[str, tuple[str, list[int], Any]]) 
         )
     header = _header(meta["h"])
     fields: dict[str, Any] = {"header": header}
-    scalars = meta.get("s", _NO_ARRAYS)
+    scalars = meta.get("s", _NO_SCALARS)
     if not isinstance(scalars, dict):
         raise DecodeError("garbage", "malformed scalar table")
     for name, kind, check in plan.checks:
@@ -262,10 +267,13 @@ def _build(meta: dict[str, Any], arrays: dict[str, tuple[str, list[int], Any]]) 
             raise DecodeError("non_finite", f"{type_name}.{name} is {value}")
         fields[name] = value
     dims: dict[str, int] = {}
-    for name, dtype_name, dtype, declared, finite in plan.arrays:
-        if name not in arrays:
+    for i, (name, dtype_name, dtype, declared, finite) in enumerate(plan.arrays):
+        j = _entry(entries, i, name, width)
+        if j < 0:
             raise DecodeError("missing_field", f"{type_name}.{name} is missing")
-        got_dtype, shape, buf = arrays[name]
+        entry = entries[j]
+        got_dtype, shape = entry[1], entry[2]
+        buf = buffers[j] if buffers is not None else entry[3]
         if got_dtype != dtype_name:
             raise DecodeError(
                 "dtype", f"{type_name}.{name} must be {dtype_name}, got {got_dtype}"

@@ -22,6 +22,11 @@ which the streaming state is initialised to, so a whole-sequence ``forward`` and
   then causal convolutions over time, then a GRU and a linear read-out. State: a buffer of the
   last ``receptive - 1`` raw input frames (the time convolutions' context) and the GRU state.
   The time convolutions keep stride 1 so the output stays at the feature rate.
+
+``phone_classes`` > 0 (cnn_gru) adds a training-only read-out from the GRU state to ARPAbet
+phone logits: multi-task phone recognition makes the encoder carry phonetic (speaker-free)
+information, in the spirit of phonetic-posteriorgram lip sync. Inference never runs it, so
+the ONNX export and the streaming state are unchanged.
 """
 
 from __future__ import annotations
@@ -195,7 +200,7 @@ class CNNGRUNet(BlendshapeNet):
     def __init__(self, n_feats: int, outputs: tuple[str, ...] = ARKIT_52, lookahead: int = 2,
                  pad_value: float = 0.0, freq_channels: tuple[int, ...] = (16, 24, 32, 32),
                  time_channels: int = 96, time_kernel: int = 3, time_layers: int = 3,
-                 hidden: int = 96, seal: bool = False) -> None:
+                 hidden: int = 96, seal: bool = False, phone_classes: int = 0) -> None:
         super().__init__(n_feats, outputs, lookahead, pad_value, seal)
         self.freq_channels = tuple(int(c) for c in freq_channels)
         self.time_channels, self.time_kernel = int(time_channels), int(time_kernel)
@@ -215,11 +220,21 @@ class CNNGRUNet(BlendshapeNet):
         self.receptive = 1 + self.time_layers * (self.time_kernel - 1)
         self.gru = nn.GRU(c_in, hidden, batch_first=True)
         self.out = nn.Linear(hidden, len(outputs))
+        self.phone_classes = int(phone_classes)
+        self.phone_head = nn.Linear(hidden, self.phone_classes) if self.phone_classes else None
+        self.last_hidden: torch.Tensor | None = None
 
     def config(self) -> dict[str, Any]:
         return {**super().config(), "freq_channels": list(self.freq_channels),
                 "time_channels": self.time_channels, "time_kernel": self.time_kernel,
-                "time_layers": self.time_layers, "hidden": self.hidden}
+                "time_layers": self.time_layers, "hidden": self.hidden,
+                "phone_classes": self.phone_classes}
+
+    def phone_logits(self) -> torch.Tensor:
+        """(B, T, phone_classes) logits of the last ``forward`` (training only)."""
+        if self.phone_head is None or self.last_hidden is None:
+            raise RuntimeError("phone_logits needs phone_classes > 0 and a forward pass")
+        return self.phone_head(self.last_hidden)
 
     def _encode(self, xp: torch.Tensor) -> torch.Tensor:
         """(B, n + R - 1, F) raw -> (B, n, C) time-conv features."""
@@ -232,6 +247,8 @@ class CNNGRUNet(BlendshapeNet):
         """(B, T, F) -> (B, T, 52); output i describes input frame i - lookahead."""
         pad = x.new_full((x.shape[0], self.receptive - 1, x.shape[2]), self.pad_value)
         y, _ = self.gru(self._encode(torch.cat([pad, x], 1)))
+        if self.phone_head is not None:
+            self.last_hidden = y
         return self._finish(self.out(y))
 
     def state_spec(self) -> list[tuple[str, tuple[int, ...], float]]:

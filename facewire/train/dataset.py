@@ -28,6 +28,9 @@ import numpy as np
 
 from facewire.models.logmel import LogMelConfig, logmel
 from facewire.rig.arkit import ARKIT_INDEX
+from facewire.train.phones import ARPABET, normalize_arpabet
+
+PHONE_INDEX: dict[str, int] = {p: i for i, p in enumerate(ARPABET)}
 
 
 class DatasetError(ValueError):
@@ -213,6 +216,24 @@ def align_targets(curves: np.ndarray, fps: float, n: int, spec: FeatureSpec,
     return out, valid
 
 
+def align_phones(phones: list | None, n: int, spec: FeatureSpec, lookahead: int) -> np.ndarray:
+    """Phone timings -> [n] ARPAbet indices (:data:`PHONE_INDEX`) for n network outputs,
+    -1 where no phone is known (or the symbol is not ARPAbet); output ``i`` describes the same instant as in
+    :func:`align_targets`."""
+    labels = np.full(n, -1, np.int64)
+    if not phones:
+        return labels
+    t = spec.t0 + (np.arange(n) - lookahead) / spec.rate
+    for symbol, start, end in phones:
+        try:
+            idx = PHONE_INDEX.get(normalize_arpabet(str(symbol)))
+        except KeyError:  # not ARPAbet: that stretch is simply not scored
+            idx = None
+        if idx is not None:
+            labels[(t >= float(start)) & (t < float(end))] = idx
+    return labels
+
+
 @dataclass
 class Example:
     """One utterance ready for a network: features, targets and masks (numpy)."""
@@ -223,6 +244,7 @@ class Example:
     targets: np.ndarray  # [n, C] (C = the network's output curves)
     valid: np.ndarray  # [n, C] bool
     utt: Utterance
+    phones: np.ndarray | None = None  # [n] PHONE_INDEX per output, -1 unknown
 
 
 def make_examples(utts: Sequence[Utterance], spec: FeatureSpec, outputs: Sequence[str],
@@ -241,7 +263,8 @@ def make_examples(utts: Sequence[Utterance], spec: FeatureSpec, outputs: Sequenc
             raise DatasetError(f"{u.id}: features {f.shape}, expected [n, {spec.dim}]")
         tgt, valid = align_targets(u.curves, u.fps, len(f), spec, lookahead)
         mask = valid[:, None] & u.mask[cols][None, :]
-        out.append(Example(u.id, u.voice, f, tgt[:, cols], mask, u))
+        labels = align_phones(u.phones, len(f), spec, lookahead)
+        out.append(Example(u.id, u.voice, f, tgt[:, cols], mask, u, labels))
     return out
 
 

@@ -14,7 +14,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -34,6 +34,7 @@ from facewire.train.dataset import (
     split_by_voice,
 )
 from facewire.train.epochs import EpochBook
+from facewire.train.phones import ARPABET
 from facewire.train.runs import (  # noqa: F401  (CheckpointError: re-exported)
     CheckpointError,
     RunSettings,
@@ -69,6 +70,7 @@ class TrainConfig(RunSettings):
     speaker_norm: bool = False  # online speaker normalisation of log-mel (models/speaker_norm)
     seal_bce: float = 0.0  # weight of the lip-seal classification loss (seal networks)
     seal_pos_weight: float = 1.0  # weight of sealed frames in it (they are rare: ~5%)
+    phone_loss: float = 0.0  # weight of the auxiliary phone-recognition loss (cnn_gru)
     batch: int = 8
     crop_s: float = 4.0
     hidden: int | None = None
@@ -120,6 +122,10 @@ def make_net(cfg: TrainConfig, spec: FeatureSpec) -> BlendshapeNet:
         kw["hidden"] = cfg.hidden
     if cfg.window and cfg.arch == "ff":
         kw["window"] = cfg.window
+    if cfg.phone_loss > 0:
+        if cfg.arch != "cnn_gru":
+            raise ValueError(f"--phone-loss works with --arch cnn_gru, not {cfg.arch}")
+        kw["phone_classes"] = len(ARPABET)
     return build(cfg.arch, **kw)
 
 
@@ -196,6 +202,17 @@ def seal_loss(net: BlendshapeNet, target: torch.Tensor, mask: torch.Tensor,
     return (bce * m).sum() / m.sum().clamp_min(1.0)
 
 
+def phone_loss(net: BlendshapeNet, labels: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of the network's phone read-out against the aligned phones (-1 frames,
+    i.e. unknown phones and burn-in, are ignored): the multi-task term that asks the encoder
+    for what was said rather than who said it."""
+    if not (labels >= 0).any():
+        return labels.new_zeros((), dtype=torch.float32)
+    logits = net.phone_logits()
+    return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
+                                             labels.reshape(-1), ignore_index=-1)
+
+
 def bandlimit(utts: Sequence[Utterance], share: float, rng: np.random.Generator
               ) -> list[Utterance]:
     """Low-pass ``share`` of the clips to 4 kHz (down to 8 kHz and back): real microphones
@@ -223,9 +240,18 @@ def warp_mel(feats: np.ndarray, factor: float) -> np.ndarray:
     return feats[:, lo] * (1 - frac) + feats[:, hi] * frac
 
 
+class Batch(NamedTuple):
+    """Padded network inputs, targets, their mask and phone labels (-1: none / masked)."""
+
+    x: torch.Tensor  # (B, T, F)
+    y: torch.Tensor  # (B, T, C)
+    m: torch.Tensor  # (B, T, C) bool
+    phones: torch.Tensor  # (B, T) int64
+
+
 def collate(examples: Sequence[Example], crop: int | None, rng: np.random.Generator | None,
             pad_value: float, burn_in: int = 50, gain: float = 0.0, warp: float = 0.0
-            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+            ) -> Batch:
     """Pad (and randomly crop) to one length; cropped clips keep ``burn_in`` frames of real
     left context whose outputs are masked, so recurrent state starts warm. ``gain`` shifts
     each crop's log-power features by a random level in [-gain, gain] (natural log units),
@@ -234,24 +260,28 @@ def collate(examples: Sequence[Example], crop: int | None, rng: np.random.Genera
     items = []
     for e in examples:
         f, t, v = e.feats, e.targets, e.valid.copy()
+        p = e.phones.copy() if e.phones is not None else np.full(len(f), -1, np.int64)
         if crop and len(f) > crop and rng is not None:
             s = int(rng.integers(0, len(f) - crop + 1))
             a = max(0, s - burn_in)
-            f, t, v = f[a:s + crop], t[a:s + crop], v[a:s + crop]
+            f, t, v, p = f[a:s + crop], t[a:s + crop], v[a:s + crop], p[a:s + crop]
             v[: s - a] = False
+            p[: s - a] = -1
         if warp and rng is not None:
             f = warp_mel(f, float(rng.uniform(1 - warp, 1 + warp)))
         if gain and rng is not None:
             f = np.maximum(f + rng.uniform(-gain, gain), pad_value)
-        items.append((f, t, v))
-    n = max(len(f) for f, _, _ in items)
+        items.append((f, t, v, p))
+    n = max(len(it[0]) for it in items)
     dim, c = items[0][0].shape[1], items[0][1].shape[1]
     x = np.full((len(items), n, dim), pad_value, np.float32)
     y = np.zeros((len(items), n, c), np.float32)
     m = np.zeros((len(items), n, c), bool)
-    for i, (f, t, v) in enumerate(items):
-        x[i, : len(f)], y[i, : len(f)], m[i, : len(f)] = f, t, v
-    return torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(m)
+    ph = np.full((len(items), n), -1, np.int64)
+    for i, (f, t, v, p) in enumerate(items):
+        x[i, : len(f)], y[i, : len(f)], m[i, : len(f)], ph[i, : len(f)] = f, t, v, p
+    return Batch(torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(m),
+                 torch.from_numpy(ph))
 
 
 def _subset(net: BlendshapeNet) -> torch.Tensor:
@@ -267,7 +297,7 @@ def evaluate_loss(net: BlendshapeNet, examples: Sequence[Example], sigma: torch.
     weight = 0.0
     with torch.no_grad():
         for e in examples:
-            x, y, m = collate([e], None, None, net.pad_value)
+            x, y, m, _ = collate([e], None, None, net.pad_value)
             x, y, m = x.to(device), y.to(device), m.to(device)
             pred = net(x)[..., cols]
             w = float(m.sum())
@@ -352,15 +382,17 @@ def train(cfg: TrainConfig, argv: Sequence[str] | None = None) -> dict[str, Any]
                   disable=cfg.quiet, leave=False)
         cols = _subset(net).to(device)
         for b in it:
-            x, y, m = collate([tr[i] for i in b], crop, rng, net.pad_value, gain=gain,
-                              warp=warp)
-            x, y, m = x.to(device), y.to(device), m.to(device)
+            x, y, m, ph = collate([tr[i] for i in b], crop, rng, net.pad_value, gain=gain,
+                                  warp=warp)
+            x, y, m, ph = x.to(device), y.to(device), m.to(device), ph.to(device)
             pred = net(x)
             loss = loss_fn(pred[..., cols], y, m, sigma, cfg.loss, cfg.l1)
             if ap_loss is not None:
                 loss = loss + cfg.aperture * ap_loss(pred, y, m)
             if cfg.seal_bce > 0 and net.seal:
                 loss = loss + cfg.seal_bce * seal_loss(net, y, m, cfg.seal_pos_weight)
+            if cfg.phone_loss > 0:
+                loss = loss + cfg.phone_loss * phone_loss(net, ph)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
