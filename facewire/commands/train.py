@@ -42,6 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--phone-loss", type=float, default=0.0,
                    help="weight of an auxiliary phone-recognition loss on the GRU state "
                         "(cnn_gru; needs phone timings in the corpus; not exported)")
+    b.add_argument("--voice-adversary", type=float, default=0.0,
+                   help="weight of a gradient-reversed voice classifier on the GRU state "
+                        "(cnn_gru; pushes the encoder to drop the voice; not exported)")
     b.add_argument("--warp", type=float, default=0.0,
                    help="mel-axis warp augmentation (vocal tract length), e.g. 0.1 = +-10%%")
     b.add_argument("--speaker-norm", action="store_true",
@@ -95,6 +98,7 @@ def _blendshapes(args: argparse.Namespace) -> int:
         loss=args.loss, l1=args.l1, aperture=args.aperture, rig=args.rig, lr=args.lr,
         bandlimit=args.bandlimit, gain_db=args.gain_db, warp=args.warp, seal_bce=args.seal_bce,
         seal_pos_weight=args.seal_pos_weight, phone_loss=args.phone_loss,
+        voice_adversary=args.voice_adversary,
         speaker_norm=args.speaker_norm, seal=not args.no_seal,
         batch=args.batch, crop_s=args.crop,
         epochs=args.epochs, patience=args.patience, max_minutes=args.max_minutes,

@@ -26,7 +26,11 @@ which the streaming state is initialised to, so a whole-sequence ``forward`` and
 ``phone_classes`` > 0 (cnn_gru) adds a training-only read-out from the GRU state to ARPAbet
 phone logits: multi-task phone recognition makes the encoder carry phonetic (speaker-free)
 information, in the spirit of phonetic-posteriorgram lip sync. Inference never runs it, so
-the ONNX export and the streaming state are unchanged.
+the ONNX export and the streaming state are unchanged. ``voice_classes`` > 0 likewise adds a
+training-only voice classifier behind a gradient-reversal layer (domain-adversarial training,
+Ganin & Lempitsky 2015): the classifier learns to tell the training voices apart, and the
+reversed gradient teaches the encoder to make that hard, i.e. to drop what identifies the
+voice.
 """
 
 from __future__ import annotations
@@ -40,6 +44,18 @@ from torch import nn
 from facewire.rig.arkit import ARKIT_52, ARKIT_INDEX
 
 ARCHS = ("ff", "s2s", "cnn_gru")
+
+
+class _ReverseGradient(torch.autograd.Function):
+    """Identity forward; the gradient times -1 backward."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        return -grad
 
 
 class BlendshapeNet(nn.Module):
@@ -200,7 +216,8 @@ class CNNGRUNet(BlendshapeNet):
     def __init__(self, n_feats: int, outputs: tuple[str, ...] = ARKIT_52, lookahead: int = 2,
                  pad_value: float = 0.0, freq_channels: tuple[int, ...] = (16, 24, 32, 32),
                  time_channels: int = 96, time_kernel: int = 3, time_layers: int = 3,
-                 hidden: int = 96, seal: bool = False, phone_classes: int = 0) -> None:
+                 hidden: int = 96, seal: bool = False, phone_classes: int = 0,
+                 voice_classes: int = 0) -> None:
         super().__init__(n_feats, outputs, lookahead, pad_value, seal)
         self.freq_channels = tuple(int(c) for c in freq_channels)
         self.time_channels, self.time_kernel = int(time_channels), int(time_kernel)
@@ -222,19 +239,27 @@ class CNNGRUNet(BlendshapeNet):
         self.out = nn.Linear(hidden, len(outputs))
         self.phone_classes = int(phone_classes)
         self.phone_head = nn.Linear(hidden, self.phone_classes) if self.phone_classes else None
+        self.voice_classes = int(voice_classes)
+        self.voice_head = nn.Linear(hidden, self.voice_classes) if self.voice_classes else None
         self.last_hidden: torch.Tensor | None = None
 
     def config(self) -> dict[str, Any]:
         return {**super().config(), "freq_channels": list(self.freq_channels),
                 "time_channels": self.time_channels, "time_kernel": self.time_kernel,
                 "time_layers": self.time_layers, "hidden": self.hidden,
-                "phone_classes": self.phone_classes}
+                "phone_classes": self.phone_classes, "voice_classes": self.voice_classes}
 
     def phone_logits(self) -> torch.Tensor:
         """(B, T, phone_classes) logits of the last ``forward`` (training only)."""
         if self.phone_head is None or self.last_hidden is None:
             raise RuntimeError("phone_logits needs phone_classes > 0 and a forward pass")
         return self.phone_head(self.last_hidden)
+
+    def voice_logits(self) -> torch.Tensor:
+        """(B, T, voice_classes) logits of the last ``forward``, behind gradient reversal."""
+        if self.voice_head is None or self.last_hidden is None:
+            raise RuntimeError("voice_logits needs voice_classes > 0 and a forward pass")
+        return self.voice_head(_ReverseGradient.apply(self.last_hidden))
 
     def _encode(self, xp: torch.Tensor) -> torch.Tensor:
         """(B, n + R - 1, F) raw -> (B, n, C) time-conv features."""
@@ -247,7 +272,7 @@ class CNNGRUNet(BlendshapeNet):
         """(B, T, F) -> (B, T, 52); output i describes input frame i - lookahead."""
         pad = x.new_full((x.shape[0], self.receptive - 1, x.shape[2]), self.pad_value)
         y, _ = self.gru(self._encode(torch.cat([pad, x], 1)))
-        if self.phone_head is not None:
+        if self.phone_head is not None or self.voice_head is not None:
             self.last_hidden = y
         return self._finish(self.out(y))
 

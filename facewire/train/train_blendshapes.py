@@ -71,6 +71,7 @@ class TrainConfig(RunSettings):
     seal_bce: float = 0.0  # weight of the lip-seal classification loss (seal networks)
     seal_pos_weight: float = 1.0  # weight of sealed frames in it (they are rare: ~5%)
     phone_loss: float = 0.0  # weight of the auxiliary phone-recognition loss (cnn_gru)
+    voice_adversary: float = 0.0  # weight of the gradient-reversed voice classifier (cnn_gru)
     batch: int = 8
     crop_s: float = 4.0
     hidden: int | None = None
@@ -111,7 +112,7 @@ def output_curves(which: str) -> tuple[str, ...]:
     raise ValueError(f"--curves {which!r}: lower or all")
 
 
-def make_net(cfg: TrainConfig, spec: FeatureSpec) -> BlendshapeNet:
+def make_net(cfg: TrainConfig, spec: FeatureSpec, n_voices: int = 0) -> BlendshapeNet:
     if cfg.arch not in ARCHS:
         raise ValueError(f"unknown --arch {cfg.arch!r}; choose one of {', '.join(ARCHS)}")
     kw: dict[str, Any] = {"n_feats": spec.dim, "outputs": output_curves(cfg.curves),
@@ -122,10 +123,16 @@ def make_net(cfg: TrainConfig, spec: FeatureSpec) -> BlendshapeNet:
         kw["hidden"] = cfg.hidden
     if cfg.window and cfg.arch == "ff":
         kw["window"] = cfg.window
+    for flag, weight in (("--phone-loss", cfg.phone_loss),
+                         ("--voice-adversary", cfg.voice_adversary)):
+        if weight > 0 and cfg.arch != "cnn_gru":
+            raise ValueError(f"{flag} works with --arch cnn_gru, not {cfg.arch}")
     if cfg.phone_loss > 0:
-        if cfg.arch != "cnn_gru":
-            raise ValueError(f"--phone-loss works with --arch cnn_gru, not {cfg.arch}")
         kw["phone_classes"] = len(ARPABET)
+    if cfg.voice_adversary > 0:
+        if n_voices < 2:
+            raise ValueError("--voice-adversary needs at least two training voices")
+        kw["voice_classes"] = n_voices
     return build(cfg.arch, **kw)
 
 
@@ -211,6 +218,17 @@ def phone_loss(net: BlendshapeNet, labels: torch.Tensor) -> torch.Tensor:
     logits = net.phone_logits()
     return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
                                              labels.reshape(-1), ignore_index=-1)
+
+
+def voice_adversary_loss(net: BlendshapeNet, voices: torch.Tensor, scored: torch.Tensor
+                         ) -> torch.Tensor:
+    """Cross-entropy of the (gradient-reversed) voice classifier on the scored frames:
+    minimised by its read-out, maximised by the encoder, so the encoder sheds the voice."""
+    logits = net.voice_logits()
+    labels = voices[:, None].expand(logits.shape[:2])
+    if not scored.any():
+        return logits.new_zeros(())
+    return torch.nn.functional.cross_entropy(logits[scored], labels[scored])
 
 
 def bandlimit(utts: Sequence[Utterance], share: float, rng: np.random.Generator
@@ -345,7 +363,8 @@ def train(cfg: TrainConfig, argv: Sequence[str] | None = None) -> dict[str, Any]
         train_u = bandlimit(train_u, cfg.bandlimit, np.random.default_rng([cfg.seed, 1]))
     if cfg.speaker_norm:
         spec = speaker_normalised(spec, train_u)
-    net = make_net(cfg, spec)
+    voice_index = {v: i for i, v in enumerate(sorted({u.voice for u in train_u}))}
+    net = make_net(cfg, spec, len(voice_index))
     bar = (lambda xs: tqdm(xs, desc="features", unit="clip", leave=False)) if not cfg.quiet \
         else None
     tr = make_examples(train_u, spec, net.outputs, net.lookahead, extractor, bar)
@@ -393,6 +412,9 @@ def train(cfg: TrainConfig, argv: Sequence[str] | None = None) -> dict[str, Any]
                 loss = loss + cfg.seal_bce * seal_loss(net, y, m, cfg.seal_pos_weight)
             if cfg.phone_loss > 0:
                 loss = loss + cfg.phone_loss * phone_loss(net, ph)
+            if cfg.voice_adversary > 0:
+                voices = torch.tensor([voice_index[tr[i].voice] for i in b], device=device)
+                loss = loss + cfg.voice_adversary * voice_adversary_loss(net, voices, m.any(-1))
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)

@@ -1,5 +1,5 @@
-"""The auxiliary phone-recognition loss: labels aligned like the targets, kept aligned by
-cropping, trained through the GRU, and absent from the exported model."""
+"""Training-only auxiliary losses: the phone read-out (labels aligned like the targets, kept
+aligned by cropping, absent from the exported model) and the gradient-reversed voice adversary."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from facewire.train.train_blendshapes import (
     net_from_checkpoint,
     phone_loss,
     train,
+    voice_adversary_loss,
 )
 
 
@@ -113,3 +114,35 @@ def test_phone_loss_needs_cnn_gru(tmp_path: Path) -> None:
                       quiet=True, held_out=0.5, phone_loss=0.5)
     with pytest.raises(ValueError, match="--phone-loss works with --arch cnn_gru"):
         train(cfg, argv=["train", "blendshapes"])
+
+
+def test_voice_adversary_reverses_the_gradient_into_the_encoder() -> None:
+    torch.manual_seed(0)
+    net = build("cnn_gru", n_feats=16, outputs=("jawOpen",), lookahead=0, hidden=8,
+                voice_classes=3)
+    x = torch.randn(2, 20, 16)
+    voices = torch.tensor([0, 2])
+    scored = torch.ones(2, 20, dtype=torch.bool)
+    net(x)
+    voice_adversary_loss(net, voices, scored).backward()
+    reversed_grad = net.gru.weight_hh_l0.grad.clone()
+    head_grad = net.voice_head.weight.grad.clone()
+    # the same loss without the reversal: the encoder's gradient flips, the head's does not
+    net.zero_grad()
+    net(x)
+    logits = net.voice_head(net.last_hidden)
+    torch.nn.functional.cross_entropy(logits.reshape(-1, 3),
+                                      voices[:, None].expand(2, 20).reshape(-1)).backward()
+    assert torch.allclose(reversed_grad, -net.gru.weight_hh_l0.grad, atol=1e-6)
+    assert torch.allclose(head_grad, net.voice_head.weight.grad, atol=1e-6)
+    assert voice_adversary_loss(net, voices, torch.zeros_like(scored)).item() == 0.0
+
+
+def test_training_with_the_voice_adversary_records_the_voices(tmp_path: Path) -> None:
+    corpus = make_toy_corpus(tmp_path / "toy", n_clips=6, seconds=0.6, voices=3)
+    cfg = TrainConfig(data=[str(corpus)], arch="cnn_gru", out=str(tmp_path / "run"), epochs=1,
+                      batch=4, quiet=True, held_out=0.34, hidden=8, voice_adversary=0.5)
+    res = train(cfg, argv=["train", "blendshapes"])
+    assert np.isfinite(res["best_val"])
+    ck = load_checkpoint(tmp_path / "run" / "best.pt")
+    assert ck["net_config"]["voice_classes"] == len(ck["split"]["train_voices"]) == 2
