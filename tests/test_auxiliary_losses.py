@@ -3,6 +3,7 @@ aligned by cropping, absent from the exported model) and the gradient-reversed v
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -97,6 +98,9 @@ def test_training_with_phone_loss_exports_without_the_head(tmp_path: Path) -> No
                            if not k.startswith("phone_head")})
     export_onnx(plain, tmp_path / "plain.onnx")
     assert net.phone_head is not None
+    card_params = json.loads(card.read_text())["params"]
+    assert card_params == sum(p.numel() for p in plain.parameters()) < \
+        sum(p.numel() for p in net.parameters())
     assert initializer_elements(card.with_suffix(".onnx")) == \
         initializer_elements(tmp_path / "plain.onnx")
 
