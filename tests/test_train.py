@@ -12,6 +12,7 @@ import torch
 
 from facewire.train.dataset import (
     DatasetError,
+    Example,
     FeatureSpec,
     align_targets,
     load_source,
@@ -30,6 +31,7 @@ from facewire.train.evaluate import (
 from facewire.train.train_blendshapes import (
     CheckpointError,
     TrainConfig,
+    collate,
     load_checkpoint,
     loss_fn,
     net_from_checkpoint,
@@ -232,4 +234,21 @@ def test_bandlimit_and_gain_augmentation(corpus: Path, tmp_path: Path) -> None:
     assert spec[6000] < 0.01 * spec[500] and len(lp.audio) == len(u.audio)
     assert bandlimit([u], 0.0, np.random.default_rng(0))[0] is u
     res = train(cfg(corpus, tmp_path, bandlimit=0.5, gain_db=6.0))
+    assert np.isfinite(res["best_val"])
+
+
+def test_random_eq_is_a_bounded_smooth_envelope(corpus: Path, tmp_path: Path) -> None:
+    from facewire.train.train_blendshapes import random_eq
+
+    rng = np.random.default_rng(0)
+    curves = np.stack([random_eq(80, 2.0, rng) for _ in range(200)])
+    assert curves.shape == (200, 80)
+    assert np.abs(curves).max() <= 2.0 * 0.5 + 1.0 + 1e-6  # tilt +-eq/2 at the ends, ripple eq/2
+    assert np.abs(np.diff(curves, axis=1)).max() < 0.2  # smooth across neighbouring bins
+    assert curves.std(0).min() > 0.1  # every bin moves from crop to crop
+    x = np.zeros((10, 80), np.float32)
+    ex = Example("a", "v", x, np.zeros((10, 1), np.float32), np.ones((10, 1), bool), None)
+    out = collate([ex], None, np.random.default_rng(1), pad_value=-5.0, eq=2.0).x[0].numpy()
+    assert np.allclose(out, out[0]) and out[0].std() > 0.05  # one envelope per crop
+    res = train(cfg(corpus, tmp_path, eq_db=8.0))
     assert np.isfinite(res["best_val"])

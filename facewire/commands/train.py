@@ -45,6 +45,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--voice-adversary", type=float, default=0.0,
                    help="weight of a gradient-reversed voice classifier on the GRU state "
                         "(cnn_gru; pushes the encoder to drop the voice; not exported)")
+    b.add_argument("--eq-db", type=float, default=0.0,
+                   help="random spectral envelope per training crop (tilt + ripple), +- dB "
+                        "(augmentation: voice and microphone timbre)")
     b.add_argument("--warp", type=float, default=0.0,
                    help="mel-axis warp augmentation (vocal tract length), e.g. 0.1 = +-10%%")
     b.add_argument("--speaker-norm", action="store_true",
@@ -96,7 +99,8 @@ def _blendshapes(args: argparse.Namespace) -> int:
         data=args.data, arch=args.arch, out=args.out, features=features, wav2vec=args.wav2vec,
         wav2vec_layer=args.wav2vec_layer, lookahead=args.lookahead, curves=args.curves,
         loss=args.loss, l1=args.l1, aperture=args.aperture, rig=args.rig, lr=args.lr,
-        bandlimit=args.bandlimit, gain_db=args.gain_db, warp=args.warp, seal_bce=args.seal_bce,
+        bandlimit=args.bandlimit, gain_db=args.gain_db, eq_db=args.eq_db, warp=args.warp,
+        seal_bce=args.seal_bce,
         seal_pos_weight=args.seal_pos_weight, phone_loss=args.phone_loss,
         voice_adversary=args.voice_adversary,
         speaker_norm=args.speaker_norm, seal=not args.no_seal,

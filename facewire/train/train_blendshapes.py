@@ -66,6 +66,7 @@ class TrainConfig(RunSettings):
     seal: bool = True  # mouthClose = sigmoid(.) * jawOpen (see blendshape_nets)
     bandlimit: float = 0.0  # share of training clips low-passed to 4 kHz (8 kHz microphones)
     gain_db: float = 0.0  # random level change per training crop, +- dB
+    eq_db: float = 0.0  # random spectral envelope per training crop (tilt + ripple), +- dB
     warp: float = 0.0  # random mel-axis warp per crop, factor in [1 - warp, 1 + warp]
     speaker_norm: bool = False  # online speaker normalisation of log-mel (models/speaker_norm)
     seal_bce: float = 0.0  # weight of the lip-seal classification loss (seal networks)
@@ -267,13 +268,26 @@ class Batch(NamedTuple):
     phones: torch.Tensor  # (B, T) int64
 
 
+def random_eq(n_bins: int, eq: float, rng: np.random.Generator) -> np.ndarray:
+    """A random smooth log-gain curve over the mel bins: a tilt of up to ``eq`` from the
+    lowest to the highest bin plus a ripple (1-3 half-cosines) of up to ``eq`` / 2. Voices
+    and microphones differ by such envelopes (glottal source slope, vocal tract, channel);
+    a network trained on few voices otherwise reads them as phonetics."""
+    x = np.linspace(-0.5, 0.5, n_bins, dtype=np.float32)
+    tilt = rng.uniform(-eq, eq) * x
+    ripple = rng.uniform(-eq / 2, eq / 2) * np.cos(np.pi * rng.integers(1, 4) * (x + 0.5)
+                                                   + rng.uniform(0, 2 * np.pi))
+    return (tilt + ripple).astype(np.float32)
+
+
 def collate(examples: Sequence[Example], crop: int | None, rng: np.random.Generator | None,
-            pad_value: float, burn_in: int = 50, gain: float = 0.0, warp: float = 0.0
-            ) -> Batch:
+            pad_value: float, burn_in: int = 50, gain: float = 0.0, warp: float = 0.0,
+            eq: float = 0.0) -> Batch:
     """Pad (and randomly crop) to one length; cropped clips keep ``burn_in`` frames of real
     left context whose outputs are masked, so recurrent state starts warm. ``gain`` shifts
     each crop's log-power features by a random level in [-gain, gain] (natural log units),
-    never below the silence floor; ``warp`` stretches its mel axis by a random factor in
+    never below the silence floor; ``eq`` adds a random spectral envelope
+    (:func:`random_eq`, same units); ``warp`` stretches its mel axis by a random factor in
     [1 - warp, 1 + warp] (:func:`warp_mel`)."""
     items = []
     for e in examples:
@@ -287,6 +301,8 @@ def collate(examples: Sequence[Example], crop: int | None, rng: np.random.Genera
             p[: s - a] = -1
         if warp and rng is not None:
             f = warp_mel(f, float(rng.uniform(1 - warp, 1 + warp)))
+        if eq and rng is not None:
+            f = np.maximum(f + random_eq(f.shape[1], eq, rng), pad_value)
         if gain and rng is not None:
             f = np.maximum(f + rng.uniform(-gain, gain), pad_value)
         items.append((f, t, v, p))
@@ -388,6 +404,7 @@ def train(cfg: TrainConfig, argv: Sequence[str] | None = None) -> dict[str, Any]
     crop = int(round(cfg.crop_s * spec.rate)) if cfg.crop_s else None
     # dB of amplitude -> natural log of power, for log-mel only
     gain = cfg.gain_db * math.log(10) / 10 if spec.kind == "logmel" else 0.0
+    eq = cfg.eq_db * math.log(10) / 10 if spec.kind == "logmel" else 0.0
     warp = cfg.warp if spec.kind == "logmel" else 0.0
     book = EpochBook(out, net, meta, min_gain=1e-6)
     if resume_ck is not None:
@@ -402,7 +419,7 @@ def train(cfg: TrainConfig, argv: Sequence[str] | None = None) -> dict[str, Any]
         cols = _subset(net).to(device)
         for b in it:
             x, y, m, ph = collate([tr[i] for i in b], crop, rng, net.pad_value, gain=gain,
-                                  warp=warp)
+                                  warp=warp, eq=eq)
             x, y, m, ph = x.to(device), y.to(device), m.to(device), ph.to(device)
             pred = net(x)
             loss = loss_fn(pred[..., cols], y, m, sigma, cfg.loss, cfg.l1)
