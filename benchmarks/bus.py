@@ -11,6 +11,11 @@ least 70% of it.
 
     python benchmarks/bus.py            # everything, ~1 minute
     python benchmarks/bus.py --quick    # fewer round trips
+    python benchmarks/bus.py --pin      # this process on one core, the echo on another
+
+``--pin`` (like ``taskset``) keeps each process and its ZeroMQ I/O thread on one core, for
+both paths alike: the data a receive hands over stays in that core's caches, and wake-ups
+do not migrate. On a machine with few cores the unpinned run is dominated by that noise.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ SMALL = 256
 ARRAY_SHAPE = (128, 128)  # float32: 64 KB
 STOP, GO = -1.0, -2.0  # media_time markers for the facewire child
 STOP_B, GO_B = b"stop", b"go"
+CHILD_CPU: list[str] = []  # ["--cpu", N] when --pin: the echo children's core
 TP_ROUNDS = 3  # throughput runs per path, alternating; the median is reported
 
 
@@ -123,7 +129,7 @@ class BarePath:
         endpoint = self.pub.getsockopt(zmq.LAST_ENDPOINT).decode()
         self.child = subprocess.Popen(
             [sys.executable, __file__, "--role", "bare", "--transport", transport, "--kind",
-             kind, "--n-tp", str(n_tp), "--endpoint", endpoint],
+             kind, "--n-tp", str(n_tp), "--endpoint", endpoint, *CHILD_CPU],
             stdout=subprocess.PIPE, text=True)
         self.sub = self.ctx.socket(zmq.SUB)
         self.sub.setsockopt(zmq.RCVHWM, 4 * n_tp)
@@ -175,7 +181,7 @@ class FacewirePath:
         self.nbytes = wire_bytes(self.msg)
         self.sub = self.bus.subscribe("/pong", None, depth=4 * n_tp)
         self.child = subprocess.Popen([sys.executable, __file__, "--role", "facewire",
-                                       "--kind", kind, "--n-tp", str(n_tp)])
+                                       "--kind", kind, "--n-tp", str(n_tp), *CHILD_CPU])
         self.pub = self.bus.publisher("/ping", type(self.msg))
         while self.pub.subscriber_count == 0:  # the child's subscription has connected
             self.bus.process_events()
@@ -249,12 +255,23 @@ def main() -> int:
     ap.add_argument("--json", help="also write the figures to this file")
     ap.add_argument("--blocks", type=int, default=10,
                     help="round trips alternate between the two paths in this many blocks")
+    ap.add_argument("--pin", action="store_true",
+                    help="pin this process to one core and the echo processes to another")
     ap.add_argument("--role", choices=["bare", "facewire"], help=argparse.SUPPRESS)
+    ap.add_argument("--cpu", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--kind", default="small", help=argparse.SUPPRESS)
     ap.add_argument("--transport", default="ipc", help=argparse.SUPPRESS)
     ap.add_argument("--endpoint", help=argparse.SUPPRESS)
     ap.add_argument("--n-tp", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.cpu is not None:
+        os.sched_setaffinity(0, {args.cpu})
+    if args.pin:
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) < 2:
+            ap.error("--pin needs two cores")
+        os.sched_setaffinity(0, {cpus[0]})
+        CHILD_CPU[:] = ["--cpu", str(cpus[1])]
     if args.role == "facewire":
         child_facewire(args.kind, args.n_tp)
         return 0
@@ -274,7 +291,9 @@ def main() -> int:
     try:
         time.sleep(0.5)
         print(f"round trips: {n_rtt} (after {warmup} warm-up); throughput: "
-              f"{n_tp['small']} small / {n_tp['array']} array messages one way")
+              f"{n_tp['small']} small / {n_tp['array']} array messages one way"
+              + (f"; pinned: here cpu {os.sched_getaffinity(0)}, echo {CHILD_CPU[1]}"
+                 if args.pin else ""))
         print(f"{'transport':9s} {'message':14s} {'path':9s} {'median us':>10s} {'p99 us':>9s} "
               f"{'msgs/s':>10s} {'MB/s':>8s}")
         for transport in args.transports.split(","):
