@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from facewire.models.blendshape_nets import build
+from facewire.train.batches import collate
 from facewire.train.dataset import (
     PHONE_INDEX,
     Example,
@@ -18,14 +19,12 @@ from facewire.train.dataset import (
     align_phones,
     make_toy_corpus,
 )
+from facewire.train.losses import phone_loss, voice_adversary_loss
 from facewire.train.train_blendshapes import (
     TrainConfig,
-    collate,
     load_checkpoint,
     net_from_checkpoint,
-    phone_loss,
     train,
-    voice_adversary_loss,
 )
 
 

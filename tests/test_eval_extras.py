@@ -12,9 +12,9 @@ import pytest
 
 from facewire.rig.arkit import ARKIT_INDEX as I
 from facewire.train.align import AlignmentError, ForcedAligner
+from facewire.train.batches import warp_mel
 from facewire.train.metrics import LandmarkDistance, LipAperture
 from facewire.train.teacher import phones_to_curves
-from facewire.train.train_blendshapes import warp_mel
 from tests.conftest import SHARED
 
 RIG = SHARED / "assets" / "ict_facekit.npz"
@@ -130,7 +130,7 @@ def test_seal_loss_learns_the_seal_where_the_jaw_is_shut() -> None:
     import torch
 
     from facewire.models.blendshape_nets import CNNGRUNet
-    from facewire.train.train_blendshapes import seal_loss
+    from facewire.train.losses import seal_loss
 
     net = CNNGRUNet(80, ("jawOpen", "mouthClose"), seal=True)
     y = torch.tensor([[[0.04, 0.04], [0.04, 0.0], [0.0, 0.0]]])  # sealed, open, jaw shut
@@ -147,7 +147,7 @@ def test_seal_pos_weight_weighs_missed_closures_only() -> None:
     import torch
 
     from facewire.models.blendshape_nets import CNNGRUNet
-    from facewire.train.train_blendshapes import seal_loss
+    from facewire.train.losses import seal_loss
 
     net = CNNGRUNet(80, ("jawOpen", "mouthClose"), seal=True)
     y = torch.tensor([[[0.04, 0.04], [0.04, 0.0]]])  # sealed, open

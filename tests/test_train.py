@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from facewire.train.batches import collate
 from facewire.train.dataset import (
     DatasetError,
     Example,
@@ -28,12 +29,11 @@ from facewire.train.evaluate import (
     self_smoothness,
     temporal_smoothness,
 )
+from facewire.train.losses import loss_fn
 from facewire.train.train_blendshapes import (
     CheckpointError,
     TrainConfig,
-    collate,
     load_checkpoint,
-    loss_fn,
     net_from_checkpoint,
     train,
 )
@@ -197,7 +197,7 @@ def test_checkpoint_records_data_and_split(corpus: Path, tmp_path: Path) -> None
 def test_aperture_loss_known_answer() -> None:
     from facewire.rig.arkit import ARKIT_INDEX, LOWER_FACE
     from facewire.train.evaluate import default_aperture
-    from facewire.train.train_blendshapes import ApertureLoss
+    from facewire.train.losses import ApertureLoss
 
     ap = default_aperture()
     if ap is None:
@@ -223,8 +223,8 @@ def test_pocketsphinx_teacher_baseline_gives_curves(corpus: Path) -> None:
 
 
 def test_bandlimit_and_gain_augmentation(corpus: Path, tmp_path: Path) -> None:
+    from facewire.train.batches import bandlimit
     from facewire.train.dataset import Utterance
-    from facewire.train.train_blendshapes import bandlimit
 
     t = np.arange(16000) / 16000
     u = Utterance("x", "v", (np.sin(2 * np.pi * 6000 * t) + np.sin(2 * np.pi * 500 * t))
@@ -238,7 +238,7 @@ def test_bandlimit_and_gain_augmentation(corpus: Path, tmp_path: Path) -> None:
 
 
 def test_random_eq_is_a_bounded_smooth_envelope(corpus: Path, tmp_path: Path) -> None:
-    from facewire.train.train_blendshapes import random_eq
+    from facewire.train.batches import random_eq
 
     rng = np.random.default_rng(0)
     curves = np.stack([random_eq(80, 2.0, rng) for _ in range(200)])

@@ -14,7 +14,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import torch
@@ -23,6 +23,7 @@ from tqdm import tqdm
 from facewire.models.blendshape_nets import ARCHS, BlendshapeNet, build
 from facewire.models.framerate import resample
 from facewire.rig.arkit import ARKIT_52, ARKIT_INDEX, LOWER_FACE
+from facewire.train.batches import bandlimit, collate
 from facewire.train.dataset import (
     Example,
     FeatureSpec,
@@ -34,6 +35,13 @@ from facewire.train.dataset import (
     split_by_voice,
 )
 from facewire.train.epochs import EpochBook
+from facewire.train.losses import (
+    ApertureLoss,
+    loss_fn,
+    phone_loss,
+    seal_loss,
+    voice_adversary_loss,
+)
 from facewire.train.phones import ARPABET
 from facewire.train.runs import (  # noqa: F401  (CheckpointError: re-exported)
     CheckpointError,
@@ -149,173 +157,6 @@ def curve_sigma(examples: Sequence[Example]) -> np.ndarray:
 def feature_stats(examples: Sequence[Example]) -> tuple[np.ndarray, np.ndarray]:
     allf = np.concatenate([e.feats for e in examples])
     return allf.mean(0), allf.std(0) + 1e-3
-
-
-def loss_fn(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, sigma: torch.Tensor,
-            kind: str, l1: float) -> torch.Tensor:
-    """Masked MSE, or seed 002's eq. 2: mean over curves of ((e - e^)/sigma)^2 + lambda |e|."""
-    m = mask.float()
-    denom = m.sum().clamp_min(1.0)
-    if kind == "mse":
-        return (((pred - target) ** 2) * m).sum() / denom
-    if kind == "vnl2":
-        l2 = ((((pred - target) / sigma) ** 2) * m).sum() / denom
-        return l2 + l1 * (pred.abs() * m).sum() / denom
-    raise ValueError(f"unknown loss {kind!r} (mse or vnl2)")
-
-
-class ApertureLoss:
-    """L1 error of the inner-lip aperture (mm / 10) on a rig: a mouth loss in the spirit of
-    seed 001, grounded in what a viewer sees. The aperture is linear in the weights, so this
-    costs one matrix product; L1 (a median) lets the lips close when closure is the more
-    likely answer instead of averaging to a half-open mouth."""
-
-    def __init__(self, rig: str | None, outputs: Sequence[str], device: torch.device) -> None:
-        from facewire.train.evaluate import default_aperture
-
-        ap = default_aperture(rig)
-        if ap is None:
-            raise FileNotFoundError(f"{rig or 'the shared ICT rig'}: rig not found for the "
-                                    "aperture loss (pass --rig or --aperture 0)")
-        self.a0 = float(ap.a0)
-        self.d = torch.tensor(ap.d, dtype=torch.float32, device=device)
-        cols = [ARKIT_INDEX[n] for n in outputs]
-        self.relevant = torch.tensor([i for i, c in enumerate(cols) if abs(ap.d[c]) > 0.5],
-                                     device=device)
-        self.cols = torch.tensor(cols, device=device)
-
-    def __call__(self, pred52: torch.Tensor, target: torch.Tensor, mask: torch.Tensor
-                 ) -> torch.Tensor:
-        full = torch.zeros_like(pred52)
-        full[..., self.cols] = target
-        m = mask[..., self.relevant].all(-1).float()
-        err = ((pred52 - full) @ self.d).abs() / 10.0
-        return (err * m).sum() / m.sum().clamp_min(1.0)
-
-
-def seal_loss(net: BlendshapeNet, target: torch.Tensor, mask: torch.Tensor,
-              pos_weight: float = 1.0, min_jaw: float = 0.02) -> torch.Tensor:
-    """Binary cross-entropy of the network's lip-seal logit against the teacher's seal,
-    recovered as mouthClose / jawOpen (the teacher builds mouthClose that way). Frames
-    with a nearly shut jaw carry no seal information and are masked. Without it the seal
-    learns only through mouthClose, whose gradient vanishes with the jaw: on /p b m/.
-    ``pos_weight`` > 1 trades false closures for missed ones (sealed frames are rare)."""
-    ci, ji = net.outputs.index("mouthClose"), net.outputs.index("jawOpen")
-    jaw, close = target[..., ji], target[..., ci]
-    m = (mask[..., ci] & mask[..., ji] & (jaw > min_jaw)).float()
-    seal = (close / jaw.clamp_min(min_jaw)).clamp(0.0, 1.0)
-    bce = torch.nn.functional.binary_cross_entropy_with_logits(
-        net.last_seal_logit, seal, reduction="none",
-        pos_weight=torch.tensor(pos_weight, device=seal.device))
-    return (bce * m).sum() / m.sum().clamp_min(1.0)
-
-
-def phone_loss(net: BlendshapeNet, labels: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy of the network's phone read-out against the aligned phones (-1 frames,
-    i.e. unknown phones and burn-in, are ignored): the multi-task term that asks the encoder
-    for what was said rather than who said it."""
-    if not (labels >= 0).any():
-        return labels.new_zeros((), dtype=torch.float32)
-    logits = net.phone_logits()
-    return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
-                                             labels.reshape(-1), ignore_index=-1)
-
-
-def voice_adversary_loss(net: BlendshapeNet, voices: torch.Tensor, scored: torch.Tensor
-                         ) -> torch.Tensor:
-    """Cross-entropy of the (gradient-reversed) voice classifier on the scored frames:
-    minimised by its read-out, maximised by the encoder, so the encoder sheds the voice."""
-    logits = net.voice_logits()
-    labels = voices[:, None].expand(logits.shape[:2])
-    if not scored.any():
-        return logits.new_zeros(())
-    return torch.nn.functional.cross_entropy(logits[scored], labels[scored])
-
-
-def bandlimit(utts: Sequence[Utterance], share: float, rng: np.random.Generator
-              ) -> list[Utterance]:
-    """Low-pass ``share`` of the clips to 4 kHz (down to 8 kHz and back): real microphones
-    and data sets (the spoken digits) are often 8 kHz, the synthetic voices never are."""
-    from scipy.signal import resample_poly
-
-    out = []
-    for u in utts:
-        if rng.random() < share:
-            y = resample_poly(resample_poly(u.audio, 1, 2), 2, 1)[: len(u.audio)]
-            u = replace(u, audio=np.pad(y, (0, len(u.audio) - len(y))).astype(np.float32))
-        out.append(u)
-    return out
-
-
-def warp_mel(feats: np.ndarray, factor: float) -> np.ndarray:
-    """Stretch log-mel frames along the frequency axis by ``factor`` (> 1 moves energy to
-    higher bins): vocal-tract-length perturbation, so that formants of voices unlike the
-    synthetic ones (children, real speakers) still map to the same mouth shapes."""
-    n = feats.shape[1]
-    src = np.clip(np.arange(n) / factor, 0, n - 1)
-    lo = np.floor(src).astype(int)
-    hi = np.minimum(lo + 1, n - 1)
-    frac = (src - lo).astype(feats.dtype)
-    return feats[:, lo] * (1 - frac) + feats[:, hi] * frac
-
-
-class Batch(NamedTuple):
-    """Padded network inputs, targets, their mask and phone labels (-1: none / masked)."""
-
-    x: torch.Tensor  # (B, T, F)
-    y: torch.Tensor  # (B, T, C)
-    m: torch.Tensor  # (B, T, C) bool
-    phones: torch.Tensor  # (B, T) int64
-
-
-def random_eq(n_bins: int, eq: float, rng: np.random.Generator) -> np.ndarray:
-    """A random smooth log-gain curve over the mel bins: a tilt of up to ``eq`` from the
-    lowest to the highest bin plus a ripple (1-3 half-cosines) of up to ``eq`` / 2. Voices
-    and microphones differ by such envelopes (glottal source slope, vocal tract, channel);
-    a network trained on few voices otherwise reads them as phonetics."""
-    x = np.linspace(-0.5, 0.5, n_bins, dtype=np.float32)
-    tilt = rng.uniform(-eq, eq) * x
-    ripple = rng.uniform(-eq / 2, eq / 2) * np.cos(np.pi * rng.integers(1, 4) * (x + 0.5)
-                                                   + rng.uniform(0, 2 * np.pi))
-    return (tilt + ripple).astype(np.float32)
-
-
-def collate(examples: Sequence[Example], crop: int | None, rng: np.random.Generator | None,
-            pad_value: float, burn_in: int = 50, gain: float = 0.0, warp: float = 0.0,
-            eq: float = 0.0) -> Batch:
-    """Pad (and randomly crop) to one length; cropped clips keep ``burn_in`` frames of real
-    left context whose outputs are masked, so recurrent state starts warm. ``gain`` shifts
-    each crop's log-power features by a random level in [-gain, gain] (natural log units),
-    never below the silence floor; ``eq`` adds a random spectral envelope
-    (:func:`random_eq`, same units); ``warp`` stretches its mel axis by a random factor in
-    [1 - warp, 1 + warp] (:func:`warp_mel`)."""
-    items = []
-    for e in examples:
-        f, t, v = e.feats, e.targets, e.valid.copy()
-        p = e.phones.copy() if e.phones is not None else np.full(len(f), -1, np.int64)
-        if crop and len(f) > crop and rng is not None:
-            s = int(rng.integers(0, len(f) - crop + 1))
-            a = max(0, s - burn_in)
-            f, t, v, p = f[a:s + crop], t[a:s + crop], v[a:s + crop], p[a:s + crop]
-            v[: s - a] = False
-            p[: s - a] = -1
-        if warp and rng is not None:
-            f = warp_mel(f, float(rng.uniform(1 - warp, 1 + warp)))
-        if eq and rng is not None:
-            f = np.maximum(f + random_eq(f.shape[1], eq, rng), pad_value)
-        if gain and rng is not None:
-            f = np.maximum(f + rng.uniform(-gain, gain), pad_value)
-        items.append((f, t, v, p))
-    n = max(len(it[0]) for it in items)
-    dim, c = items[0][0].shape[1], items[0][1].shape[1]
-    x = np.full((len(items), n, dim), pad_value, np.float32)
-    y = np.zeros((len(items), n, c), np.float32)
-    m = np.zeros((len(items), n, c), bool)
-    ph = np.full((len(items), n), -1, np.int64)
-    for i, (f, t, v, p) in enumerate(items):
-        x[i, : len(f)], y[i, : len(f)], m[i, : len(f)], ph[i, : len(f)] = f, t, v, p
-    return Batch(torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(m),
-                 torch.from_numpy(ph))
 
 
 def _subset(net: BlendshapeNet) -> torch.Tensor:

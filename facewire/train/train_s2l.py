@@ -24,6 +24,7 @@ from tqdm import tqdm
 from facewire.models.s2l import ARCHS, S2LNet, as_points, build
 from facewire.rig.arkit import ARKIT_52
 from facewire.rig.rig import Rig, default_rig_path
+from facewire.train.batches import collate
 from facewire.train.dataset import (
     Example,
     corpus_summary,
@@ -41,11 +42,7 @@ from facewire.train.landmark_data import (
 )
 from facewire.train.losses_landmarks import S2LWeights, s2l_loss
 from facewire.train.runs import RunSettings, read_checkpoint, start_run
-from facewire.train.train_blendshapes import (
-    collate,
-    feature_spec_for,
-    feature_stats,
-)
+from facewire.train.train_blendshapes import feature_spec_for, feature_stats
 
 CKPT_FORMAT = "facewire-s2l-checkpoint"
 VAL_IDENTITY_SEED = 3000
