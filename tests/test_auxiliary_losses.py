@@ -13,13 +13,13 @@ import torch
 from facewire.models.blendshape_nets import build
 from facewire.train.batches import collate
 from facewire.train.dataset import (
-    PHONE_INDEX,
     Example,
     FeatureSpec,
     align_phones,
     make_toy_corpus,
 )
 from facewire.train.losses import phone_loss, voice_adversary_loss
+from facewire.train.phones import PHONE_INDEX
 from facewire.train.train_blendshapes import (
     TrainConfig,
     load_checkpoint,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import fields
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -94,20 +95,12 @@ def _blendshapes(args: argparse.Namespace) -> int:
     from facewire.train.dataset import DatasetError
     from facewire.train.train_blendshapes import CheckpointError, TrainConfig, train
 
-    features = "wav2vec2" if args.wav2vec else args.features
-    cfg = TrainConfig(
-        data=args.data, arch=args.arch, out=args.out, features=features, wav2vec=args.wav2vec,
-        wav2vec_layer=args.wav2vec_layer, lookahead=args.lookahead, curves=args.curves,
-        loss=args.loss, l1=args.l1, aperture=args.aperture, rig=args.rig, lr=args.lr,
-        bandlimit=args.bandlimit, gain_db=args.gain_db, eq_db=args.eq_db, warp=args.warp,
-        seal_bce=args.seal_bce,
-        seal_pos_weight=args.seal_pos_weight, phone_loss=args.phone_loss,
-        voice_adversary=args.voice_adversary,
-        speaker_norm=args.speaker_norm, seal=not args.no_seal,
-        batch=args.batch, crop_s=args.crop,
-        epochs=args.epochs, patience=args.patience, max_minutes=args.max_minutes,
-        held_out=args.held_out, seed=args.seed, device=args.device, threads=args.threads,
-        resume=args.resume, hidden=args.hidden, window=args.window, quiet=args.quiet)
+    # every flag named like a config field fills it; the three that differ are mapped here
+    names = {f.name for f in fields(TrainConfig)}
+    kw = {k: v for k, v in vars(args).items() if k in names}
+    kw.update(features="wav2vec2" if args.wav2vec else args.features,
+              seal=not args.no_seal, crop_s=args.crop)
+    cfg = TrainConfig(**kw)
     try:
         res = train(cfg, argv=_argv(args))
     except (DatasetError, CheckpointError, FileNotFoundError, ValueError, RuntimeError) as exc:

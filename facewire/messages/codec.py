@@ -171,7 +171,7 @@ def decode_frames(frames: Sequence[Any], max_bytes: int = DEFAULT_MAX_BYTES) -> 
     meta = _unpack(frames[0])
     entries = _array_table(meta)
     if len(frames) - 1 != len(entries):
-        _entry(entries, len(entries), "", 3)  # a malformed table is garbage, not truncation
+        _check_table(entries, 3)  # a malformed table is garbage, not truncation
         raise DecodeError(
             "truncated",
             f"{len(entries)} array frames announced, {len(frames) - 1} received "
@@ -213,12 +213,15 @@ def _entry(entries: list[Any], i: int, name: str, width: int) -> int:
         e = entries[i]
         if e.__class__ is list and len(e) == width and e[0] == name:
             return i
-    for j, e in enumerate(entries):
-        if not (isinstance(e, list) and len(e) == width and isinstance(e[0], str)):
-            raise DecodeError("garbage", "malformed array table in meta frame")
-        if e[0] == name:
-            return j
-    return -1
+    _check_table(entries, width)
+    return next((j for j, e in enumerate(entries) if e[0] == name), -1)
+
+
+def _check_table(entries: list[Any], width: int) -> None:
+    """Raise unless every entry is a ``width``-long list starting with its array's name."""
+    if not all(isinstance(e, list) and len(e) == width and isinstance(e[0], str)
+               for e in entries):
+        raise DecodeError("garbage", "malformed array table in meta frame")
 
 
 _NO_ENTRIES: list[Any] = []

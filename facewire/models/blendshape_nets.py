@@ -67,6 +67,12 @@ class BlendshapeNet(nn.Module):
 
     arch = "base"
     streaming = True
+    TRAINING_HEADS = ("phone_head", "voice_head")  # read-outs inference never runs
+
+    def inference_params(self) -> int:
+        """Parameters of the inference graph (training-only heads left out)."""
+        return int(sum(p.numel() for n, p in self.named_parameters()
+                       if n.split(".", 1)[0] not in self.TRAINING_HEADS))
 
     def __init__(self, n_feats: int, outputs: tuple[str, ...] = ARKIT_52, lookahead: int = 0,
                  pad_value: float = 0.0, seal: bool = False) -> None:
@@ -249,17 +255,18 @@ class CNNGRUNet(BlendshapeNet):
                 "time_layers": self.time_layers, "hidden": self.hidden,
                 "phone_classes": self.phone_classes, "voice_classes": self.voice_classes}
 
+    def _hidden_for(self, head: nn.Module | None, what: str) -> torch.Tensor:
+        if head is None or self.last_hidden is None:
+            raise RuntimeError(f"{what}_logits needs {what}_classes > 0 and a forward pass")
+        return self.last_hidden
+
     def phone_logits(self) -> torch.Tensor:
         """(B, T, phone_classes) logits of the last ``forward`` (training only)."""
-        if self.phone_head is None or self.last_hidden is None:
-            raise RuntimeError("phone_logits needs phone_classes > 0 and a forward pass")
-        return self.phone_head(self.last_hidden)
+        return self.phone_head(self._hidden_for(self.phone_head, "phone"))
 
     def voice_logits(self) -> torch.Tensor:
         """(B, T, voice_classes) logits of the last ``forward``, behind gradient reversal."""
-        if self.voice_head is None or self.last_hidden is None:
-            raise RuntimeError("voice_logits needs voice_classes > 0 and a forward pass")
-        return self.voice_head(_ReverseGradient.apply(self.last_hidden))
+        return self.voice_head(_ReverseGradient.apply(self._hidden_for(self.voice_head, "voice")))
 
     def _encode(self, xp: torch.Tensor) -> torch.Tensor:
         """(B, n + R - 1, F) raw -> (B, n, C) time-conv features."""

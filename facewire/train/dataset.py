@@ -28,9 +28,7 @@ import numpy as np
 
 from facewire.models.logmel import LogMelConfig, logmel
 from facewire.rig.arkit import ARKIT_INDEX
-from facewire.train.phones import ARPABET, normalize_arpabet
-
-PHONE_INDEX: dict[str, int] = {p: i for i, p in enumerate(ARPABET)}
+from facewire.train.phones import PHONE_INDEX, normalize_arpabet
 
 
 class DatasetError(ValueError):
@@ -204,10 +202,15 @@ def split_by_voice(utts: Sequence[Utterance], held_out: float = 0.2, seed: int =
 # --------------------------------------------------------------------------- alignment
 
 
+def output_times(n: int, spec: FeatureSpec, lookahead: int) -> np.ndarray:
+    """Media time (s) that each of n network outputs describes: feature frame i - lookahead."""
+    return spec.t0 + (np.arange(n) - lookahead) / spec.rate
+
+
 def align_targets(curves: np.ndarray, fps: float, n: int, spec: FeatureSpec,
                   lookahead: int) -> tuple[np.ndarray, np.ndarray]:
     """Curves [T, 52] at ``fps`` -> targets [n, 52] for n network outputs and a valid mask [n]."""
-    t = spec.t0 + (np.arange(n) - lookahead) / spec.rate
+    t = output_times(n, spec, lookahead)
     grid = np.arange(len(curves)) / fps
     valid = (t >= 0.0) & (t <= grid[-1] + 1e-9)
     out = np.empty((n, curves.shape[1]), np.float32)
@@ -217,13 +220,12 @@ def align_targets(curves: np.ndarray, fps: float, n: int, spec: FeatureSpec,
 
 
 def align_phones(phones: list | None, n: int, spec: FeatureSpec, lookahead: int) -> np.ndarray:
-    """Phone timings -> [n] ARPAbet indices (:data:`PHONE_INDEX`) for n network outputs,
-    -1 where no phone is known (or the symbol is not ARPAbet); output ``i`` describes the same instant as in
-    :func:`align_targets`."""
+    """Phone timings -> [n] ARPAbet indices (``PHONE_INDEX``) for n network outputs, -1 where
+    no phone is known (or the symbol is not ARPAbet); same clock as :func:`align_targets`."""
     labels = np.full(n, -1, np.int64)
     if not phones:
         return labels
-    t = spec.t0 + (np.arange(n) - lookahead) / spec.rate
+    t = output_times(n, spec, lookahead)
     for symbol, start, end in phones:
         try:
             idx = PHONE_INDEX.get(normalize_arpabet(str(symbol)))

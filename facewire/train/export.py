@@ -47,15 +47,6 @@ def _probe_input(net: BlendshapeNet, n: int, seed: int = 0) -> torch.Tensor:
     return x
 
 
-TRAINING_ONLY = ("phone_head.", "voice_head.")  # auxiliary read-outs the graph never runs
-
-
-def exported_params(net: BlendshapeNet) -> int:
-    """Parameters of the inference graph (training-only heads left out)."""
-    return int(sum(p.numel() for n, p in net.named_parameters()
-                   if not n.startswith(TRAINING_ONLY)))
-
-
 def export_onnx(net: BlendshapeNet, path: str | Path, opset: int = OPSET) -> dict[str, Any]:
     """Write the ONNX graph; return the card's ``io`` section."""
     net = net.eval().cpu()
@@ -122,7 +113,7 @@ def build_card(ck: dict[str, Any], net: BlendshapeNet, onnx_path: Path, io: dict
         "architecture": net.arch,
         "arch_config": net.config(),
         "streaming": net.streaming,
-        "params": exported_params(net),
+        "params": net.inference_params(),
         "onnx": onnx_path.name, "onnx_sha256": sha256(onnx_path),
         "onnx_bytes": onnx_path.stat().st_size, "opset": OPSET,
         "features": spec.to_dict(),

@@ -20,6 +20,7 @@ ARPABET: tuple[str, ...] = (
     "TH", "UH", "UW", "V", "W", "Y", "Z", "ZH", SIL,
 )
 ARPABET_SET = frozenset(ARPABET)
+PHONE_INDEX: dict[str, int] = {p: i for i, p in enumerate(ARPABET)}  # class ids of the read-out
 
 VOWELS = frozenset(
     {"AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW"}

@@ -242,10 +242,11 @@ def train(cfg: TrainConfig, argv: Sequence[str] | None = None) -> dict[str, Any]
                   "train_clips": len(train_u), "val_clips": len(val_u)},
         "sigma": sigma_np.tolist(), "torch": str(torch.__version__),
     }
+    voice_of = torch.tensor([voice_index[e.voice] for e in tr])  # class id per example
     crop = int(round(cfg.crop_s * spec.rate)) if cfg.crop_s else None
     # dB of amplitude -> natural log of power, for log-mel only
-    gain = cfg.gain_db * math.log(10) / 10 if spec.kind == "logmel" else 0.0
-    eq = cfg.eq_db * math.log(10) / 10 if spec.kind == "logmel" else 0.0
+    db = math.log(10) / 10 if spec.kind == "logmel" else 0.0
+    gain, eq = cfg.gain_db * db, cfg.eq_db * db
     warp = cfg.warp if spec.kind == "logmel" else 0.0
     book = EpochBook(out, net, meta, min_gain=1e-6)
     if resume_ck is not None:
@@ -271,8 +272,8 @@ def train(cfg: TrainConfig, argv: Sequence[str] | None = None) -> dict[str, Any]
             if cfg.phone_loss > 0:
                 loss = loss + cfg.phone_loss * phone_loss(net, ph)
             if cfg.voice_adversary > 0:
-                voices = torch.tensor([voice_index[tr[i].voice] for i in b], device=device)
-                loss = loss + cfg.voice_adversary * voice_adversary_loss(net, voices, m.any(-1))
+                loss = loss + cfg.voice_adversary * voice_adversary_loss(
+                    net, voice_of[torch.from_numpy(b)].to(device), m.any(-1))
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
