@@ -119,6 +119,19 @@ def test_training_lowers_the_loss_and_resume_continues(corpus: Path, tmp_path: P
     assert again["history"][:3] == h
 
 
+def test_lr_plateau_halves_the_rate_and_survives_resume(corpus: Path, tmp_path: Path) -> None:
+    """At a rate too small to move the validation loss every epoch after the first is a bad
+    one: with patience 1 the rate halves after every second bad epoch, across a resume too
+    (a scheduler rebuilt from scratch would count the resumed epoch as a gain)."""
+    first = train(cfg(corpus, tmp_path, epochs=4, lr=1e-7, lr_plateau=1, patience=20))
+    assert [h["lr"] for h in first["history"]] == pytest.approx([1e-7, 1e-7, 1e-7, 5e-8], rel=1e-6)
+    again = train(cfg(corpus, tmp_path, epochs=6, lr=1e-7, lr_plateau=1, patience=20,
+                      resume=True), argv=["train", "blendshapes", "--resume"])
+    assert [h["lr"] for h in again["history"]][4:] == pytest.approx([5e-8, 2.5e-8], rel=1e-6)
+    ck = load_checkpoint(tmp_path / "best.pt")
+    assert ck["resumed"] == ["facewire train blendshapes --resume"]
+
+
 def test_resume_without_checkpoint_and_corrupt_checkpoint(corpus: Path, tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="nothing to resume"):
         train(cfg(corpus, tmp_path, resume=True))

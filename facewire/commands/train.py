@@ -55,6 +55,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="online speaker normalisation of log-mel (running speech mean replaced "
                         "by the training voices' mean; see docs/models.md)")
     b.add_argument("--lr", type=float, default=1e-3)
+    b.add_argument("--lr-plateau", type=int, default=0, metavar="N",
+                   help="halve the learning rate once validation has not improved for more "
+                        "than N epochs (0: constant rate); kept across --resume")
     b.add_argument("--batch", type=int, default=8)
     b.add_argument("--crop", type=float, default=4.0, help="training crop length (s)")
     b.add_argument("--epochs", type=int, default=40)

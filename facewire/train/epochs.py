@@ -61,7 +61,8 @@ class EpochBook:
         return improved
 
     def save(self, epoch: int, net: torch.nn.Module, opt: torch.optim.Optimizer,
-             rng: np.random.Generator) -> None:
+             rng: np.random.Generator, extra: dict[str, Any] | None = None) -> None:
+        """``extra`` goes into ``last.pt`` only (e.g. a learning-rate scheduler's state)."""
         common = {**self.meta, "epoch": epoch, "history": self.history,
                   "best_val": self.best_val, "best_epoch": self.best_epoch,
                   "bad_epochs": self.bad}
@@ -70,7 +71,8 @@ class EpochBook:
         torch.save({**common, "state_dict": {k: v.detach().cpu()
                                              for k, v in net.state_dict().items()},
                     "best_state_dict": self.best_state, "optimizer": opt.state_dict(),
-                    "torch_rng": torch.get_rng_state(), "numpy_rng": _rng_state(rng)},
+                    "torch_rng": torch.get_rng_state(), "numpy_rng": _rng_state(rng),
+                    **(extra or {})},
                    self.out / "last.pt")
 
     def should_stop(self, patience: int, max_minutes: float | None, quiet: bool) -> bool:

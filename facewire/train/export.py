@@ -131,7 +131,9 @@ def build_card(ck: dict[str, Any], net: BlendshapeNet, onnx_path: Path, io: dict
         },
         "metrics": {"val_loss": best.get("val_loss"), "val_mse": best.get("val_mse"),
                     "onnx_vs_torch_max_abs": max_diff},
-        "command": {"train": ck.get("command"), "export": export_command},
+        "command": {"train": ck.get("command"), **({"resumed": ck["resumed"]}
+                                                     if ck.get("resumed") else {}),
+                    "export": export_command},
     }
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import shlex
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +71,7 @@ class RunStart:
     rng: np.random.Generator
     command: str  # the command line that started the run (kept across --resume)
     resume: dict[str, Any] | None  # last.pt when resuming
+    resumed: list[str] = field(default_factory=list)  # the --resume command lines, in order
 
 
 def start_run(out: str | Path, settings: RunSettings, load: Any,
@@ -90,5 +91,7 @@ def start_run(out: str | Path, settings: RunSettings, load: Any,
         if not (out / "last.pt").exists():
             raise CheckpointError(f"{out / 'last.pt'}: nothing to resume (drop --resume)")
         resume_ck = load(out / "last.pt")
+        resumed = [*resume_ck.get("resumed", []), command]
         command = resume_ck.get("command", command)
+        return RunStart(out, dev, rng, command, resume_ck, resumed)
     return RunStart(out, dev, rng, command, resume_ck)

@@ -81,6 +81,7 @@ class TrainConfig(RunSettings):
     seal_pos_weight: float = 1.0  # weight of sealed frames in it (they are rare: ~5%)
     phone_loss: float = 0.0  # weight of the auxiliary phone-recognition loss (cnn_gru)
     voice_adversary: float = 0.0  # weight of the gradient-reversed voice classifier (cnn_gru)
+    lr_plateau: int = 0  # halve the learning rate after this many epochs without gain (0: off)
     batch: int = 8
     crop_s: float = 4.0
     hidden: int | None = None
@@ -232,10 +233,13 @@ def train(cfg: TrainConfig, argv: Sequence[str] | None = None) -> dict[str, Any]
     net.to(device)
     sigma = torch.from_numpy(sigma_np).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    sched = (torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=cfg.lr_plateau)
+             if cfg.lr_plateau > 0 else None)
     ap_loss = ApertureLoss(cfg.rig, net.outputs, device) if cfg.aperture > 0 else None
     meta = {
         "format": CKPT_FORMAT, "version": 1, "arch": cfg.arch, "net_config": net.config(),
         "features": spec.to_dict(), "train_config": asdict(cfg), "command": command,
+        "resumed": run.resumed,
         "data": corpus_summary(cfg.data, utts),
         "split": {"train_voices": sorted({u.voice for u in train_u}),
                   "val_voices": sorted({u.voice for u in val_u}),
@@ -251,6 +255,8 @@ def train(cfg: TrainConfig, argv: Sequence[str] | None = None) -> dict[str, Any]
     book = EpochBook(out, net, meta, min_gain=1e-6)
     if resume_ck is not None:
         book.resume(resume_ck, net, opt, rng)
+        if sched is not None and "scheduler" in resume_ck:
+            sched.load_state_dict(resume_ck["scheduler"])
     for epoch in range(book.start_epoch, cfg.epochs):
         net.train()
         order = rng.permutation(len(tr))
@@ -283,12 +289,15 @@ def train(cfg: TrainConfig, argv: Sequence[str] | None = None) -> dict[str, Any]
             it.set_postfix(loss=f"{run_loss / seen:.4f}")
         val = evaluate_loss(net, va, sigma, cfg, device)
         rec = {"epoch": epoch + 1, "train_loss": run_loss / max(seen, 1),
-               "val_loss": val["loss"], "val_mse": val["mse"]}
+               "val_loss": val["loss"], "val_mse": val["mse"], "lr": opt.param_groups[0]["lr"]}
+        if sched is not None:
+            sched.step(val["loss"])
         improved = book.record(rec, net)
         if not cfg.quiet:
             tqdm.write(f"epoch {epoch + 1}: train {rec['train_loss']:.4f}  val {val['loss']:.4f}"
                        f"  val_mse {val['mse']:.5f}{'  *' if improved else ''}")
-        book.save(epoch, net, opt, rng)
+        book.save(epoch, net, opt, rng,
+                  extra={"scheduler": sched.state_dict()} if sched is not None else None)
         if book.should_stop(cfg.patience, cfg.max_minutes, cfg.quiet):
             break
     return book.summary(net, device)
