@@ -3,6 +3,9 @@ training step, the ONNX runtime against torch, the map back to ARKit on a known 
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from conftest import SHARED
@@ -251,3 +254,15 @@ def test_shipped_fusion_keeps_lips_closed_where_the_naive_sum_opens_them() -> No
         assert aperture(fused[p_frames]).min() < CLOSED_MM, emotion
         kept = fused[:, UPPER_INDEX].mean(0).sum() / (amounts @ PRIMARY_TABLE)[UPPER_INDEX].sum()
         assert kept > 0.6, (emotion, kept)
+
+
+def test_training_without_a_corpus_names_the_flag(tmp_path) -> None:
+    from facewire.emotion.data import load_speech_curves
+
+    with pytest.raises(FileNotFoundError, match="--data DIR"):
+        load_speech_curves([])
+    with pytest.raises(FileNotFoundError, match="no manifest.jsonl"):
+        load_speech_curves([tmp_path])
+    r = subprocess.run([sys.executable, "-m", "facewire", "train", "emotion"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "--data" in r.stderr

@@ -28,8 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     ls.set_defaults(func=list_emotions)
 
     ev = inner.add_parser("eval", help="naive sum vs fusion: closure, lip error, upper face")
-    ev.add_argument("--data", action="append", default=None,
-                    help="corpus with teacher curves and phones (default /tmp/fwm/evalset20)")
+    ev.add_argument("--data", action="append", required=True,
+                    help="corpus with teacher curves and phones (facewire data synth); "
+                         "repeatable")
     ev.add_argument("--model", default=None, help="fusion model (default: the shipped one)")
     ev.add_argument("--max-clips", type=int, default=100)
     ev.add_argument("--rig", default=None, help="rig npz (default ICT facekit)")
@@ -84,7 +85,7 @@ def eval_emotion(args: argparse.Namespace) -> int:
     from facewire.train.eval_emotion import format_rows, run_eval
 
     try:
-        rows = run_eval(args.data or ["/tmp/fwm/evalset20"], args.model, args.max_clips,
+        rows = run_eval(args.data, args.model, args.max_clips,
                         args.rig, args.json, args.quiet)
     except (FileNotFoundError, FusionModelError) as exc:
         print(f"facewire emotion eval: {exc}", file=sys.stderr)
@@ -99,8 +100,8 @@ def register_train(tsub: argparse._SubParsersAction) -> None:
 
     d = EmotionTrainConfig()
     t = tsub.add_parser("emotion", help="the speech/expression fusion module (seed 004)")
-    t.add_argument("--data", action="append", default=None,
-                   help=f"speech corpus with teacher curves; repeatable (default {d.data[0]})")
+    t.add_argument("--data", action="append", required=True,
+                   help="speech corpus with teacher curves (facewire data synth); repeatable")
     t.add_argument("--out", default=d.out, help="run folder (ONNX, npz, card, checkpoint)")
     t.add_argument("--name", default=d.name, help="model name")
     t.add_argument("--rig", default=None, help="rig npz with UVs (default ICT facekit)")
@@ -126,7 +127,7 @@ def train_emotion(args: argparse.Namespace) -> int:
     from facewire.train.train_emotion import EmotionTrainConfig, train
 
     cfg = EmotionTrainConfig(
-        data=args.data or EmotionTrainConfig().data, out=args.out, name=args.name,
+        data=args.data, out=args.out, name=args.name,
         rig=args.rig, k=args.k, steps=args.steps, batch=args.batch, lr=args.lr,
         sparsity=args.sparsity, laplacian=args.laplacian, fuse=args.fuse,
         max_clips=args.max_clips, seed=args.seed, threads=args.threads,

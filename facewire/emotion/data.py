@@ -41,6 +41,9 @@ def load_speech_curves(folders: Sequence[str | Path], max_clips: int | None = No
                        ) -> list[tuple[str, np.ndarray, list | None]]:
     """``(id, curves [T, 52], phones)`` of corpora in the ``facewire data synth`` layout,
     read without their audio."""
+    if not folders:
+        raise FileNotFoundError("no speech corpus given: pass --data DIR (a corpus built with "
+                                "'facewire data synth')")
     out = []
     for folder in map(Path, folders):
         manifest = folder / "manifest.jsonl"

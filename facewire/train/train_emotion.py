@@ -22,7 +22,7 @@ DEFAULT_NAME = "facewire_emotion_fusion"
 
 @dataclass
 class EmotionTrainConfig:
-    data: list[str] = field(default_factory=lambda: ["/tmp/fwm/corpus60"])
+    data: list[str] = field(default_factory=list)  # teacher corpora (facewire data synth)
     out: str = "runs/emotion"
     name: str = DEFAULT_NAME
     rig: str | None = None
