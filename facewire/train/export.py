@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime
 import shlex
 import sys
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -25,18 +24,8 @@ from facewire.models.card import CARD_FORMAT, CARD_VERSION, sha256, write_card
 from facewire.models.framerate import interpolation_delay
 from facewire.rig.arkit import ARKIT_52
 from facewire.train.dataset import FeatureSpec
+from facewire.train.onnx_stream import CHUNKS, OPSET, export_stream_onnx, onnx_max_diff
 from facewire.train.train_blendshapes import load_checkpoint, net_from_checkpoint
-
-OPSET = 17
-
-
-class _Stream(torch.nn.Module):
-    def __init__(self, net: BlendshapeNet) -> None:
-        super().__init__()
-        self.net = net
-
-    def forward(self, x: torch.Tensor, *state: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return self.net.forward_stream(x, *state)
 
 
 def _probe_input(net: BlendshapeNet, n: int, seed: int = 0) -> torch.Tensor:
@@ -49,53 +38,22 @@ def _probe_input(net: BlendshapeNet, n: int, seed: int = 0) -> torch.Tensor:
 
 def export_onnx(net: BlendshapeNet, path: str | Path, opset: int = OPSET) -> dict[str, Any]:
     """Write the ONNX graph; return the card's ``io`` section."""
-    net = net.eval().cpu()
-    path = Path(path)
-    x = _probe_input(net, 9)
-    spec = net.state_spec()
-    if net.streaming:
-        state = net.initial_state()
-        names_in = ["features"] + [f"{n}_in" for n, _, _ in spec]
-        names_out = ["weights"] + [f"{n}_out" for n, _, _ in spec]
-        module: torch.nn.Module = _Stream(net).eval()
-        args: tuple = (x, *state)
-    else:
-        names_in, names_out, module, args = ["features"], ["weights"], net, (x,)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(module, args, str(path), dynamo=False, input_names=names_in,
-                          output_names=names_out, opset_version=opset,
-                          dynamic_axes={"features": {1: "frames"}, "weights": {1: "frames"}})
-    net.eval()
-    return {"input": "features", "output": "weights",
-            "state": [{"name": f"{n}_in", "output": f"{n}_out", "shape": list(s), "fill": fill}
-                      for n, s, fill in spec]}
+    return export_stream_onnx(net, path, _probe_input(net.eval().cpu(), 9), "weights", opset)
 
 
 def check_equivalence(net: BlendshapeNet, path: str | Path, io: dict[str, Any],
-                      n: int = 157, chunks: tuple[int, ...] = (1, 7, 3, 50, 96)) -> float:
-    """Max |onnxruntime - torch| over a whole sequence and a chunked stream."""
-    import onnxruntime as ort
-
-    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+                      n: int = 157, chunks: tuple[int, ...] = CHUNKS) -> float:
+    """Max |onnxruntime - torch| over a whole sequence and a chunked stream, and of torch's
+    own chunked stream (what the live node runs) against the whole sequence."""
     net = net.eval()
     x = _probe_input(net, n, seed=1)
-    with torch.no_grad():
-        ref = net(x).numpy()
+    diff, t = onnx_max_diff(net, path, io, x, chunks)
     if not net.streaming:
-        out = sess.run(["weights"], {"features": x.numpy()})[0]
-        return float(np.abs(out - ref).max())
-    state = {s["name"]: np.full(s["shape"], s["fill"], np.float32) for s in io["state"]}
-    outs, t = [], 0
-    for c in chunks:
-        res = sess.run(None, {"features": x[:, t:t + c].numpy(), **state})
-        outs.append(res[0])
-        state = {s["name"]: r for s, r in zip(io["state"], res[1:])}
-        t += c
-    stream = np.concatenate(outs, 1)
+        return diff
     with torch.no_grad():
+        ref = net(x[:, :t]).numpy()
         torch_stream = stream_in_chunks(net, x[:, :t], list(chunks)).numpy()
-    return float(max(np.abs(stream - ref[:, :t]).max(), np.abs(torch_stream - ref[:, :t]).max()))
+    return float(max(diff, np.abs(torch_stream - ref).max()))
 
 
 def build_card(ck: dict[str, Any], net: BlendshapeNet, onnx_path: Path, io: dict[str, Any],

@@ -25,9 +25,9 @@ from facewire.models.framerate import interpolation_delay
 from facewire.models.s2d import S2DNet
 from facewire.models.s2l import N_POINTS, S2LNet
 from facewire.train.dataset import FeatureSpec
+from facewire.train.onnx_stream import CHUNKS, OPSET, export_stream_onnx, onnx_max_diff
 from facewire.train.train_blendshapes import CheckpointError
 
-OPSET = 17
 POINT_NAMES = [f"p{i}.{c}" for i in range(N_POINTS) for c in "xyz"]
 MESH_FORMATS = ("facewire-s2l-checkpoint", "facewire-s2d-checkpoint")
 
@@ -44,15 +44,6 @@ def checkpoint_kind(path: str | Path) -> str | None:
     return {"facewire-s2l-checkpoint": "s2l", "facewire-s2d-checkpoint": "s2d"}.get(fmt)
 
 
-class _Stream(torch.nn.Module):
-    def __init__(self, net: S2LNet) -> None:
-        super().__init__()
-        self.net = net
-
-    def forward(self, x: torch.Tensor, *state: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return self.net.forward_stream(x, *state)
-
-
 def _probe(net: S2LNet, n: int, seed: int) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     return torch.randn(1, n, net.n_feats, generator=g) * net.feat_std + net.feat_mean
@@ -60,46 +51,13 @@ def _probe(net: S2LNet, n: int, seed: int) -> torch.Tensor:
 
 def export_s2l_onnx(net: S2LNet, path: str | Path) -> dict[str, Any]:
     """Write the ONNX graph; return the card's ``io``."""
-    net = net.eval().cpu()
-    spec = net.state_spec()
-    x = _probe(net, 9, 0)
-    if net.streaming:
-        names_in = ["features"] + [f"{n}_in" for n, _, _ in spec]
-        names_out = ["displacements"] + [f"{n}_out" for n, _, _ in spec]
-        module: torch.nn.Module = _Stream(net).eval()
-        args: tuple = (x, *net.initial_state())
-    else:
-        names_in, names_out, module, args = ["features"], ["displacements"], net, (x,)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(module, args, str(path), dynamo=False, input_names=names_in,
-                          output_names=names_out, opset_version=OPSET,
-                          dynamic_axes={"features": {1: "frames"},
-                                        "displacements": {1: "frames"}})
-    return {"input": "features", "output": "displacements",
-            "state": [{"name": f"{n}_in", "output": f"{n}_out", "shape": list(s), "fill": f}
-                      for n, s, f in spec]}
+    return export_stream_onnx(net, path, _probe(net.eval().cpu(), 9, 0), "displacements")
 
 
 def check_s2l(net: S2LNet, path: str | Path, io: dict[str, Any], n: int = 157,
-              chunks: tuple[int, ...] = (1, 7, 3, 50, 96)) -> float:
+              chunks: tuple[int, ...] = CHUNKS) -> float:
     """Max |onnxruntime - torch| on a whole sequence, and streamed in chunks (causal)."""
-    import onnxruntime as ort
-
-    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    x = _probe(net.eval(), n, 1)
-    with torch.no_grad():
-        ref = net(x).numpy()
-    if not net.streaming:
-        return float(np.abs(sess.run(None, {"features": x.numpy()})[0] - ref).max())
-    state = {s["name"]: np.full(s["shape"], s["fill"], np.float32) for s in io["state"]}
-    outs, t = [], 0
-    for c in chunks:
-        res = sess.run(None, {"features": x[:, t:t + c].numpy(), **state})
-        outs.append(res[0])
-        state = {s["name"]: r for s, r in zip(io["state"], res[1:])}
-        t += c
-    return float(np.abs(np.concatenate(outs, 1) - ref[:, :t]).max())
+    return onnx_max_diff(net, path, io, _probe(net.eval(), n, 1), chunks)[0]
 
 
 def export_s2d_onnx(net: S2DNet, path: str | Path) -> dict[str, Any]:
