@@ -75,6 +75,19 @@ class EpochBook:
                     **(extra or {})},
                    self.out / "last.pt")
 
+    def finish_epoch(self, rec: dict[str, float], net: torch.nn.Module,
+                     opt: torch.optim.Optimizer, rng: np.random.Generator, settings: Any,
+                     extra: dict[str, Any] | None = None) -> bool:
+        """Record, report (unless quiet) and checkpoint an epoch; True when training should
+        stop. ``rec`` holds ``epoch``, ``val_loss`` and any other figures to print."""
+        improved = self.record(rec, net)
+        if not settings.quiet:
+            figures = "  ".join(f"{k} {v:.5g}" for k, v in rec.items()
+                                if k not in ("epoch", "minutes"))
+            tqdm.write(f"epoch {rec['epoch']}: {figures}{'  *' if improved else ''}")
+        self.save(int(rec["epoch"]) - 1, net, opt, rng, extra)
+        return self.should_stop(settings.patience, settings.max_minutes, settings.quiet)
+
     def should_stop(self, patience: int, max_minutes: float | None, quiet: bool) -> bool:
         if self.bad >= patience:
             if not quiet:

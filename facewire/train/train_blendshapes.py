@@ -290,14 +290,10 @@ def train(cfg: TrainConfig, argv: Sequence[str] | None = None) -> dict[str, Any]
         val = evaluate_loss(net, va, sigma, cfg, device)
         rec = {"epoch": epoch + 1, "train_loss": run_loss / max(seen, 1),
                "val_loss": val["loss"], "val_mse": val["mse"], "lr": opt.param_groups[0]["lr"]}
+        extra = None
         if sched is not None:
             sched.step(val["loss"])
-        improved = book.record(rec, net)
-        if not cfg.quiet:
-            tqdm.write(f"epoch {epoch + 1}: train {rec['train_loss']:.4f}  val {val['loss']:.4f}"
-                       f"  val_mse {val['mse']:.5f}{'  *' if improved else ''}")
-        book.save(epoch, net, opt, rng,
-                  extra={"scheduler": sched.state_dict()} if sched is not None else None)
-        if book.should_stop(cfg.patience, cfg.max_minutes, cfg.quiet):
+            extra = {"scheduler": sched.state_dict()}
+        if book.finish_epoch(rec, net, opt, rng, cfg, extra):
             break
     return book.summary(net, device)

@@ -208,11 +208,6 @@ def train(cfg: S2DConfig, argv: Sequence[str] | None = None) -> dict[str, Any]:
         val = evaluate(net, va, vidx, vwho, vw, cfg, to_m, device)
         rec = {"epoch": epoch + 1, "train_loss": run_loss / max(cfg.steps, 1),
                "val_loss": val["loss"], "val_de_mm": val["de_mm"]}
-        improved = book.record(rec, net)
-        if not cfg.quiet:
-            tqdm.write(f"epoch {epoch + 1}: train {rec['train_loss']:.5f}  val {val['loss']:.5f}"
-                       f"  val DE {val['de_mm']:.3f} mm{'  *' if improved else ''}")
-        book.save(epoch, net, opt, rng)
-        if book.should_stop(cfg.patience, cfg.max_minutes, cfg.quiet):
+        if book.finish_epoch(rec, net, opt, rng, cfg):
             break
     return book.summary(net, device)
