@@ -63,6 +63,16 @@ class RunSettings:
 
 
 @dataclass
+class AudioRunSettings(RunSettings):
+    """Run control plus the audio corpora and their features (blendshapes, S2L)."""
+
+    data: list[str] = field(default_factory=list)
+    features: str = "logmel"  # logmel | wav2vec2
+    wav2vec: str | None = None  # local model folder for features == wav2vec2
+    wav2vec_layer: int = -1
+
+
+@dataclass
 class RunStart:
     """What every training loop sets up before it loads data."""
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +44,8 @@ from facewire.train.losses import (
 )
 from facewire.train.phones import ARPABET
 from facewire.train.runs import (  # noqa: F401  (CheckpointError: re-exported)
+    AudioRunSettings,
     CheckpointError,
-    RunSettings,
     read_checkpoint,
     resolve_device,
     start_run,
@@ -56,15 +56,11 @@ SIGMA_FLOOR = 0.05
 
 
 @dataclass
-class TrainConfig(RunSettings):
+class TrainConfig(AudioRunSettings):
     """Everything a run depends on (recorded in the checkpoint and the model card)."""
 
-    data: list[str] = field(default_factory=list)
     arch: str = "cnn_gru"
     out: str = "runs/blendshapes"
-    features: str = "logmel"  # logmel | wav2vec2
-    wav2vec: str | None = None  # local model folder for features == wav2vec2
-    wav2vec_layer: int = -1
     lookahead: int = 2  # feature frames of future audio the face may use (streaming archs)
     curves: str = "lower"  # lower | all: which ARKit curves the network predicts
     loss: str = "vnl2"  # mse | vnl2

@@ -13,7 +13,7 @@ time budget work as in :mod:`facewire.train.train_blendshapes`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,7 @@ from facewire.train.landmark_data import (
     split_identities,
 )
 from facewire.train.losses_landmarks import S2LWeights, s2l_loss
-from facewire.train.runs import RunSettings, read_checkpoint, start_run
+from facewire.train.runs import AudioRunSettings, read_checkpoint, start_run
 from facewire.train.train_blendshapes import feature_spec_for, feature_stats
 
 CKPT_FORMAT = "facewire-s2l-checkpoint"
@@ -49,15 +49,11 @@ VAL_IDENTITY_SEED = 3000
 
 
 @dataclass
-class S2LConfig(RunSettings):
+class S2LConfig(AudioRunSettings):
     """Everything a run depends on (recorded in the checkpoint and the model card)."""
 
-    data: list[str] = field(default_factory=list)
     arch: str = "s2l_causal"  # s2l (BiLSTM, offline) | s2l_causal (streaming)
     out: str = "runs/s2l"
-    features: str = "logmel"
-    wav2vec: str | None = None
-    wav2vec_layer: int = -1
     lookahead: int = 6  # feature frames of future audio (s2l_causal)
     hidden: int = 64
     layers: int = 3
