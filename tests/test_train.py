@@ -132,6 +132,26 @@ def test_lr_plateau_halves_the_rate_and_survives_resume(corpus: Path, tmp_path: 
     assert ck["resumed"] == ["facewire train blendshapes --resume"]
 
 
+def test_init_from_fine_tunes_with_another_lookahead(corpus: Path, tmp_path: Path) -> None:
+    """--init-from starts from a checkpoint's weights (a new lookahead is fine: it shifts the
+    targets, not the weights); a network of another shape is refused by name."""
+    train(cfg(corpus, tmp_path / "a", epochs=1, lookahead=2))
+    src = load_checkpoint(tmp_path / "a" / "best.pt")
+    tuned = train(cfg(corpus, tmp_path / "b", epochs=1, lookahead=1, lr=0.0,
+                      init_from=str(tmp_path / "a" / "best.pt")))
+    ck = load_checkpoint(tuned["best"])
+    assert ck["net_config"]["lookahead"] == 1
+    assert ck["train_config"]["init_from"].endswith("best.pt")
+    for k, v in src["state_dict"].items():  # lr 0: the weights are exactly the source's
+        assert torch.equal(ck["state_dict"][k], v), k
+    fresh = train(cfg(corpus, tmp_path / "c", epochs=1, lookahead=1, lr=0.0))
+    w = "gru.weight_hh_l0"
+    assert not torch.equal(load_checkpoint(fresh["best"])["state_dict"][w], src["state_dict"][w])
+    with pytest.raises(CheckpointError, match="do not fit"):
+        train(cfg(corpus, tmp_path / "d", epochs=1, hidden=12,
+                  init_from=str(tmp_path / "a" / "best.pt")))
+
+
 def test_resume_without_checkpoint_and_corrupt_checkpoint(corpus: Path, tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="nothing to resume"):
         train(cfg(corpus, tmp_path, resume=True))

@@ -59,6 +59,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--lr-plateau", type=int, default=0, metavar="N",
                    help="halve the learning rate once validation has not improved for more "
                         "than N epochs (0: constant rate); kept across --resume")
+    b.add_argument("--init-from", metavar="CKPT",
+                   help="start from this checkpoint's weights (fine-tuning, e.g. the default "
+                        "model's run on your own takes, or another lookahead)")
     b.add_argument("--crop", type=float, default=4.0, help="training crop length (s)")
     b.add_argument("--hidden", type=int, default=None)
     b.add_argument("--window", type=int, default=None, help="ff window (feature frames)")

@@ -78,6 +78,7 @@ class TrainConfig(AudioRunSettings):
     phone_loss: float = 0.0  # weight of the auxiliary phone-recognition loss (cnn_gru)
     voice_adversary: float = 0.0  # weight of the gradient-reversed voice classifier (cnn_gru)
     lr_plateau: int = 0  # halve the learning rate after this many epochs without gain (0: off)
+    init_from: str | None = None  # start from this checkpoint's weights (fine-tuning)
     batch: int = 8
     crop_s: float = 4.0
     hidden: int | None = None
@@ -203,6 +204,28 @@ def net_from_checkpoint(ck: dict[str, Any]) -> BlendshapeNet:
     return net.eval()
 
 
+def init_weights(net: BlendshapeNet, ck: dict[str, Any]) -> list[str]:
+    """Copy a checkpoint's weights into ``net`` for fine-tuning; returns the tensors left as
+    initialised (training-only heads whose size differs, e.g. another set of voices).
+
+    The checkpoint's input normalisation comes with it: the first layer learned on it. The
+    lookahead may differ (it shifts the targets, not the weights); the architecture, the
+    features' size and the output curves may not."""
+    if ck["arch"] != net.arch:
+        raise CheckpointError(f"{ck.get('path')}: --init-from holds a {ck['arch']} network, "
+                              f"this run trains {net.arch}")
+    own = net.state_dict()
+    fits = {k: v for k, v in ck["state_dict"].items() if k in own and own[k].shape == v.shape}
+    left = sorted(set(own) - set(fits))
+    core = [k for k in left if k.split(".", 1)[0] not in net.TRAINING_HEADS]
+    if core:
+        raise CheckpointError(f"{ck.get('path')}: --init-from weights do not fit this network "
+                              f"({', '.join(core[:4])}{' ...' if len(core) > 4 else ''}); "
+                              "use the same --arch, --hidden, --curves and features")
+    net.load_state_dict(fits, strict=False)
+    return left
+
+
 def train(cfg: TrainConfig, argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Run (or resume) training; returns a summary. Writes ``cfg.out``/{last,best}.pt."""
     run = start_run(cfg.out, cfg, load_checkpoint, argv)
@@ -215,8 +238,11 @@ def train(cfg: TrainConfig, argv: Sequence[str] | None = None) -> dict[str, Any]
         raise ValueError(f"cannot split {len(utts)} clips into train and validation")
     if cfg.bandlimit > 0:
         train_u = bandlimit(train_u, cfg.bandlimit, np.random.default_rng([cfg.seed, 1]))
-    if cfg.speaker_norm:
-        spec = speaker_normalised(spec, train_u)
+    init_ck = load_checkpoint(cfg.init_from) if cfg.init_from and resume_ck is None else None
+    init_norm = (init_ck or {}).get("features", {}).get("speaker_norm")
+    if cfg.speaker_norm:  # a fine-tune keeps the prior its network learned with
+        spec = (replace(spec, speaker_norm=init_norm) if init_norm
+                else speaker_normalised(spec, train_u))
     voice_index = {v: i for i, v in enumerate(sorted({u.voice for u in train_u}))}
     net = make_net(cfg, spec, len(voice_index))
     bar = (lambda xs: tqdm(xs, desc="features", unit="clip", leave=False)) if not cfg.quiet \
@@ -226,6 +252,8 @@ def train(cfg: TrainConfig, argv: Sequence[str] | None = None) -> dict[str, Any]
     mean, std = feature_stats(tr)
     net.set_normalisation(torch.from_numpy(mean), torch.from_numpy(std))
     sigma_np = curve_sigma(tr)
+    if init_ck is not None:
+        init_weights(net, init_ck)
     net.to(device)
     sigma = torch.from_numpy(sigma_np).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
