@@ -124,14 +124,10 @@ def register_train(tsub: argparse._SubParsersAction) -> None:
 
 
 def train_emotion(args: argparse.Namespace) -> int:
+    from facewire.commands.train_flags import config_from_flags
     from facewire.train.train_emotion import EmotionTrainConfig, train
 
-    cfg = EmotionTrainConfig(
-        data=args.data, out=args.out, name=args.name,
-        rig=args.rig, k=args.k, steps=args.steps, batch=args.batch, lr=args.lr,
-        sparsity=args.sparsity, laplacian=args.laplacian, fuse=args.fuse,
-        max_clips=args.max_clips, seed=args.seed, threads=args.threads,
-        max_minutes=args.max_minutes, quiet=args.quiet)
+    cfg = config_from_flags(EmotionTrainConfig, args)
     try:
         res = train(cfg, argv=sys.argv[1:])
     except (FileNotFoundError, ValueError) as exc:

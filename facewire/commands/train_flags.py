@@ -43,8 +43,6 @@ def config_from_flags(cls: type[T], args: argparse.Namespace, **mapped: Any) -> 
     names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
     kw = {k: v for k, v in vars(args).items() if k in names}
     kw.update(mapped)
-    if "features" in names and getattr(args, "wav2vec", None):
-        kw["features"] = "wav2vec2"  # --wav2vec DIR implies wav2vec features
     return cls(**kw)
 
 

@@ -6,11 +6,14 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from tqdm import tqdm
+
+if TYPE_CHECKING:
+    from facewire.train.runs import RunSettings
 
 
 def _rng_state(rng: np.random.Generator) -> dict:
@@ -76,7 +79,8 @@ class EpochBook:
                    self.out / "last.pt")
 
     def finish_epoch(self, rec: dict[str, float], net: torch.nn.Module,
-                     opt: torch.optim.Optimizer, rng: np.random.Generator, settings: Any,
+                     opt: torch.optim.Optimizer, rng: np.random.Generator,
+                     settings: RunSettings,
                      extra: dict[str, Any] | None = None) -> bool:
         """Record, report (unless quiet) and checkpoint an epoch; True when training should
         stop. ``rec`` holds ``epoch``, ``val_loss`` and any other figures to print."""

@@ -71,6 +71,10 @@ class AudioRunSettings(RunSettings):
     wav2vec: str | None = None  # local model folder for features == wav2vec2
     wav2vec_layer: int = -1
 
+    def __post_init__(self) -> None:
+        if self.wav2vec:  # a local wav2vec 2.0 folder implies its features
+            self.features = "wav2vec2"
+
 
 @dataclass
 class RunStart:
@@ -96,12 +100,11 @@ def start_run(out: str | Path, settings: RunSettings, load: Any,
     out.mkdir(parents=True, exist_ok=True)
     command = "facewire " + " ".join(shlex.quote(a) for a in (argv if argv is not None
                                                               else sys.argv[1:]))
-    resume_ck = None
+    resume_ck, resumed = None, []
     if settings.resume:
         if not (out / "last.pt").exists():
             raise CheckpointError(f"{out / 'last.pt'}: nothing to resume (drop --resume)")
         resume_ck = load(out / "last.pt")
         resumed = [*resume_ck.get("resumed", []), command]
         command = resume_ck.get("command", command)
-        return RunStart(out, dev, rng, command, resume_ck, resumed)
-    return RunStart(out, dev, rng, command, resume_ck)
+    return RunStart(out, dev, rng, command, resume_ck, resumed)

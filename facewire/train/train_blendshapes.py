@@ -204,9 +204,9 @@ def net_from_checkpoint(ck: dict[str, Any]) -> BlendshapeNet:
     return net.eval()
 
 
-def init_weights(net: BlendshapeNet, ck: dict[str, Any]) -> list[str]:
-    """Copy a checkpoint's weights into ``net`` for fine-tuning; returns the tensors left as
-    initialised (training-only heads whose size differs, e.g. another set of voices).
+def init_weights(net: BlendshapeNet, ck: dict[str, Any]) -> None:
+    """Copy a checkpoint's weights into ``net`` for fine-tuning; training-only heads whose
+    size differs (another set of voices) keep their fresh initialisation.
 
     The checkpoint's input normalisation comes with it: the first layer learned on it. The
     lookahead may differ (it shifts the targets, not the weights); the architecture, the
@@ -223,7 +223,6 @@ def init_weights(net: BlendshapeNet, ck: dict[str, Any]) -> list[str]:
                               f"({', '.join(core[:4])}{' ...' if len(core) > 4 else ''}); "
                               "use the same --arch, --hidden, --curves and features")
     net.load_state_dict(fits, strict=False)
-    return left
 
 
 def train(cfg: TrainConfig, argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -249,11 +248,12 @@ def train(cfg: TrainConfig, argv: Sequence[str] | None = None) -> dict[str, Any]
         else None
     tr = make_examples(train_u, spec, net.outputs, net.lookahead, extractor, bar)
     va = make_examples(val_u, spec, net.outputs, net.lookahead, extractor, bar)
-    mean, std = feature_stats(tr)
-    net.set_normalisation(torch.from_numpy(mean), torch.from_numpy(std))
-    sigma_np = curve_sigma(tr)
     if init_ck is not None:
-        init_weights(net, init_ck)
+        init_weights(net, init_ck)  # its input normalisation comes with it
+    else:
+        mean, std = feature_stats(tr)
+        net.set_normalisation(torch.from_numpy(mean), torch.from_numpy(std))
+    sigma_np = curve_sigma(tr)
     net.to(device)
     sigma = torch.from_numpy(sigma_np).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
