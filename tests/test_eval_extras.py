@@ -158,3 +158,27 @@ def test_seal_pos_weight_weighs_missed_closures_only() -> None:
     net.last_seal_logit = torch.tensor([[10.0, 10.0]])  # a false closure
     assert float(seal_loss(net, y, m, pos_weight=3.0)) == pytest.approx(
         float(seal_loss(net, y, m)), rel=1e-3)
+
+
+def test_groups_break_closure_down_per_engine() -> None:
+    """A model that closes every bilabial of one engine and none of the other: the per-engine
+    rows say 100% and 0%, with their clip and /p b m/ counts."""
+    _need_rig()
+    from facewire.train.dataset import Utterance
+    from facewire.train.evaluate import evaluate_groups, group_of
+
+    ph = [("AA", 0.1, 0.3), ("P", 0.3, 0.4), ("AA", 0.4, 0.6), ("M", 0.6, 0.7), ("AA", 0.7, 0.9)]
+    target = phones_to_curves(ph)
+    utts = [Utterance(f"c{i}", voice, np.zeros(16000, np.float32), target, phones=ph)
+            for i, voice in enumerate(["espeak:en+f1", "flite:slt", "flite:slt"])]
+    open_jaw = np.zeros_like(target)
+    open_jaw[:, I["jawOpen"]] = 0.6
+    preds = {"c0": open_jaw, "c1": target, "c2": target}
+    rows = evaluate_groups(preds, utts, LipAperture.from_rig(RIG), "engine")
+    assert sorted(rows) == ["espeak", "flite"]
+    assert rows["espeak"]["closure"] == 0.0 and rows["flite"]["closure"] == 1.0
+    assert (rows["espeak"]["clips"], rows["flite"]["clips"]) == (1, 2)
+    assert (rows["espeak"]["bilabials"], rows["flite"]["bilabials"]) == (2, 4)
+    assert group_of(utts[1], "voice") == "flite:slt"
+    with pytest.raises(ValueError, match="group by"):
+        group_of(utts[0], "accent")

@@ -164,8 +164,12 @@ def test_commands_train_export_eval(tmp_path: Path, capsys: pytest.CaptureFixtur
                "--held-out", "0.5", "--quiet") == 0
     assert run("export", str(tmp_path / "r"), "--out", str(tmp_path / "m"), "--name", "x") == 0
     assert run("eval", "--model", str(tmp_path / "m"), "--data", str(corpus), "--fsdd", "none",
-               "--json", str(tmp_path / "e.json"), "--update-card") == 0
+               "--json", str(tmp_path / "e.json"), "--update-card", "--by", "voice") == 0
     out = capsys.readouterr().out
+    groups = json.loads((tmp_path / "e.json").read_text())["by"]["groups"]
+    (model_groups,) = groups.values()  # one model
+    ((voice, row),) = model_groups.items()  # one held-out voice, both its clips
+    assert row["clips"] == 2 and voice in out and ", by voice:" in out
     from facewire.train.evaluate import default_aperture
 
     assert "teacher (target)" in out

@@ -25,6 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--plots", default=None, help="folder for PNG plots of the first clips")
     p.add_argument("--baseline", action="store_true",
                    help="add the pocketsphinx phone recognition + teacher baseline")
+    p.add_argument("--by", choices=["engine", "voice"], default=None,
+                   help="also break closure, false closure and the ratios down per engine "
+                   "or per voice of the corpus (which voices a model fails on)")
     p.add_argument("--json", default=None, help="write the results as JSON here")
     p.add_argument("--update-card", action="store_true",
                    help="record the figures in the (single) exported model's card")
@@ -54,11 +57,13 @@ def _eval(args: argparse.Namespace) -> int:
     from facewire.train.dataset import DatasetError, load_sources
     from facewire.train.evaluate import (
         COLUMNS,
+        GROUP_COLUMNS,
         REPO,
         cross_speaker_ratio,
         default_aperture,
         default_landmarks,
         evaluate_clips,
+        evaluate_groups,
         format_table,
         fsdd_phonetic,
         model_predictor,
@@ -109,6 +114,12 @@ def _eval(args: argparse.Namespace) -> int:
         results[name] = r
         preds[name] = keep
     print(format_table(results, COLUMNS))
+    groups: dict[str, dict[str, dict[str, float]]] = {}
+    if args.by and utts:
+        for name, keep in preds.items():
+            groups[name] = evaluate_groups(keep, utts, aperture, args.by)  # type: ignore[arg-type]
+            print(f"\n{name}, by {args.by}:")
+            print(format_table(groups[name], GROUP_COLUMNS))
     if args.plots and utts:
         out = Path(args.plots)
         out.mkdir(parents=True, exist_ok=True)
@@ -118,6 +129,8 @@ def _eval(args: argparse.Namespace) -> int:
     info = {"data": args.data, "clips": len(utts), "voices": len({u.voice for u in utts}),
             "unseen_voices_only": bool(seen and not args.all_voices), "fsdd": fsdd if do_fsdd
             else None, "command": "facewire " + " ".join(sys.argv[1:]), "results": results}
+    if groups:
+        info["by"] = {"grouping": args.by, "groups": groups}
     if args.json:
         Path(args.json).write_text(json.dumps(info, indent=2) + "\n")
     if args.update_card:

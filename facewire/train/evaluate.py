@@ -31,6 +31,7 @@ import numpy as np
 
 from facewire.train.dataset import Utterance
 from facewire.train.metrics import (
+    BILABIALS,
     LandmarkDistance,
     LipAperture,
     bilabial_closure_rate,
@@ -44,6 +45,9 @@ Predict = Callable[[np.ndarray], np.ndarray]  # 16 kHz audio -> [frames, 52] at 
 REPO = Path(__file__).resolve().parents[2]
 COLUMNS = ("l2", "lmd", "lmd_lips", "smooth", "self_smooth", "closure", "false_closure",
            "open_close", "rounding", "fsdd_open_close", "fsdd_rounding", "xspk")
+GROUP_COLUMNS = ("clips", "bilabials", "closure", "false_closure", "open_close", "rounding",
+                 "l2")
+GROUPINGS = ("engine", "voice")
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 LIP_LANDMARKS = tuple(range(48, 68))
 
@@ -174,6 +178,37 @@ def evaluate_clips(predict: Predict, utts: Sequence[Utterance], aperture: LipApe
     return out
 
 
+def group_of(u: Utterance, by: str) -> str:
+    """The voice of a clip, or its engine: the part of a synth voice id before ``:``
+    (``espeak:en-us+f3`` -> ``espeak``), else the clip's source."""
+    if by == "voice":
+        return u.voice
+    if by != "engine":
+        raise ValueError(f"group by one of {GROUPINGS}, got {by!r}")
+    return u.voice.split(":", 1)[0] if ":" in u.voice else (u.source or u.voice)
+
+
+def evaluate_groups(preds: dict[str, np.ndarray], utts: Sequence[Utterance],
+                    aperture: LipAperture | None, by: str) -> dict[str, dict[str, float]]:
+    """The metrics of ``evaluate_clips`` per engine or per voice, from predictions already
+    made (by clip id), with each group's clip and /p b m/ counts: where a model fails."""
+    from facewire.train.metrics import _as_phone_list
+
+    groups: dict[str, list[Utterance]] = {}
+    for u in utts:
+        if u.id in preds:
+            groups.setdefault(group_of(u, by), []).append(u)
+    out: dict[str, dict[str, float]] = {}
+    for name, members in sorted(groups.items()):
+        by_audio = {id(u.audio): preds[u.id] for u in members}
+        r = evaluate_clips(lambda a, m=by_audio: m[id(a)], members, aperture)
+        r["clips"] = float(len(members))
+        r["bilabials"] = float(sum(p.phone in BILABIALS for u in members
+                                   for p in _as_phone_list(u.phones or [])))
+        out[name] = r
+    return out
+
+
 def fsdd_clips(folder: str | Path, per_digit: int = 3) -> dict[tuple[str, str], list[Path]]:
     """(digit, speaker) -> up to ``per_digit`` recordings of the spoken-digits set."""
     folder = Path(folder)
@@ -265,6 +300,7 @@ def format_table(results: dict[str, dict[str, float]], columns: Sequence[str] = 
         for c in cols:
             v = r.get(c, float("nan"))
             cells.append(("-" if v != v else
+                          f"{v:.0f}" if c in ("clips", "bilabials") else
                           f"{100 * v:.1f}%" if c in ("closure", "false_closure") else
                           f"{100 * v:.2f}%" if c.startswith("lmd") else
                           f"{v:.2e}" if c in ("smooth", "self_smooth", "mse") else
