@@ -122,3 +122,45 @@ def test_empty_corpus_folder_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "manifest.jsonl").write_text("")
     with pytest.raises(ValueError, match="no clips"):
         read_manifest(tmp_path)
+
+
+def _median_f0(audio: np.ndarray) -> float:
+    """Autocorrelation pitch over the loud 40 ms frames (enough to tell 110 Hz from 230)."""
+    n, hop, out = 640, 160, []
+    for i in range(0, len(audio) - n, hop):
+        s = audio[i:i + n]
+        if np.sqrt(np.mean(s ** 2)) < 0.05 * np.abs(audio).max():
+            continue
+        ac = np.correlate(s, s, "full")[n - 1:]
+        lo, hi = SAMPLE_RATE // 400, SAMPLE_RATE // 60
+        k = lo + int(np.argmax(ac[lo:hi]))
+        if ac[k] > 0.4 * ac[0]:
+            out.append(SAMPLE_RATE / k)
+    return float(np.median(out))
+
+
+def test_flite_f0_range_raises_the_pitch_and_keeps_the_rest(tmp_path: Path) -> None:
+    """The same seed with ``flite_f0``: same voices and texts, pitch drawn from the range
+    (heard in the audio of the voices that honour it), recorded in the manifest."""
+    if "flite" not in ENGINES:
+        pytest.skip("flite not installed (apt: flite)")
+    plain = synth_corpus(tmp_path / "a", minutes=0.5, seed=1, engines=["flite"])
+    high = synth_corpus(tmp_path / "b", minutes=0.5, seed=1, engines=["flite"],
+                        flite_f0=(240.0, 250.0))
+    n = min(len(plain), len(high))
+    assert [c.voice for c in plain[:n]] == [c.voice for c in high[:n]]
+    assert [c.text for c in plain[:n]] == [c.text for c in high[:n]]
+    assert all("f0_mean" not in c.settings for c in plain)
+    assert all(240 <= c.settings["f0_mean"] <= 250 for c in high)
+    checked = 0
+    for a, b in zip(plain[:n], high[:n], strict=True):
+        if (a.voice.split(":")[1] in ("awb", "kal16", "slt")
+                and not a.augment.get("pitch_cents") and not b.augment.get("pitch_cents")):
+            f_a = _median_f0(sf.read(tmp_path / "a" / a.wav)[0])
+            f_b = _median_f0(sf.read(tmp_path / "b" / b.wav)[0])
+            assert f_b > max(1.15 * f_a, 200), (a.voice, f_a, f_b)
+            checked += 1
+    assert checked
+    assert json.loads((tmp_path / "b" / "corpus.json").read_text())["flite_f0"] == [240, 250]
+    with pytest.raises(RuntimeError, match="flite F0 range"):
+        synth_corpus(tmp_path / "c", minutes=0.1, flite_f0=(300.0, 100.0))

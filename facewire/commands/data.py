@@ -12,13 +12,22 @@ def _synth(args: argparse.Namespace) -> int:
     from facewire.train.synth import synth_corpus
 
     engines = args.engines.split(",") if args.engines else None
+    try:
+        flite_f0 = tuple(float(v) for v in args.flite_f0.split(",")) if args.flite_f0 else None
+        if flite_f0 is not None and len(flite_f0) != 2:
+            raise ValueError
+    except ValueError:
+        print(f"facewire data synth: --flite-f0 takes LOW,HIGH in Hz (e.g. 90,260), got "
+              f"{args.flite_f0!r}", file=sys.stderr)
+        return 2
     with tqdm(total=round(args.minutes * 60, 1), unit="s audio", disable=args.quiet) as bar:
         def progress(done: float) -> None:
             bar.update(round(done - bar.n, 1))
 
         try:
             clips = synth_corpus(args.out, args.minutes, seed=args.seed, engines=engines,
-                                 augment_strength=args.augment, progress=progress)
+                                 augment_strength=args.augment, progress=progress,
+                                 flite_f0=flite_f0)  # type: ignore[arg-type]
         except RuntimeError as exc:
             print(f"facewire data synth: {exc}", file=sys.stderr)
             return 2
@@ -52,6 +61,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "(default: all installed)")
     s.add_argument("--augment", type=float, default=1.0,
                    help="augmentation strength, 0 turns it off")
+    s.add_argument("--flite-f0", default=None, metavar="LOW,HIGH",
+                   help="draw each flite clip's mean pitch (Hz) from this range, so that the "
+                   "male flite voices also speak at female pitch (default: their own)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=_synth)
     r = dsub.add_parser("relabel", help="recompute a corpus's curves with the current teacher")

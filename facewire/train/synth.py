@@ -311,6 +311,9 @@ class Flite:
         self.exe = shutil.which("flite")
         if self.exe is None:
             raise RuntimeError("flite not installed")
+        # (low, high) Hz: each clip's mean F0 drawn from it (``--flite-f0``); the statistical
+        # voices (awb, slt, kal16) honour it, rms keeps its own. None: the voices' own pitch.
+        self.f0_range: tuple[float, float] | None = None
         out = subprocess.run([self.exe, "-lv"], capture_output=True, text=True).stdout
         have = set(out.split(":", 1)[-1].split())
         self.names = [n for n in self.NAMES if n in have]
@@ -320,11 +323,15 @@ class Flite:
 
     def synth(self, text: str, voice: Voice, rng: np.random.Generator) -> Synthesized:
         stretch = float(np.round(rng.uniform(0.8, 1.3), 3))
+        settings: dict[str, float] = {"duration_stretch": stretch}
+        setf = ["--setf", f"duration_stretch={stretch}"]
+        if self.f0_range is not None:  # drawn after the stretch: other corpora unchanged
+            settings["f0_mean"] = float(round(rng.uniform(*self.f0_range)))
+            setf += ["--setf", f"int_f0_target_mean={settings['f0_mean']:g}"]
         with tempfile.TemporaryDirectory() as tmp:
             wav = Path(tmp) / "out.wav"
             res = subprocess.run(
-                [self.exe, "-voice", voice.name, "--setf", f"duration_stretch={stretch}",
-                 "-psdur", "-t", text, "-o", str(wav)],
+                [self.exe, "-voice", voice.name, *setf, "-psdur", "-t", text, "-o", str(wav)],
                 capture_output=True, text=True, check=True)
             audio = _read_wav(wav)
         phones: list[Phone] = []
@@ -337,7 +344,7 @@ class Flite:
             if end > t:
                 phones.extend(split_phones(arpabet_phones(sym), t, end))
             t = max(t, end)
-        return Synthesized(audio, merge_silences(phones), {"duration_stretch": stretch})
+        return Synthesized(audio, merge_silences(phones), settings)
 
 
 def _parse_segs(path: Path) -> list[Phone]:
@@ -543,13 +550,21 @@ def synth_corpus(
     augment_strength: float = 1.0,
     teacher: TeacherConfig | None = None,
     progress: Callable[[float], None] | None = None,
+    flite_f0: tuple[float, float] | None = None,
 ) -> list[Clip]:
-    """Build a corpus of about ``minutes`` of speech in ``out``; returns the manifest."""
+    """Build a corpus of about ``minutes`` of speech in ``out``; returns the manifest.
+
+    ``flite_f0`` (Hz, low and high) draws each flite clip's mean pitch: the male statistical
+    voices then also speak at female pitch, which the voice inventory lacks otherwise."""
     out = Path(out)
     t0 = time.perf_counter()
+    if flite_f0 is not None and not 40 <= flite_f0[0] <= flite_f0[1] <= 500:
+        raise RuntimeError(f"flite F0 range {flite_f0} must be low,high within 40-500 Hz")
     eng = available_engines(engines)
     if not eng:
         raise RuntimeError(f"no speech engine available (asked for {engines or list(ENGINES)})")
+    if "flite" in eng:
+        eng["flite"].f0_range = flite_f0  # type: ignore[attr-defined]
     voices = [v for e in eng.values() for v in e.voices()]  # type: ignore[attr-defined]
     if not voices:
         raise RuntimeError("the available engines offer no English voice")
@@ -611,7 +626,8 @@ def synth_corpus(
         "seed": seed, "minutes_asked": minutes, "minutes": round(total / 60, 3),
         "clips": len(clips), "engines": sorted(eng), "voices": sorted({c.voice for c in clips}),
         "sample_rate": SAMPLE_RATE, "fps": FPS, "teacher": asdict(tcfg),
-        "augment_strength": augment_strength, "build_seconds": round(time.perf_counter() - t0, 2),
+        "augment_strength": augment_strength, "flite_f0": list(flite_f0) if flite_f0 else None,
+        "build_seconds": round(time.perf_counter() - t0, 2),
     }
     (out / "corpus.json").write_text(json.dumps(summary, indent=2) + "\n")
     return clips
