@@ -12,6 +12,11 @@ least 70% of it.
     python benchmarks/bus.py            # everything, ~1 minute
     python benchmarks/bus.py --quick    # fewer round trips
     python benchmarks/bus.py --pin      # this process on one core, the echo on another
+    python benchmarks/bus.py --decompose  # also bare pyzmq sockets carrying facewire's codec
+
+``--decompose`` adds a third path, "pyzmq+codec": bare sockets, but each end encodes and
+decodes (validates) facewire messages. It splits facewire's extra time into the codec's
+share (pyzmq+codec minus pyzmq) and the bus's own (facewire minus pyzmq+codec).
 
 ``--pin`` (like ``taskset``) keeps each process and its ZeroMQ I/O thread on one core, for
 both paths alike: the data a receive hands over stays in that core's caches, and wake-ups
@@ -89,8 +94,12 @@ def child_facewire(kind: str, n_tp: int) -> None:
     bus.close()
 
 
-def child_bare(transport: str, ping_endpoint: str, n_tp: int, kind: str) -> None:
-    """Bare pyzmq echo: PUB bound here (endpoint printed), SUB connected to the parent."""
+def child_bare(transport: str, ping_endpoint: str, n_tp: int, kind: str,
+               codec: bool = False) -> None:
+    """Bare pyzmq echo: PUB bound here (endpoint printed), SUB connected to the parent.
+    ``codec``: each message is decoded and encoded again by facewire's codec on the way."""
+    from facewire.messages import decode_frames, encode_frames
+
     ctx = zmq.Context()
     pub = ctx.socket(zmq.PUB)
     pub.setsockopt(zmq.SNDHWM, 4 * n_tp)
@@ -102,15 +111,22 @@ def child_bare(transport: str, ping_endpoint: str, n_tp: int, kind: str) -> None
     sub.connect(ping_endpoint)
     print(pub.getsockopt(zmq.LAST_ENDPOINT).decode(), flush=True)
     payload = bare_payload(kind)
+    msg = facewire_message(kind)
     while True:
         frames = sub.recv_multipart()
         if frames[1] == STOP_B:
             break
         if frames[1] == GO_B:
             for _ in range(n_tp):
-                pub.send_multipart([b"/pong", payload])
+                if codec:
+                    pub.send_multipart([b"/pong", *encode_frames(msg)])
+                else:
+                    pub.send_multipart([b"/pong", payload])
             continue
-        pub.send_multipart([b"/pong", frames[1]])
+        if codec:
+            pub.send_multipart([b"/pong", *encode_frames(decode_frames(frames[1:]))])
+        else:
+            pub.send_multipart([b"/pong", frames[1]])
     time.sleep(0.2)
     pub.close(linger=2000)
     sub.close()
@@ -119,9 +135,14 @@ def child_bare(transport: str, ping_endpoint: str, n_tp: int, kind: str) -> None
 
 # -- parent side -----------------------------------------------------------------------
 class BarePath:
-    """The parent's end of a bare pyzmq ping-pong with its own echo child."""
+    """The parent's end of a bare pyzmq ping-pong with its own echo child; ``codec``: the
+    payload is a facewire message, encoded and decoded at both ends."""
 
-    def __init__(self, transport: str, kind: str, n_tp: int) -> None:
+    def __init__(self, transport: str, kind: str, n_tp: int, codec: bool = False) -> None:
+        from facewire.messages import decode_frames, encode_frames
+
+        self.codec = codec
+        self.encode, self.decode = encode_frames, decode_frames
         self.ctx = zmq.Context()
         self.pub = self.ctx.socket(zmq.PUB)
         self.pub.bind(f"ipc://{tempfile.mkdtemp()}/ping.sock" if transport == "ipc"
@@ -129,16 +150,19 @@ class BarePath:
         endpoint = self.pub.getsockopt(zmq.LAST_ENDPOINT).decode()
         self.child = subprocess.Popen(
             [sys.executable, __file__, "--role", "bare", "--transport", transport, "--kind",
-             kind, "--n-tp", str(n_tp), "--endpoint", endpoint, *CHILD_CPU],
+             kind, "--n-tp", str(n_tp), "--endpoint", endpoint, *CHILD_CPU,
+             *(["--codec"] if codec else [])],
             stdout=subprocess.PIPE, text=True)
         self.sub = self.ctx.socket(zmq.SUB)
         self.sub.setsockopt(zmq.RCVHWM, 4 * n_tp)
         self.sub.setsockopt(zmq.SUBSCRIBE, b"/pong")
         self.sub.connect(self.child.stdout.readline().strip())
+        self.msg = facewire_message(kind)
         self.payload = bare_payload(kind)
-        self.nbytes = len(self.payload)
+        self.nbytes = wire_bytes(self.msg) if codec else len(self.payload)
+        hello = self.encode(self.msg) if codec else [self.payload]
         while True:  # both directions connected: a ping comes back
-            self.pub.send_multipart([b"/ping", self.payload])
+            self.pub.send_multipart([b"/ping", *hello])
             if self.sub.poll(20):
                 break
         time.sleep(0.1)
@@ -146,6 +170,8 @@ class BarePath:
             self.sub.recv_multipart()
 
     def round_trips(self, n: int) -> list[float]:
+        if self.codec:
+            return self.codec_round_trips(n)
         pub, sub, payload, out = self.pub, self.sub, self.payload, []
         for _ in range(n):
             t0 = time.perf_counter()
@@ -154,11 +180,23 @@ class BarePath:
             out.append(time.perf_counter() - t0)
         return out
 
+    def codec_round_trips(self, n: int) -> list[float]:
+        pub, sub, msg, out = self.pub, self.sub, self.msg, []
+        encode, decode = self.encode, self.decode
+        for _ in range(n):
+            t0 = time.perf_counter()
+            pub.send_multipart([b"/ping", *encode(msg, seq=0, stamp_ns=time.time_ns())])
+            decode(sub.recv_multipart()[1:])
+            out.append(time.perf_counter() - t0)
+        return out
+
     def throughput(self, n: int) -> float:
         t0 = time.perf_counter()
         self.pub.send_multipart([b"/ping", GO_B])
         for _ in range(n):
-            self.sub.recv_multipart()
+            frames = self.sub.recv_multipart()
+            if self.codec:
+                self.decode(frames[1:])
         return n / (time.perf_counter() - t0)
 
     def close(self) -> None:
@@ -216,11 +254,13 @@ class FacewirePath:
 
 
 def compare(transport: str, kind: str, n_rtt: int, n_tp: int, warmup: int,
-            blocks: int) -> dict[str, dict[str, float]]:
-    """Both paths live at once, measured in alternating blocks, so that the machine's
-    drift between blocks (other load, frequency) reaches both alike."""
-    paths = {"pyzmq": BarePath(transport, kind, n_tp),
-             "facewire": FacewirePath(transport, kind, n_tp)}
+            blocks: int, decompose: bool = False) -> dict[str, dict[str, float]]:
+    """All paths live at once, measured in alternating blocks, so that the machine's
+    drift between blocks (other load, frequency) reaches them alike."""
+    paths: dict[str, Any] = {"pyzmq": BarePath(transport, kind, n_tp)}
+    if decompose:
+        paths["pyzmq+codec"] = BarePath(transport, kind, n_tp, codec=True)
+    paths["facewire"] = FacewirePath(transport, kind, n_tp)
     rtts: dict[str, list[float]] = {name: [] for name in paths}
     rates: dict[str, list[float]] = {name: [] for name in paths}
     try:
@@ -257,7 +297,10 @@ def main() -> int:
                     help="round trips alternate between the two paths in this many blocks")
     ap.add_argument("--pin", action="store_true",
                     help="pin this process to one core and the echo processes to another")
+    ap.add_argument("--decompose", action="store_true",
+                    help="add bare pyzmq carrying facewire's codec: the codec's share of the gap")
     ap.add_argument("--role", choices=["bare", "facewire"], help=argparse.SUPPRESS)
+    ap.add_argument("--codec", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--cpu", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--kind", default="small", help=argparse.SUPPRESS)
     ap.add_argument("--transport", default="ipc", help=argparse.SUPPRESS)
@@ -276,7 +319,7 @@ def main() -> int:
         child_facewire(args.kind, args.n_tp)
         return 0
     if args.role == "bare":
-        child_bare(args.transport, args.endpoint, args.n_tp, args.kind)
+        child_bare(args.transport, args.endpoint, args.n_tp, args.kind, args.codec)
         return 0
 
     n_rtt, warmup = (500, 100) if args.quick else (3000, 300)
@@ -294,24 +337,33 @@ def main() -> int:
               f"{n_tp['small']} small / {n_tp['array']} array messages one way"
               + (f"; pinned: here cpu {os.sched_getaffinity(0)}, echo {CHILD_CPU[1]}"
                  if args.pin else ""))
-        print(f"{'transport':9s} {'message':14s} {'path':9s} {'median us':>10s} {'p99 us':>9s} "
-              f"{'msgs/s':>10s} {'MB/s':>8s}")
+        print(f"{'transport':9s} {'message':14s} {'path':11s} {'median us':>10s} "
+              f"{'p99 us':>9s} {'msgs/s':>10s} {'MB/s':>8s}")
         for transport in args.transports.split(","):
             for kind in ("small", "array"):
                 label = "256 B" if kind == "small" else "64 KB float32"
-                both = compare(transport, kind, n_rtt, n_tp[kind], warmup, args.blocks)
-                bare, fw = both["pyzmq"], both["facewire"]
-                for path, r in (("pyzmq", bare), ("facewire", fw)):
-                    print(f"{transport:9s} {label:14s} {path:9s} {r['median_us']:10.1f} "
+                paths = compare(transport, kind, n_rtt, n_tp[kind], warmup, args.blocks,
+                                args.decompose)
+                bare, fw = paths["pyzmq"], paths["facewire"]
+                for path, r in paths.items():
+                    print(f"{transport:9s} {label:14s} {path:11s} {r['median_us']:10.1f} "
                           f"{r['p99_us']:9.1f} {r['msgs_per_s']:10.0f} {r['mb_per_s']:8.1f}")
                 lat = fw["median_us"] / bare["median_us"]
                 tp = fw["msgs_per_s"] / bare["msgs_per_s"]
                 good = lat <= 1.3 and tp >= 0.7
                 ok &= good
-                print(f"{'':9s} {'':14s} {'ratio':9s} {lat:9.2f}x {'':9s} {tp:10.0%} "
+                print(f"{'':9s} {'':14s} {'ratio':11s} {lat:9.2f}x {'':9s} {tp:10.0%} "
                       f"{'':8s} {'ok' if good else 'MISSES GOAL'}")
-                results.append({"transport": transport, "message": kind, "pyzmq": bare,
-                                "facewire": fw, "latency_ratio": lat, "throughput_ratio": tp})
+                row = {"transport": transport, "message": kind, "pyzmq": bare,
+                       "facewire": fw, "latency_ratio": lat, "throughput_ratio": tp}
+                if args.decompose:
+                    codec_us = paths["pyzmq+codec"]["median_us"] - bare["median_us"]
+                    bus_us = fw["median_us"] - paths["pyzmq+codec"]["median_us"]
+                    print(f"{'':9s} {'':14s} {'extra us':11s} codec {codec_us:+.1f}, "
+                          f"bus {bus_us:+.1f} (per round trip, medians)")
+                    row.update({"pyzmq+codec": paths["pyzmq+codec"], "codec_us": codec_us,
+                                "bus_us": bus_us})
+                results.append(row)
     finally:
         registry.terminate()
         registry.wait(5)
