@@ -162,5 +162,10 @@ def test_flite_f0_range_raises_the_pitch_and_keeps_the_rest(tmp_path: Path) -> N
             checked += 1
     assert checked
     assert json.loads((tmp_path / "b" / "corpus.json").read_text())["flite_f0"] == [240, 250]
+    from facewire.train.dataset import corpus_summary
+
+    synth = corpus_summary([str(tmp_path / "a"), str(tmp_path / "b")], [])["synth"]
+    assert "flite_f0" not in synth[str(tmp_path / "a")]  # what a model card records
+    assert synth[str(tmp_path / "b")]["flite_f0"] == [240, 250]
     with pytest.raises(RuntimeError, match="flite F0 range"):
         synth_corpus(tmp_path / "c", minutes=0.1, flite_f0=(300.0, 100.0))

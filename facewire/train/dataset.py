@@ -281,6 +281,8 @@ def corpus_summary(specs: Sequence[str], utts: Sequence[Utterance]) -> dict[str,
             corpora[os.fspath(s)] = {k: d.get(k) for k in ("seed", "minutes_asked", "minutes",
                                                            "clips", "engines",
                                                            "augment_strength")}
+            if d.get("flite_f0"):  # only corpora built with --flite-f0 carry it
+                corpora[os.fspath(s)]["flite_f0"] = d["flite_f0"]
     return {"sources": [os.fspath(s) for s in specs], "clips": len(utts),
             "minutes": round(secs / 60, 2), "voices": len({u.voice for u in utts}),
             "synth": corpora}
