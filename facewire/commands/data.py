@@ -12,14 +12,6 @@ def _synth(args: argparse.Namespace) -> int:
     from facewire.train.synth import synth_corpus
 
     engines = args.engines.split(",") if args.engines else None
-    try:
-        flite_f0 = tuple(float(v) for v in args.flite_f0.split(",")) if args.flite_f0 else None
-        if flite_f0 is not None and len(flite_f0) != 2:
-            raise ValueError
-    except ValueError:
-        print(f"facewire data synth: --flite-f0 takes LOW,HIGH in Hz (e.g. 90,260), got "
-              f"{args.flite_f0!r}", file=sys.stderr)
-        return 2
     with tqdm(total=round(args.minutes * 60, 1), unit="s audio", disable=args.quiet) as bar:
         def progress(done: float) -> None:
             bar.update(round(done - bar.n, 1))
@@ -27,7 +19,7 @@ def _synth(args: argparse.Namespace) -> int:
         try:
             clips = synth_corpus(args.out, args.minutes, seed=args.seed, engines=engines,
                                  augment_strength=args.augment, progress=progress,
-                                 flite_f0=flite_f0)  # type: ignore[arg-type]
+                                 flite_f0=args.flite_f0)
         except RuntimeError as exc:
             print(f"facewire data synth: {exc}", file=sys.stderr)
             return 2
@@ -49,6 +41,16 @@ def _relabel(args: argparse.Namespace) -> int:
     return 0
 
 
+def hz_range(text: str) -> tuple[float, float]:
+    """``LOW,HIGH`` in Hz (argparse type: a bad value is reported as a usage error)."""
+    try:
+        low, high = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"takes LOW,HIGH in Hz (e.g. 90,260), got {text!r}") from None
+    return low, high
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("data", help="build training corpora")
     dsub = p.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
@@ -61,7 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "(default: all installed)")
     s.add_argument("--augment", type=float, default=1.0,
                    help="augmentation strength, 0 turns it off")
-    s.add_argument("--flite-f0", default=None, metavar="LOW,HIGH",
+    s.add_argument("--flite-f0", type=hz_range, default=None, metavar="LOW,HIGH",
                    help="draw each flite clip's mean pitch (Hz) from this range, so that the "
                    "male flite voices also speak at female pitch (default: their own)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -68,6 +68,7 @@ def _eval(args: argparse.Namespace) -> int:
         fsdd_phonetic,
         model_predictor,
         plot_clip,
+        replay,
     )
 
     try:
@@ -98,8 +99,8 @@ def _eval(args: argparse.Namespace) -> int:
     results: dict[str, dict[str, float]] = {}
     preds: dict[str, dict[str, object]] = {}
     if utts and any(u.phones for u in utts):
-        by_audio = {id(u.audio): u.curves for u in utts}
-        results["teacher (target)"] = evaluate_clips(lambda a: by_audio[id(a)], utts, aperture,
+        targets = replay({u.id: u.curves for u in utts}, utts)
+        results["teacher (target)"] = evaluate_clips(targets, utts, aperture,
                                                      landmarks=lmd)
     for _path, name, predict in models:
         r: dict[str, float] = {}

@@ -178,6 +178,13 @@ def evaluate_clips(predict: Predict, utts: Sequence[Utterance], aperture: LipApe
     return out
 
 
+def replay(preds: dict[str, np.ndarray], utts: Sequence[Utterance]) -> Predict:
+    """A predictor that hands back predictions already made (by clip id) for these clips'
+    audio: the teacher's own curves, or a model's kept outputs, scored without a rerun."""
+    by_audio = {id(u.audio): preds[u.id] for u in utts}
+    return lambda audio: by_audio[id(audio)]
+
+
 def group_of(u: Utterance, by: str) -> str:
     """The voice of a clip, or its engine: the part of a synth voice id before ``:``
     (``espeak:en-us+f3`` -> ``espeak``), else the clip's source."""
@@ -200,8 +207,7 @@ def evaluate_groups(preds: dict[str, np.ndarray], utts: Sequence[Utterance],
             groups.setdefault(group_of(u, by), []).append(u)
     out: dict[str, dict[str, float]] = {}
     for name, members in sorted(groups.items()):
-        by_audio = {id(u.audio): preds[u.id] for u in members}
-        r = evaluate_clips(lambda a, m=by_audio: m[id(a)], members, aperture)
+        r = evaluate_clips(replay(preds, members), members, aperture)
         r["clips"] = float(len(members))
         r["bilabials"] = float(sum(p.phone in BILABIALS for u in members
                                    for p in _as_phone_list(u.phones or [])))
