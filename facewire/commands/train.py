@@ -60,8 +60,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="halve the learning rate once validation has not improved for more "
                         "than N epochs (0: constant rate); kept across --resume")
     b.add_argument("--init-from", metavar="CKPT",
-                   help="start from this checkpoint's weights (fine-tuning, e.g. the default "
-                        "model's run on your own takes, or another lookahead)")
+                   help="start from this checkpoint's weights, or from an exported model's "
+                        "card (.json, e.g. the shipped default): fine-tuning on your own "
+                        "takes, or to another lookahead")
     b.add_argument("--crop", type=float, default=4.0, help="training crop length (s)")
     b.add_argument("--hidden", type=int, default=None)
     b.add_argument("--window", type=int, default=None, help="ff window (feature frames)")

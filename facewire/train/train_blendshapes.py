@@ -195,6 +195,16 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     return read_checkpoint(path, CKPT_FORMAT, "blendshape", "train blendshapes")
 
 
+def load_init(path: str | Path) -> dict[str, Any]:
+    """What ``--init-from`` names: a checkpoint (or run folder), or an exported model's card
+    (``.json``), whose weights are read back from its ONNX graph."""
+    if Path(path).suffix == ".json":
+        from facewire.train.onnx_weights import checkpoint_from_card
+
+        return checkpoint_from_card(path)
+    return load_checkpoint(path)
+
+
 def net_from_checkpoint(ck: dict[str, Any]) -> BlendshapeNet:
     net = build(ck["arch"], **ck["net_config"])
     try:
@@ -237,7 +247,7 @@ def train(cfg: TrainConfig, argv: Sequence[str] | None = None) -> dict[str, Any]
         raise ValueError(f"cannot split {len(utts)} clips into train and validation")
     if cfg.bandlimit > 0:
         train_u = bandlimit(train_u, cfg.bandlimit, np.random.default_rng([cfg.seed, 1]))
-    init_ck = load_checkpoint(cfg.init_from) if cfg.init_from and resume_ck is None else None
+    init_ck = load_init(cfg.init_from) if cfg.init_from and resume_ck is None else None
     init_norm = (init_ck or {}).get("features", {}).get("speaker_norm")
     if cfg.speaker_norm:  # a fine-tune keeps the prior its network learned with
         spec = (replace(spec, speaker_norm=init_norm) if init_norm
