@@ -285,3 +285,53 @@ def test_random_eq_is_a_bounded_smooth_envelope(corpus: Path, tmp_path: Path) ->
     assert np.allclose(out, out[0]) and out[0].std() > 0.05  # one envelope per crop
     res = train(cfg(corpus, tmp_path, eq_db=8.0))
     assert np.isfinite(res["best_val"])
+
+
+def test_after_warm_up_returns_the_clips_own_frames() -> None:
+    """The clip's frames from a stream that began with a warm-up are the frames at the
+    clip's own times: a predictor that reads the audio level at each frame time sees
+    the clip, not the warm-up, from the first returned frame on."""
+    from facewire.train.evaluate import after_warm_up
+
+    def level_at_frames(audio: np.ndarray) -> np.ndarray:
+        n = len(audio) * 60 // 16000
+        return np.abs(audio[(np.arange(n) * 16000) // 60])[:, None] * np.ones((1, 52))
+
+    warm = np.full(12345, 0.9, np.float32)
+    clip = np.linspace(0.1, 0.5, 8000, dtype=np.float32)
+    got = after_warm_up(level_at_frames, warm)(clip)
+    want = level_at_frames(clip)
+    assert got.shape == want.shape
+    assert np.allclose(got, want, atol=1e-3)
+
+
+def test_warm_up_removes_a_bias_that_fades_as_the_stream_hears_the_speaker(
+        tmp_path: Path) -> None:
+    """A model whose speaker bias fades over the first seconds of a stream (as a speaker
+    normaliser's does) is speaker-dependent on cold clips and nearly agnostic warmed up."""
+    import soundfile as sf
+
+    from facewire.train.evaluate import speaker_warm_up
+
+    rng = np.random.default_rng(0)
+    level = {"ann": 0.05, "bob": 0.4}
+    for spk, a in level.items():
+        for d in "12":
+            for i in range(6):
+                n = int(rng.integers(2400, 6000))  # takes differ in length
+                sf.write(str(tmp_path / f"{d}_{spk}_{i}.wav"),
+                         a * (1 + 0.02 * rng.standard_normal(n)), 16000)
+
+    def predict(audio: np.ndarray) -> np.ndarray:
+        n = len(audio) * 60 // 16000
+        t = np.arange(n) / 60.0
+        lvl = np.abs(audio[(np.arange(n) * 16000) // 60])
+        word = np.sin(np.linspace(0, 3, n)) * n / 300  # louder for longer takes
+        return (word + lvl * np.exp(-t))[:, None] * np.ones((1, 52))
+
+    cold = cross_speaker_ratio(predict, tmp_path, per_digit=2, digits="12")
+    warm = cross_speaker_ratio(predict, tmp_path, per_digit=2, digits="12", warm_s=1.5)
+    assert cold["xspk"] > 3 * warm["xspk"]
+    assert warm["cross_speaker"] < 0.1 * cold["cross_speaker"]
+    with pytest.raises(FileNotFoundError, match="warm-up"):
+        speaker_warm_up(tmp_path, "ann", set(), 60.0)

@@ -25,6 +25,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--plots", default=None, help="folder for PNG plots of the first clips")
     p.add_argument("--baseline", action="store_true",
                    help="add the pocketsphinx phone recognition + teacher baseline")
+    p.add_argument("--xspk-warm", type=float, default=3.0, metavar="SECONDS",
+                   help="also report xspk_warm: each digit animated after its speaker has "
+                        "said this many seconds of other digits in the same stream (a live "
+                        "session; 0: skip)")
     p.add_argument("--by", choices=["engine", "voice"], default=None,
                    help="also break closure, false closure and the ratios down per engine "
                    "or per voice of the corpus (which voices a model fails on)")
@@ -110,6 +114,8 @@ def _eval(args: argparse.Namespace) -> int:
                 xs, desc=n, unit="clip", leave=False), keep, landmarks=lmd))
         if do_fsdd:
             r.update(cross_speaker_ratio(predict, fsdd))
+            if args.xspk_warm > 0:
+                r["xspk_warm"] = cross_speaker_ratio(predict, fsdd, warm_s=args.xspk_warm)["xspk"]
             if aperture is not None:
                 r.update(fsdd_phonetic(predict, fsdd, aperture))
         results[name] = r

@@ -14,7 +14,8 @@ Metrics, per model, averaged over clips:
 * ``fsdd_open_close`` / ``fsdd_rounding``: the same phonetic ratios on real speech (the
   spoken digits), phones from pocketsphinx forced alignment of the known digit word;
 * ``xspk``: on the spoken-digits data, DTW distance between the same digit from different
-  speakers over the same-speaker distance (1 = speaker-agnostic).
+  speakers over the same-speaker distance (1 = speaker-agnostic); ``xspk_warm`` the same
+  with each digit animated after its speaker has talked for a few seconds (a live session).
 
 Models are exported ONNX (through the runtime, i.e. what ships) or torch checkpoints.
 """
@@ -44,10 +45,13 @@ from facewire.train.metrics import (
 Predict = Callable[[np.ndarray], np.ndarray]  # 16 kHz audio -> [frames, 52] at 60 fps
 REPO = Path(__file__).resolve().parents[2]
 COLUMNS = ("l2", "lmd", "lmd_lips", "smooth", "self_smooth", "closure", "false_closure",
-           "open_close", "rounding", "fsdd_open_close", "fsdd_rounding", "xspk")
+           "open_close", "rounding", "fsdd_open_close", "fsdd_rounding", "xspk", "xspk_warm")
 GROUP_COLUMNS = ("clips", "bilabials", "closure", "false_closure", "open_close", "rounding",
                  "l2")
 GROUPINGS = ("engine", "voice")
+SAMPLE_RATE = 16000
+WARM_STEP, WARM_STEP_FRAMES = 800, 3  # 50 ms: whole numbers of samples and of 60 fps frames
+WARM_GAP_S = 0.5
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 LIP_LANDMARKS = tuple(range(48, 68))
 
@@ -231,17 +235,64 @@ def fsdd_clips(folder: str | Path, per_digit: int = 3) -> dict[tuple[str, str], 
     return out
 
 
+def after_warm_up(predict: Predict, warm: np.ndarray, gap_s: float = WARM_GAP_S) -> Predict:
+    """``predict`` on a clip that follows ``warm`` and a pause in one stream, as in a live
+    session where the speaker has already talked: the model's speaker normaliser and
+    recurrent state have heard the voice. Only the clip's own 60 fps frames come back."""
+    n = -(-(len(warm) + int(gap_s * SAMPLE_RATE)) // WARM_STEP) * WARM_STEP
+    prefix = np.zeros(n, np.float32)
+    prefix[: len(warm)] = warm
+    skip = n // WARM_STEP * WARM_STEP_FRAMES
+
+    def run(audio: np.ndarray) -> np.ndarray:
+        return predict(np.concatenate([prefix, np.asarray(audio, np.float32)]))[skip:]
+
+    return run
+
+
+def speaker_warm_up(folder: str | Path, speaker: str, exclude: set[Path],
+                    seconds: float) -> np.ndarray:
+    """At least ``seconds`` of a speaker's other digits (none of ``exclude``), taking the
+    digits in turn from the last takes, with 0.2 s pauses: what the voice said before."""
+    from facewire.train.loaders import load_audio
+
+    every = fsdd_clips(folder, per_digit=10**6)
+    lists = [sorted((f for f in every.get((d, speaker), []) if f not in exclude),
+                    key=lambda f: -int(f.stem.rsplit("_", 1)[1])) for d in "0123456789"]
+    parts: list[np.ndarray] = []
+    total = 0
+    for f in (f for row in itertools.zip_longest(*lists) for f in row if f is not None):
+        if total >= seconds * SAMPLE_RATE:
+            break
+        a = load_audio(f)
+        parts += [a, np.zeros(SAMPLE_RATE // 5, np.float32)]
+        total += len(a)
+    if total < seconds * SAMPLE_RATE:
+        raise FileNotFoundError(f"{folder}: {speaker} has {total / SAMPLE_RATE:.1f} s of other "
+                                f"digits, {seconds:g} s asked for the warm-up")
+    return np.concatenate(parts)
+
+
 def cross_speaker_ratio(predict: Predict, folder: str | Path, per_digit: int = 2,
-                        digits: str = "0123456789") -> dict[str, float]:
-    """Mean DTW distance of the same digit across speakers over that within a speaker."""
+                        digits: str = "0123456789", warm_s: float = 0.0) -> dict[str, float]:
+    """Mean DTW distance of the same digit across speakers over that within a speaker.
+
+    With ``warm_s`` each clip is animated as the continuation of a stream in which its
+    speaker said ``warm_s`` seconds of other digits first (``after_warm_up``)."""
     from facewire.train.loaders import load_audio
 
     clips = fsdd_clips(folder, per_digit)
     cache: dict[Path, np.ndarray] = {}
+    judged = {f for fs in clips.values() for f in fs}
+    by_speaker: dict[str, Predict] = {}
 
     def curves(p: Path) -> np.ndarray:
         if p not in cache:
-            cache[p] = predict(load_audio(p))
+            speaker = p.stem.split("_")[1]
+            if warm_s > 0 and speaker not in by_speaker:
+                by_speaker[speaker] = after_warm_up(
+                    predict, speaker_warm_up(folder, speaker, judged, warm_s))
+            cache[p] = by_speaker.get(speaker, predict)(load_audio(p))
         return cache[p]
 
     same, cross = [], []
