@@ -335,3 +335,20 @@ def test_warm_up_removes_a_bias_that_fades_as_the_stream_hears_the_speaker(
     assert warm["cross_speaker"] < 0.1 * cold["cross_speaker"]
     with pytest.raises(FileNotFoundError, match="warm-up"):
         speaker_warm_up(tmp_path, "ann", set(), 60.0)
+
+
+def test_two_sources_with_the_same_clip_ids_stay_apart(tmp_path: Path) -> None:
+    """Two corpora both numbered from the first clip: the teacher row of `facewire eval`
+    replays targets by clip id, so each clip must keep its own."""
+    from facewire.train.dataset import load_sources
+    from facewire.train.evaluate import replay
+
+    a = make_toy_corpus(tmp_path / "a", n_clips=2, seconds=0.5, voices=1)
+    b = make_toy_corpus(tmp_path / "b", n_clips=2, seconds=0.5, voices=1, seed=5)
+    utts = load_sources([str(a), str(b)])
+    assert len({u.id for u in utts}) == len(utts) == 4
+    targets = replay({u.id: u.curves for u in utts}, utts)
+    for u in utts:
+        assert targets(u.audio) is u.curves
+    alone = load_sources([str(a)])  # one source keeps its own ids
+    assert [u.id for u in alone] == [u.id.rsplit("/", 1)[-1] for u in utts[:2]]

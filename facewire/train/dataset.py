@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -167,11 +167,15 @@ def load_source(spec: str) -> list[Utterance]:
 
 
 def load_sources(specs: Sequence[str]) -> list[Utterance]:
-    utts: list[Utterance] = []
-    for s in specs:
-        utts.extend(load_source(s))
+    """The clips of every source; where two sources share clip ids (two synth corpora both
+    start at clip_00000), each id becomes its source's, so predictions kept by id stay apart."""
+    per_source = [load_source(s) for s in specs]
+    utts = [u for us in per_source for u in us]
     if not utts:
         raise DatasetError(f"no clips in {list(specs)}")
+    if len({u.id for u in utts}) < len(utts):
+        utts = [replace(u, id=u.source or f"{spec}/{u.id}")
+                for spec, us in zip(specs, per_source) for u in us]
     return utts
 
 
