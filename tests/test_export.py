@@ -177,6 +177,14 @@ def test_commands_train_export_eval(tmp_path: Path, capsys: pytest.CaptureFixtur
         assert "closure" in out
     card = json.loads((tmp_path / "m" / "x.json").read_text())
     assert card["metrics"]["eval"]["clips"] == 2  # the held-out voice only
+    import shutil
+
+    shutil.copytree(tmp_path / "m", tmp_path / "m_copy")  # a candidate with the same name
+    assert run("eval", "--model", str(tmp_path / "m"), "--model", str(tmp_path / "m_copy"),
+               "--data", str(corpus), "--fsdd", "none", "--json", str(tmp_path / "e2.json")) == 0
+    rows = json.loads((tmp_path / "e2.json").read_text())["results"]
+    assert sorted(rows) == sorted(["teacher (target)", f"x ({tmp_path / 'm'})",
+                                   f"x ({tmp_path / 'm_copy'})"])
     assert run("train", "blendshapes", "--data", str(tmp_path / "nowhere"), "--out",
                str(tmp_path / "r2")) == 2
     assert run("export", str(tmp_path / "nope.pt"), "--out", str(tmp_path / "m2")) == 2

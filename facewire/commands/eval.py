@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -77,7 +78,7 @@ def _eval(args: argparse.Namespace) -> int:
 
     try:
         utts = load_sources(args.data) if args.data else []
-        models = [(m, *model_predictor(m)) for m in args.model]
+        models = _unique_names([(m, *model_predictor(m)) for m in args.model])
         if args.baseline:
             from facewire.train.evaluate import pocketsphinx_teacher
 
@@ -155,3 +156,14 @@ def _eval(args: argparse.Namespace) -> int:
         write_card(card_path, card)
         print(f"figures recorded in {card_path}")
     return 0
+
+
+def _unique_names(models: list[tuple[str, str, Any]]) -> list[tuple[str, str, Any]]:
+    """Models that share a card name (a candidate and the shipped model it would replace)
+    get their path added, so neither row of the table overwrites the other."""
+    counts: dict[str, int] = {}
+    for _path, name, _predict in models:
+        counts[name] = counts.get(name, 0) + 1
+    return [(path, f"{name} ({path})" if counts[name] > 1 else name, predict)
+            for path, name, predict in models]
+
