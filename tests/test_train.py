@@ -199,25 +199,33 @@ def test_evaluate_clips_scores_the_teacher_perfectly(corpus: Path) -> None:
         assert "closure" in format_table({"m": r})  # lip metrics need the ICT rig
 
 
-def test_cross_speaker_ratio_is_one_for_a_speaker_independent_model(tmp_path: Path) -> None:
+def test_cross_speaker_ratio_known_answers(tmp_path: Path) -> None:
+    """Constant curves make every DTW distance |a - b| * sqrt(52): a model whose output
+    depends on the speaker gives cross/same = 20, one whose take-to-take variation is the
+    same within and across speakers gives 1."""
     import soundfile as sf
 
-    rng = np.random.default_rng(0)
-    for spk in ("ann", "bob"):
-        for i in range(2):
-            sf.write(str(tmp_path / f"1_{spk}_{i}.wav"), rng.standard_normal(1600) * 0.1, 16000)
-    digit = np.linspace(0, 1, 20)[:, None] * np.ones((1, 52))
-    noise = {"ann": 0.0, "bob": 0.3}
-    calls = iter(range(100))
+    levels = {"1_ann_0": 0.1, "1_ann_1": 0.2, "1_bob_0": 0.3, "1_bob_1": 0.4}
+    for stem, level in levels.items():  # each clip's constant level tells the model which it is
+        sf.write(str(tmp_path / f"{stem}.wav"), np.full(1600, level), 16000)
 
-    def predict(audio: np.ndarray) -> np.ndarray:
-        return digit + 0.01 * next(calls)  # nearly the same curve for every clip
+    def model(offsets: dict[str, float]):
+        def predict(audio: np.ndarray) -> np.ndarray:
+            stem = min(levels, key=lambda k: abs(levels[k] - float(np.mean(audio))))
+            return np.full((20, 52), offsets[stem])
+        return predict
 
-    r = cross_speaker_ratio(predict, tmp_path, per_digit=2, digits="1")
-    assert r["xspk"] > 0 and np.isfinite(r["xspk"])
-    assert noise  # speakers present
+    unit = np.sqrt(52)
+    by_speaker = cross_speaker_ratio(model({"1_ann_0": 0.0, "1_ann_1": 0.01, "1_bob_0": 0.2,
+                                            "1_bob_1": 0.21}), tmp_path, digits="1")
+    assert by_speaker["same_speaker"] == pytest.approx(0.01 * unit)
+    assert by_speaker["cross_speaker"] == pytest.approx(0.2 * unit)
+    assert by_speaker["xspk"] == pytest.approx(20.0)
+    independent = cross_speaker_ratio(model({"1_ann_0": 0.0, "1_ann_1": 0.01, "1_bob_0": 0.01,
+                                             "1_bob_1": 0.0}), tmp_path, digits="1")
+    assert independent["xspk"] == pytest.approx(1.0)
     with pytest.raises(FileNotFoundError):
-        cross_speaker_ratio(predict, tmp_path / "none")
+        cross_speaker_ratio(model({}), tmp_path / "none")
 
 
 def test_checkpoint_records_data_and_split(corpus: Path, tmp_path: Path) -> None:
