@@ -220,10 +220,17 @@ def init_weights(net: BlendshapeNet, ck: dict[str, Any]) -> None:
 
     The checkpoint's input normalisation comes with it: the first layer learned on it. The
     lookahead may differ (it shifts the targets, not the weights); the architecture, the
-    features' size and the output curves may not."""
+    features' size and the output curves may not. A cnn_gru run with a larger ``--hidden``
+    starts from the checkpoint's network widened without changing its outputs
+    (facewire.train.widen)."""
     if ck["arch"] != net.arch:
         raise CheckpointError(f"{ck.get('path')}: --init-from holds a {ck['arch']} network, "
                               f"this run trains {net.arch}")
+    hidden = getattr(net, "hidden", None)
+    if net.arch == "cnn_gru" and hidden and ck["net_config"].get("hidden", hidden) < hidden:
+        from facewire.train.widen import widen_checkpoint
+
+        ck = widen_checkpoint(ck, hidden)
     own = net.state_dict()
     fits = {k: v for k, v in ck["state_dict"].items() if k in own and own[k].shape == v.shape}
     left = sorted(set(own) - set(fits))
