@@ -62,9 +62,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--init-from", metavar="CKPT",
                    help="start from this checkpoint's weights, or from an exported model's "
                         "card (.json, e.g. the shipped default): fine-tuning on your own "
-                        "takes, or to another lookahead")
+                        "takes, or to another lookahead; with a larger --hidden (cnn_gru) "
+                        "the network is widened first, keeping its outputs")
     b.add_argument("--crop", type=float, default=4.0, help="training crop length (s)")
-    b.add_argument("--hidden", type=int, default=None)
+    b.add_argument("--hidden", type=int, default=None,
+                   help="recurrent/hidden size (cnn_gru default 96)")
     b.add_argument("--window", type=int, default=None, help="ff window (feature frames)")
     add_run_flags(b, epochs=40, lr=1e-3, batch=8)
     b.set_defaults(func=_blendshapes)
