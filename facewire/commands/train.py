@@ -42,6 +42,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--seal-pos-weight", type=float, default=1.0,
                    help="weight of sealed frames in --seal-bce (>1: fewer missed closures, "
                         "more false ones)")
+    b.add_argument("--closure", type=float, default=0.0,
+                   help="weight of the segment-level lip-closure loss: each /p b m/ must close "
+                        "the lips (< 1 mm) at some frame, each lips-apart consonant must not "
+                        "(needs phone timings; see docs/models.md)")
     b.add_argument("--phone-loss", type=float, default=0.0,
                    help="weight of an auxiliary phone-recognition loss on the GRU state "
                         "(cnn_gru; needs phone timings in the corpus; not exported)")

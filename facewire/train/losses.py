@@ -10,6 +10,7 @@ import torch
 
 from facewire.models.blendshape_nets import BlendshapeNet
 from facewire.rig.arkit import ARKIT_INDEX
+from facewire.train.phones import BILABIALS, LIPS_APART, PHONE_INDEX
 
 
 def loss_fn(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, sigma: torch.Tensor,
@@ -45,13 +46,73 @@ class ApertureLoss:
                                      device=device)
         self.cols = torch.tensor(cols, device=device)
 
-    def __call__(self, pred52: torch.Tensor, target: torch.Tensor, mask: torch.Tensor
-                 ) -> torch.Tensor:
+    def full(self, pred52: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The targets (network curves) as ARKit-52 vectors, zeros elsewhere."""
         full = torch.zeros_like(pred52)
         full[..., self.cols] = target
+        return full
+
+    def mm(self, weights52: torch.Tensor) -> torch.Tensor:
+        """``[..., 52]`` weights -> inner-lip aperture in mm (as the evaluation measures it)."""
+        return self.a0 + weights52 @ self.d
+
+    def __call__(self, pred52: torch.Tensor, target: torch.Tensor, mask: torch.Tensor
+                 ) -> torch.Tensor:
+        full = self.full(pred52, target)
         m = mask[..., self.relevant].all(-1).float()
         err = ((pred52 - full) @ self.d).abs() / 10.0
         return (err * m).sum() / m.sum().clamp_min(1.0)
+
+
+def phone_segments(phones: torch.Tensor, members: frozenset[str]) -> torch.Tensor:
+    """``(B, T)`` phone ids -> ``(B, T)`` segment numbers 0..n-1 of the runs of one phone
+    of ``members`` (a new phone or a new row starts a new segment); -1 elsewhere."""
+    ids = torch.tensor(sorted(PHONE_INDEX[p] for p in members), device=phones.device)
+    inside = torch.isin(phones, ids)
+    first = torch.ones_like(phones[:, :1], dtype=torch.bool)
+    starts = inside & torch.cat([first, phones[:, 1:] != phones[:, :-1]], 1)
+    seg = torch.cumsum(starts.flatten().long(), 0) - 1
+    return torch.where(inside.flatten(), seg, -1).view_as(phones)
+
+
+def segment_softmin(values: torch.Tensor, seg: torch.Tensor, tau: float) -> torch.Tensor:
+    """Smooth minimum, ``-tau * log(sum(exp(-v / tau)))``, of ``values`` over each segment
+    of ``seg`` (:func:`phone_segments`) -> ``(n,)``. Its gradient goes to the frames nearest
+    the minimum, so the network may close the lips at whichever frame it finds best."""
+    keep = seg.flatten() >= 0
+    s, z = seg.flatten()[keep], -values.flatten()[keep] / tau
+    n = int(s.max()) + 1 if s.numel() else 0
+    top = torch.full((n,), -torch.inf, device=z.device).scatter_reduce(0, s, z, "amax")
+    tot = torch.zeros(n, device=z.device).index_add(0, s, torch.exp(z - top[s]))
+    return -tau * (top + torch.log(tot))
+
+
+def closure_loss(aperture: ApertureLoss, pred52: torch.Tensor, target: torch.Tensor,
+                 phones: torch.Tensor, close_mm: float = 1.0, apart_mm: float = 2.5,
+                 tau: float = 0.5) -> torch.Tensor:
+    """Segment-level lip-closure loss, the evaluation's closure measure made differentiable
+    (multiple-instance learning: a segment is right when *one* of its frames is).
+
+    Each /p b m/ segment pays its smooth-minimum aperture above ``close_mm`` (a margin under
+    the 2 mm that the evaluation counts as closed); each lips-apart consonant (t d n k g s ...)
+    whose teacher aperture stays above ``apart_mm`` pays its smooth minimum below
+    ``apart_mm``, so closing more bilabials is not bought with false closures. Frame-wise
+    losses instead ask for the teacher's exact timing and are satisfied by a half-closed
+    hedge between closing and not; this one is zero for a segment once it is right. In cm,
+    as the aperture loss: the mean over the batch's bilabials plus that over its
+    lips-apart consonants."""
+    pred_mm = aperture.mm(pred52)
+    loss = pred52.new_zeros(())
+    seg = phone_segments(phones, BILABIALS)
+    if (seg >= 0).any():
+        loss = loss + torch.relu(segment_softmin(pred_mm, seg, tau) - close_mm).mean()
+    seg = phone_segments(phones, LIPS_APART)
+    if (seg >= 0).any():
+        teacher_min = segment_softmin(aperture.mm(aperture.full(pred52, target)), seg, 1e-3)
+        apart = teacher_min > apart_mm
+        if apart.any():
+            loss = loss + torch.relu(apart_mm - segment_softmin(pred_mm, seg, tau))[apart].mean()
+    return loss / 10.0
 
 
 def seal_loss(net: BlendshapeNet, target: torch.Tensor, mask: torch.Tensor,

@@ -37,6 +37,7 @@ from facewire.train.dataset import (
 from facewire.train.epochs import EpochBook
 from facewire.train.losses import (
     ApertureLoss,
+    closure_loss,
     loss_fn,
     phone_loss,
     seal_loss,
@@ -75,6 +76,7 @@ class TrainConfig(AudioRunSettings):
     speaker_norm: bool = False  # online speaker normalisation of log-mel (models/speaker_norm)
     seal_bce: float = 0.0  # weight of the lip-seal classification loss (seal networks)
     seal_pos_weight: float = 1.0  # weight of sealed frames in it (they are rare: ~5%)
+    closure: float = 0.0  # weight of the segment-level lip-closure loss (needs phone timings)
     phone_loss: float = 0.0  # weight of the auxiliary phone-recognition loss (cnn_gru)
     voice_adversary: float = 0.0  # weight of the gradient-reversed voice classifier (cnn_gru)
     lr_plateau: int = 0  # halve the learning rate after this many epochs without gain (0: off)
@@ -276,7 +278,11 @@ def train(cfg: TrainConfig, argv: Sequence[str] | None = None) -> dict[str, Any]
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     sched = (torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=cfg.lr_plateau)
              if cfg.lr_plateau > 0 else None)
-    ap_loss = ApertureLoss(cfg.rig, net.outputs, device) if cfg.aperture > 0 else None
+    ap_loss = (ApertureLoss(cfg.rig, net.outputs, device)
+               if cfg.aperture > 0 or cfg.closure > 0 else None)
+    if cfg.closure > 0 and not any(e.phones is not None and (e.phones >= 0).any() for e in tr):
+        raise ValueError(f"--closure needs phone timings, and no clip of {', '.join(cfg.data)} "
+                         "has any: use corpora from `facewire data synth` or drop --closure")
     meta = {
         "format": CKPT_FORMAT, "version": 1, "arch": cfg.arch, "net_config": net.config(),
         "features": spec.to_dict(), "train_config": asdict(cfg), "command": command,
@@ -312,8 +318,10 @@ def train(cfg: TrainConfig, argv: Sequence[str] | None = None) -> dict[str, Any]
             x, y, m, ph = x.to(device), y.to(device), m.to(device), ph.to(device)
             pred = net(x)
             loss = loss_fn(pred[..., cols], y, m, sigma, cfg.loss, cfg.l1)
-            if ap_loss is not None:
+            if cfg.aperture > 0:
                 loss = loss + cfg.aperture * ap_loss(pred, y, m)
+            if cfg.closure > 0:
+                loss = loss + cfg.closure * closure_loss(ap_loss, pred, y, ph)
             if cfg.seal_bce > 0 and net.seal:
                 loss = loss + cfg.seal_bce * seal_loss(net, y, m, cfg.seal_pos_weight)
             if cfg.phone_loss > 0:
