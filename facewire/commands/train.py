@@ -46,6 +46,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="weight of the segment-level lip-closure loss: each /p b m/ must close "
                         "the lips (< 1 mm) at some frame, each lips-apart consonant must not "
                         "(needs phone timings; see docs/models.md)")
+    b.add_argument("--consistency", type=float, default=0.0,
+                   help="weight of a loss that asks two augmented views of each crop (other "
+                        "--warp, --eq-db, --gain-db draws) for the same curves: invariance to "
+                        "the voice (see docs/models.md)")
     b.add_argument("--phone-loss", type=float, default=0.0,
                    help="weight of an auxiliary phone-recognition loss on the GRU state "
                         "(cnn_gru; needs phone timings in the corpus; not exported)")

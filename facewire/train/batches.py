@@ -42,12 +42,14 @@ def warp_mel(feats: np.ndarray, factor: float) -> np.ndarray:
 
 
 class Batch(NamedTuple):
-    """Padded network inputs, targets, their mask and phone labels (-1: none / masked)."""
+    """Padded network inputs, targets, their mask, phone labels (-1: none / masked) and,
+    for the consistency loss, a second view of the inputs."""
 
     x: torch.Tensor  # (B, T, F)
     y: torch.Tensor  # (B, T, C)
     m: torch.Tensor  # (B, T, C) bool
     phones: torch.Tensor  # (B, T) int64
+    x2: torch.Tensor | None = None  # (B, T, F): a second augmented view of x, if asked for
 
 
 def random_eq(n_bins: int, eq: float, rng: np.random.Generator) -> np.ndarray:
@@ -62,16 +64,38 @@ def random_eq(n_bins: int, eq: float, rng: np.random.Generator) -> np.ndarray:
     return (tilt + ripple).astype(np.float32)
 
 
+def augment(f: np.ndarray, rng: np.random.Generator, pad_value: float, gain: float = 0.0,
+            warp: float = 0.0, eq: float = 0.0) -> np.ndarray:
+    """One random view of a crop's log-mel frames: mel warp, spectral envelope, level (see
+    :func:`collate` for the units)."""
+    if warp:
+        f = warp_mel(f, float(rng.uniform(1 - warp, 1 + warp)))
+    if eq:
+        f = np.maximum(f + random_eq(f.shape[1], eq, rng), pad_value)
+    if gain:
+        f = np.maximum(f + rng.uniform(-gain, gain), pad_value)
+    return f
+
+
+def _pad(frames: Sequence[np.ndarray], n: int, pad_value: float) -> torch.Tensor:
+    x = np.full((len(frames), n, frames[0].shape[1]), pad_value, np.float32)
+    for i, f in enumerate(frames):
+        x[i, : len(f)] = f
+    return torch.from_numpy(x)
+
+
 def collate(examples: Sequence[Example], crop: int | None, rng: np.random.Generator | None,
             pad_value: float, burn_in: int = 50, gain: float = 0.0, warp: float = 0.0,
-            eq: float = 0.0) -> Batch:
+            eq: float = 0.0, second_view: bool = False) -> Batch:
     """Pad (and randomly crop) to one length; cropped clips keep ``burn_in`` frames of real
     left context whose outputs are masked, so recurrent state starts warm. ``gain`` shifts
     each crop's log-power features by a random level in [-gain, gain] (natural log units),
     never below the silence floor; ``eq`` adds a random spectral envelope
     (:func:`random_eq`, same units); ``warp`` stretches its mel axis by a random factor in
-    [1 - warp, 1 + warp] (:func:`warp_mel`)."""
-    items = []
+    [1 - warp, 1 + warp] (:func:`warp_mel`). ``second_view`` also returns, as ``x2``, the
+    same crops under independently drawn augmentations (the consistency loss compares the
+    two)."""
+    items, views = [], []
     for e in examples:
         f, t, v = e.feats, e.targets, e.valid.copy()
         p = e.phones.copy() if e.phones is not None else np.full(len(f), -1, np.int64)
@@ -81,20 +105,19 @@ def collate(examples: Sequence[Example], crop: int | None, rng: np.random.Genera
             f, t, v, p = f[a:s + crop], t[a:s + crop], v[a:s + crop], p[a:s + crop]
             v[: s - a] = False
             p[: s - a] = -1
-        if warp and rng is not None:
-            f = warp_mel(f, float(rng.uniform(1 - warp, 1 + warp)))
-        if eq and rng is not None:
-            f = np.maximum(f + random_eq(f.shape[1], eq, rng), pad_value)
-        if gain and rng is not None:
-            f = np.maximum(f + rng.uniform(-gain, gain), pad_value)
+        raw = f
+        if rng is not None:
+            f = augment(raw, rng, pad_value, gain, warp, eq)
+            if second_view:
+                views.append(augment(raw, rng, pad_value, gain, warp, eq))
         items.append((f, t, v, p))
     n = max(len(it[0]) for it in items)
-    dim, c = items[0][0].shape[1], items[0][1].shape[1]
-    x = np.full((len(items), n, dim), pad_value, np.float32)
+    c = items[0][1].shape[1]
     y = np.zeros((len(items), n, c), np.float32)
     m = np.zeros((len(items), n, c), bool)
     ph = np.full((len(items), n), -1, np.int64)
     for i, (f, t, v, p) in enumerate(items):
-        x[i, : len(f)], y[i, : len(f)], m[i, : len(f)], ph[i, : len(f)] = f, t, v, p
-    return Batch(torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(m),
-                 torch.from_numpy(ph))
+        y[i, : len(f)], m[i, : len(f)], ph[i, : len(f)] = t, v, p
+    return Batch(_pad([it[0] for it in items], n, pad_value), torch.from_numpy(y),
+                 torch.from_numpy(m), torch.from_numpy(ph),
+                 _pad(views, n, pad_value) if views else None)

@@ -1,6 +1,7 @@
 """Losses of the blendshape networks: the curve loss (MSE or seed 002's variance-normalised
 L2 + L1), the lip-aperture loss on a rig, the lip-seal classification, and the training-only
-auxiliary heads (phone recognition, the gradient-reversed voice classifier)."""
+auxiliary heads (phone recognition, the gradient-reversed voice classifier), and the
+consistency of two augmented views."""
 
 from __future__ import annotations
 
@@ -113,6 +114,17 @@ def closure_loss(aperture: ApertureLoss, pred52: torch.Tensor, target: torch.Ten
         if apart.any():
             loss = loss + torch.relu(apart_mm - segment_softmin(pred_mm, seg, tau))[apart].mean()
     return loss / 10.0
+
+
+def consistency_loss(pred: torch.Tensor, other: torch.Tensor, mask: torch.Tensor,
+                     sigma: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference, in units of each curve's sigma, between the predictions for
+    two augmented views of the same crops (another vocal-tract length, spectral envelope and
+    level: what a different speaker changes). The curve loss only asks each view to be near
+    the teacher; this asks the network to give both views the *same* face, including where
+    it cannot tell what the teacher wants. ``other`` comes without gradient."""
+    m = mask.float()
+    return ((((pred - other) / sigma) ** 2) * m).sum() / m.sum().clamp_min(1.0)
 
 
 def seal_loss(net: BlendshapeNet, target: torch.Tensor, mask: torch.Tensor,

@@ -38,6 +38,7 @@ from facewire.train.epochs import EpochBook
 from facewire.train.losses import (
     ApertureLoss,
     closure_loss,
+    consistency_loss,
     loss_fn,
     phone_loss,
     seal_loss,
@@ -77,6 +78,7 @@ class TrainConfig(AudioRunSettings):
     seal_bce: float = 0.0  # weight of the lip-seal classification loss (seal networks)
     seal_pos_weight: float = 1.0  # weight of sealed frames in it (they are rare: ~5%)
     closure: float = 0.0  # weight of the segment-level lip-closure loss (needs phone timings)
+    consistency: float = 0.0  # weight of the two-view voice-consistency loss (needs augmentation)
     phone_loss: float = 0.0  # weight of the auxiliary phone-recognition loss (cnn_gru)
     voice_adversary: float = 0.0  # weight of the gradient-reversed voice classifier (cnn_gru)
     lr_plateau: int = 0  # halve the learning rate after this many epochs without gain (0: off)
@@ -172,7 +174,7 @@ def evaluate_loss(net: BlendshapeNet, examples: Sequence[Example], sigma: torch.
     weight = 0.0
     with torch.no_grad():
         for e in examples:
-            x, y, m, _ = collate([e], None, None, net.pad_value)
+            x, y, m, *_ = collate([e], None, None, net.pad_value)
             x, y, m = x.to(device), y.to(device), m.to(device)
             pred = net(x)[..., cols]
             w = float(m.sum())
@@ -250,6 +252,10 @@ def train(cfg: TrainConfig, argv: Sequence[str] | None = None) -> dict[str, Any]
     out, device, rng, command, resume_ck = run.out, run.device, run.rng, run.command, run.resume
 
     spec, extractor = feature_spec_for(cfg)
+    if cfg.consistency > 0 and (spec.kind != "logmel"
+                                or not (cfg.gain_db or cfg.eq_db or cfg.warp)):
+        raise ValueError("--consistency compares two augmented views of each crop and needs "
+                         "--warp, --eq-db or --gain-db (log-mel features)")
     utts = load_sources(cfg.data)
     train_u, val_u = split_by_voice(utts, cfg.held_out, cfg.seed)
     if not train_u or not val_u:
@@ -313,15 +319,20 @@ def train(cfg: TrainConfig, argv: Sequence[str] | None = None) -> dict[str, Any]
                   disable=cfg.quiet, leave=False)
         cols = _subset(net).to(device)
         for b in it:
-            x, y, m, ph = collate([tr[i] for i in b], crop, rng, net.pad_value, gain=gain,
-                                  warp=warp, eq=eq)
+            x, y, m, ph, x2 = collate([tr[i] for i in b], crop, rng, net.pad_value, gain=gain,
+                                      warp=warp, eq=eq, second_view=cfg.consistency > 0)
             x, y, m, ph = x.to(device), y.to(device), m.to(device), ph.to(device)
+            if x2 is not None:  # before x: the auxiliary heads read the last forward pass
+                with torch.no_grad():
+                    other = net(x2.to(device))[..., cols]
             pred = net(x)
             loss = loss_fn(pred[..., cols], y, m, sigma, cfg.loss, cfg.l1)
             if cfg.aperture > 0:
                 loss = loss + cfg.aperture * ap_loss(pred, y, m)
             if cfg.closure > 0:
                 loss = loss + cfg.closure * closure_loss(ap_loss, pred, y, ph)
+            if x2 is not None:
+                loss = loss + cfg.consistency * consistency_loss(pred[..., cols], other, m, sigma)
             if cfg.seal_bce > 0 and net.seal:
                 loss = loss + cfg.seal_bce * seal_loss(net, y, m, cfg.seal_pos_weight)
             if cfg.phone_loss > 0:

@@ -96,7 +96,7 @@ def evaluate_loss(net: S2LNet, examples: Sequence[Example], bank: torch.Tensor,
     n = 0
     with torch.no_grad():
         for i, e in enumerate(examples):
-            x, y, m, _ = collate([e], None, None, net.pad_value)
+            x, y, m, *_ = collate([e], None, None, net.pad_value)
             tgt, fm = _targets(y, m, bank, torch.tensor([i % len(bank)]))
             pred = as_points(net(x.to(device))).cpu()
             loss, _ = s2l_loss(pred * to_m, tgt * to_m, fm, cfg.weights, JAW_MOUTH)
@@ -172,7 +172,7 @@ def train(cfg: S2LConfig, argv: Sequence[str] | None = None) -> dict[str, Any]:
         it = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch",
                   disable=cfg.quiet, leave=False)
         for b in it:
-            x, y, m, _ = collate([tr[i] for i in b], crop, rng, net.pad_value)
+            x, y, m, *_ = collate([tr[i] for i in b], crop, rng, net.pad_value)
             who = torch.from_numpy(rng.integers(0, len(bank), len(b)))
             tgt, fm = _targets(y, m, bank, who)
             pred = as_points(net(x.to(device)))
