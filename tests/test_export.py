@@ -185,6 +185,8 @@ def test_commands_train_export_eval(tmp_path: Path, capsys: pytest.CaptureFixtur
     rows = json.loads((tmp_path / "e2.json").read_text())["results"]
     assert sorted(rows) == sorted(["teacher (target)", f"x ({tmp_path / 'm'})",
                                    f"x ({tmp_path / 'm_copy'})"])
+    assert run("eval", "--model", str(tmp_path / "m"), "--xspk-pairs", "1") == 2
+    assert "at least 2 pairs" in capsys.readouterr().err
     assert run("train", "blendshapes", "--data", str(tmp_path / "nowhere"), "--out",
                str(tmp_path / "r2")) == 2
     assert run("export", str(tmp_path / "nope.pt"), "--out", str(tmp_path / "m2")) == 2

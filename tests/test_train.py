@@ -23,8 +23,10 @@ from facewire.train.dataset import (
 )
 from facewire.train.evaluate import (
     cross_speaker_ratio,
+    cross_speaker_spread,
     evaluate_clips,
     format_table,
+    fsdd_clips,
     l2_distance,
     self_smoothness,
     temporal_smoothness,
@@ -226,6 +228,34 @@ def test_cross_speaker_ratio_known_answers(tmp_path: Path) -> None:
     assert independent["xspk"] == pytest.approx(1.0)
     with pytest.raises(FileNotFoundError):
         cross_speaker_ratio(model({}), tmp_path / "none")
+
+
+def test_cross_speaker_spread_over_disjoint_pairs_of_takes(tmp_path: Path) -> None:
+    """Takes 0-1 and 2-3 of two speakers: the first pair separates the speakers (ratio 20),
+    the second does not (ratio 1), so the spread is their mean and sd; take 10 sorts after
+    take 2 (by number, not by name)."""
+    import soundfile as sf
+
+    stems = [f"1_{s}_{t}" for s in ("ann", "bob") for t in (0, 1, 2, 10)]
+    levels = {stem: 0.05 * (i + 1) for i, stem in enumerate(stems)}
+    for stem, level in levels.items():
+        sf.write(str(tmp_path / f"{stem}.wav"), np.full(1600, level), 16000)
+    offsets = {"1_ann_0": 0.0, "1_ann_1": 0.01, "1_bob_0": 0.2, "1_bob_1": 0.21,
+               "1_ann_2": 0.0, "1_ann_10": 0.01, "1_bob_2": 0.01, "1_bob_10": 0.0}
+
+    def predict(audio: np.ndarray) -> np.ndarray:
+        stem = min(levels, key=lambda k: abs(levels[k] - float(np.mean(audio))))
+        return np.full((20, 52), offsets[stem])
+
+    assert fsdd_clips(tmp_path, 2, first_take=2)[("1", "ann")][1].name == "1_ann_10.wav"
+    r = cross_speaker_spread(predict, tmp_path, pairs=2, digits="1")
+    assert r["xspk_mean"] == pytest.approx(10.5)
+    assert r["xspk_sd"] == pytest.approx(np.std([20.0, 1.0], ddof=1))
+    assert (r["xspk_min"], r["xspk_max"]) == (pytest.approx(1.0), pytest.approx(20.0))
+    with pytest.raises(FileNotFoundError, match="fewer than 6 takes"):
+        cross_speaker_spread(predict, tmp_path, pairs=3, digits="1")
+    with pytest.raises(ValueError, match="at least 2 pairs"):
+        cross_speaker_spread(predict, tmp_path, pairs=1, digits="1")
 
 
 def test_checkpoint_records_data_and_split(corpus: Path, tmp_path: Path) -> None:

@@ -30,6 +30,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also report xspk_warm: each digit animated after its speaker has "
                         "said this many seconds of other digits in the same stream (a live "
                         "session; 0: skip)")
+    p.add_argument("--xspk-pairs", type=int, default=0, metavar="K",
+                   help="also report xspk on K disjoint pairs of takes (0-1, 2-3, ...) of "
+                        "each digit and speaker: its mean, sd and range, i.e. how precise the "
+                        "one-pair xspk column is (0: skip)")
     p.add_argument("--by", choices=["engine", "voice"], default=None,
                    help="also break closure, false closure and the ratios down per engine "
                    "or per voice of the corpus (which voices a model fails on)")
@@ -65,6 +69,7 @@ def _eval(args: argparse.Namespace) -> int:
         GROUP_COLUMNS,
         REPO,
         cross_speaker_ratio,
+        cross_speaker_spread,
         default_aperture,
         default_landmarks,
         evaluate_clips,
@@ -76,6 +81,10 @@ def _eval(args: argparse.Namespace) -> int:
         replay,
     )
 
+    if args.xspk_pairs < 0 or args.xspk_pairs == 1:
+        print(f"facewire eval: --xspk-pairs {args.xspk_pairs}: a spread needs at least 2 pairs "
+              "of takes (0 skips it)", file=sys.stderr)
+        return 2
     try:
         utts = load_sources(args.data) if args.data else []
         models = _unique_names([(m, *model_predictor(m)) for m in args.model])
@@ -117,11 +126,22 @@ def _eval(args: argparse.Namespace) -> int:
             r.update(cross_speaker_ratio(predict, fsdd))
             if args.xspk_warm > 0:
                 r["xspk_warm"] = cross_speaker_ratio(predict, fsdd, warm_s=args.xspk_warm)["xspk"]
+            if args.xspk_pairs:
+                try:
+                    r.update(cross_speaker_spread(predict, fsdd, args.xspk_pairs))
+                except (FileNotFoundError, ValueError) as exc:
+                    print(f"facewire eval: {exc}", file=sys.stderr)
+                    return 2
             if aperture is not None:
                 r.update(fsdd_phonetic(predict, fsdd, aperture))
         results[name] = r
         preds[name] = keep
     print(format_table(results, COLUMNS))
+    for name, r in results.items():
+        if "xspk_mean" in r:
+            print(f"{name}: xspk on {int(r['xspk_pairs'])} pairs of takes: mean "
+                  f"{r['xspk_mean']:.3f}, sd {r['xspk_sd']:.3f} "
+                  f"(range {r['xspk_min']:.3f}-{r['xspk_max']:.3f})")
     groups: dict[str, dict[str, dict[str, float]]] = {}
     if args.by and utts:
         for name, keep in preds.items():

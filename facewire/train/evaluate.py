@@ -219,20 +219,22 @@ def evaluate_groups(preds: dict[str, np.ndarray], utts: Sequence[Utterance],
     return out
 
 
-def fsdd_clips(folder: str | Path, per_digit: int = 3) -> dict[tuple[str, str], list[Path]]:
-    """(digit, speaker) -> up to ``per_digit`` recordings of the spoken-digits set."""
+def fsdd_clips(folder: str | Path, per_digit: int = 3, first_take: int = 0
+               ) -> dict[tuple[str, str], list[Path]]:
+    """(digit, speaker) -> up to ``per_digit`` recordings of the spoken-digits set, from the
+    ``first_take``-th take on (takes in the order of their numbers)."""
     folder = Path(folder)
     rec = folder / "recordings" if (folder / "recordings").is_dir() else folder
-    out: dict[tuple[str, str], list[Path]] = {}
-    for f in sorted(rec.glob("*.wav"), key=lambda p: p.name):
+    takes: dict[tuple[str, str], list[tuple[int, Path]]] = {}
+    for f in rec.glob("*.wav"):
         m = re.match(r"(\d)_([a-z]+)_(\d+)\.wav$", f.name)
         if m:
-            lst = out.setdefault((m[1], m[2]), [])
-            if len(lst) < per_digit:
-                lst.append(f)
-    if not out:
+            takes.setdefault((m[1], m[2]), []).append((int(m[3]), f))
+    if not takes:
         raise FileNotFoundError(f"{folder}: no spoken-digit recordings (<digit>_<speaker>_<n>.wav)")
-    return out
+    out = {k: [f for _, f in sorted(v)[first_take:first_take + per_digit]]
+           for k, v in takes.items()}
+    return {k: v for k, v in out.items() if v}
 
 
 def after_warm_up(predict: Predict, warm: np.ndarray, gap_s: float = WARM_GAP_S) -> Predict:
@@ -274,14 +276,16 @@ def speaker_warm_up(folder: str | Path, speaker: str, exclude: set[Path],
 
 
 def cross_speaker_ratio(predict: Predict, folder: str | Path, per_digit: int = 2,
-                        digits: str = "0123456789", warm_s: float = 0.0) -> dict[str, float]:
-    """Mean DTW distance of the same digit across speakers over that within a speaker.
+                        digits: str = "0123456789", warm_s: float = 0.0,
+                        first_take: int = 0) -> dict[str, float]:
+    """Mean DTW distance of the same digit across speakers over that within a speaker, on
+    takes ``first_take`` .. ``first_take + per_digit - 1`` of each digit and speaker.
 
     With ``warm_s`` each clip is animated as the continuation of a stream in which its
     speaker said ``warm_s`` seconds of other digits first (``after_warm_up``)."""
     from facewire.train.loaders import load_audio
 
-    clips = fsdd_clips(folder, per_digit)
+    clips = fsdd_clips(folder, per_digit, first_take)
     cache: dict[Path, np.ndarray] = {}
     judged = {f for fs in clips.values() for f in fs}
     by_speaker: dict[str, Predict] = {}
@@ -308,6 +312,26 @@ def cross_speaker_ratio(predict: Predict, folder: str | Path, per_digit: int = 2
                 cross.append(dtw_distance(curves(f1[0]), curves(f2[0])))
     s, c = float(np.mean(same)), float(np.mean(cross))
     return {"same_speaker": s, "cross_speaker": c, "xspk": c / max(s, 1e-9)}
+
+
+def cross_speaker_spread(predict: Predict, folder: str | Path, pairs: int,
+                         digits: str = "0123456789") -> dict[str, float]:
+    """``xspk`` on ``pairs`` disjoint pairs of takes (0-1, 2-3, ...): its mean, standard
+    deviation and range. One pair of takes per digit and speaker (the ``xspk`` column) gives
+    40 same-speaker distances, few enough that the ratio moves by several hundredths from
+    one pair of takes to the next; this says how far."""
+    if pairs < 2:
+        raise ValueError(f"--xspk-pairs {pairs}: a spread needs at least 2 pairs of takes")
+    clips = fsdd_clips(folder, 2 * pairs)
+    short = sorted(f"{d}_{s}" for (d, s), fs in clips.items() if d in digits and len(fs) < 2 * pairs)
+    if short:
+        raise FileNotFoundError(f"{folder}: {len(short)} digit/speaker sets have fewer than "
+                                f"{2 * pairs} takes (e.g. {short[0]}); ask for fewer --xspk-pairs")
+    ratios = np.array([cross_speaker_ratio(predict, folder, 2, digits, first_take=2 * k)["xspk"]
+                       for k in range(pairs)])
+    return {"xspk_pairs": float(pairs), "xspk_mean": float(ratios.mean()),
+            "xspk_sd": float(ratios.std(ddof=1)), "xspk_min": float(ratios.min()),
+            "xspk_max": float(ratios.max())}
 
 
 def fsdd_phonetic(predict: Predict, folder: str | Path, aperture: LipAperture,
