@@ -141,3 +141,25 @@ def test_seal_makes_mouth_close_a_share_of_jaw_open() -> None:
     close, jaw = y[0, :, ARKIT_INDEX["mouthClose"]], y[0, :, ARKIT_INDEX["jawOpen"]]
     assert torch.all(close <= jaw + 1e-7)
     assert not small("ff").seal  # off unless asked
+
+
+def test_shipped_cards_rebuild_commands_parse() -> None:
+    """Every ``facewire`` step of a shipped card's ``command.rebuild`` is accepted by today's
+    command line, so a renamed or removed flag cannot leave a card that no longer rebuilds."""
+    import json
+    import shlex
+    from pathlib import Path
+
+    from facewire.cli import build_parser
+
+    parser = build_parser()
+    weights = Path(__file__).resolve().parent.parent / "facewire" / "models" / "weights"
+    steps = [line for card in sorted(weights.glob("*.json"))
+             for line in json.loads(card.read_text())["command"].get("rebuild", [])
+             if line.startswith("facewire ")]
+    assert len(steps) >= 10  # the two blendshape models' chains at least
+    for line in steps:
+        try:
+            parser.parse_args(shlex.split(line)[1:])
+        except SystemExit:
+            pytest.fail(f"card rebuild step no longer parses: {line}")
