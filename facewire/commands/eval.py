@@ -68,6 +68,7 @@ def _eval(args: argparse.Namespace) -> int:
         COLUMNS,
         GROUP_COLUMNS,
         REPO,
+        check_spread_pairs,
         cross_speaker_ratio,
         cross_speaker_spread,
         default_aperture,
@@ -81,11 +82,8 @@ def _eval(args: argparse.Namespace) -> int:
         replay,
     )
 
-    if args.xspk_pairs < 0 or args.xspk_pairs == 1:
-        print(f"facewire eval: --xspk-pairs {args.xspk_pairs}: a spread needs at least 2 pairs "
-              "of takes (0 skips it)", file=sys.stderr)
-        return 2
     try:
+        check_spread_pairs(args.xspk_pairs)
         utts = load_sources(args.data) if args.data else []
         models = _unique_names([(m, *model_predictor(m)) for m in args.model])
         if args.baseline:

@@ -122,9 +122,9 @@ def consistency_loss(pred: torch.Tensor, other: torch.Tensor, mask: torch.Tensor
     two augmented views of the same crops (another vocal-tract length, spectral envelope and
     level: what a different speaker changes). The curve loss only asks each view to be near
     the teacher; this asks the network to give both views the *same* face, including where
-    it cannot tell what the teacher wants. ``other`` comes without gradient."""
-    m = mask.float()
-    return ((((pred - other) / sigma) ** 2) * m).sum() / m.sum().clamp_min(1.0)
+    it cannot tell what the teacher wants. ``other`` comes without gradient. It is the
+    variance-normalised L2 of :func:`loss_fn` with ``other`` as the target and no L1."""
+    return loss_fn(pred, other, mask, sigma, "vnl2", 0.0)
 
 
 def seal_loss(net: BlendshapeNet, target: torch.Tensor, mask: torch.Tensor,
