@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from facewire.models.speaker_norm import SpeakerNormaliser, SpeakerNormConfig, speech_statistics
 
@@ -93,3 +94,39 @@ def test_trained_with_it_the_card_and_runtime_carry_it(tmp_path: Path) -> None:
     before = np.abs(louder[:3] - whole[:3]).max()
     assert before > 1e-4  # the level does reach the network before the voice is known
     assert np.abs(louder[-30:] - whole[-30:]).max() < before
+
+
+def test_a_fine_tune_sets_the_prior_weight_and_a_resume_keeps_the_normaliser(
+        tmp_path: Path) -> None:
+    from facewire.train.dataset import make_toy_corpus
+    from facewire.train.train_blendshapes import TrainConfig, load_checkpoint, train
+
+    corpus = make_toy_corpus(tmp_path / "toy", n_clips=4, seconds=0.6, voices=2)
+    base = dict(data=[str(corpus)], arch="cnn_gru", hidden=8, quiet=True, held_out=0.5,
+                speaker_norm=True)
+    train(TrainConfig(out=str(tmp_path / "a"), epochs=1, **base))
+    first = load_checkpoint(tmp_path / "a")["features"]["speaker_norm"]
+    assert first["n0"] == 10.0
+    faster = first["prior"][0] + 1.0  # a prior the fine-tune's data would not give
+    ck = torch.load(tmp_path / "a" / "best.pt", weights_only=False)
+    ck["features"]["speaker_norm"]["prior"][0] = faster
+    torch.save(ck, tmp_path / "a" / "best.pt")
+    train(TrainConfig(out=str(tmp_path / "b"), epochs=1, init_from=str(tmp_path / "a" / "best.pt"),
+                      speaker_norm_prior=3.0, **base))
+    tuned = load_checkpoint(tmp_path / "b")["features"]["speaker_norm"]
+    assert tuned["n0"] == 3.0 and tuned["prior"][0] == faster  # the init's prior, n0 replaced
+    train(TrainConfig(out=str(tmp_path / "b"), epochs=2, init_from=str(tmp_path / "a" / "best.pt"),
+                      speaker_norm_prior=3.0, resume=True, **base))
+    resumed = load_checkpoint(tmp_path / "b")["features"]["speaker_norm"]
+    assert resumed == tuned  # not recomputed from the training clips on resume
+
+
+def test_the_prior_weight_needs_the_normaliser(tmp_path: Path) -> None:
+    from facewire.train.dataset import make_toy_corpus
+    from facewire.train.train_blendshapes import TrainConfig, train
+
+    corpus = make_toy_corpus(tmp_path / "toy", n_clips=4, seconds=0.6, voices=2)
+    for kw in ({"speaker_norm_prior": 3.0}, {"speaker_norm": True, "speaker_norm_prior": 0.0}):
+        with pytest.raises(ValueError, match="--speaker-norm-prior"):
+            train(TrainConfig(data=[str(corpus)], out=str(tmp_path / "r"), epochs=1, hidden=8,
+                              quiet=True, held_out=0.5, **kw))

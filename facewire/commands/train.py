@@ -64,6 +64,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--speaker-norm", action="store_true",
                    help="online speaker normalisation of log-mel (running speech mean replaced "
                         "by the training voices' mean; see docs/models.md)")
+    b.add_argument("--speaker-norm-prior", type=float, default=None, metavar="FRAMES",
+                   help="weight of the training voices' mean in the speaker normaliser, in "
+                        "frames (default 10, or the --init-from model's): lower adapts to a "
+                        "new voice sooner after a stream starts")
     b.add_argument("--lr-plateau", type=int, default=0, metavar="N",
                    help="halve the learning rate once validation has not improved for more "
                         "than N epochs (0: constant rate); kept across --resume")

@@ -75,6 +75,7 @@ class TrainConfig(AudioRunSettings):
     eq_db: float = 0.0  # random spectral envelope per training crop (tilt + ripple), +- dB
     warp: float = 0.0  # random mel-axis warp per crop, factor in [1 - warp, 1 + warp]
     speaker_norm: bool = False  # online speaker normalisation of log-mel (models/speaker_norm)
+    speaker_norm_prior: float | None = None  # its prior weight n0 in frames (None: keep/default)
     seal_bce: float = 0.0  # weight of the lip-seal classification loss (seal networks)
     seal_pos_weight: float = 1.0  # weight of sealed frames in it (they are rare: ~5%)
     closure: float = 0.0  # weight of the segment-level lip-closure loss (needs phone timings)
@@ -252,6 +253,10 @@ def train(cfg: TrainConfig, argv: Sequence[str] | None = None) -> dict[str, Any]
     out, device, rng, command, resume_ck = run.out, run.device, run.rng, run.command, run.resume
 
     spec, extractor = feature_spec_for(cfg)
+    if cfg.speaker_norm_prior is not None and (not cfg.speaker_norm
+                                               or cfg.speaker_norm_prior <= 0):
+        raise ValueError(f"--speaker-norm-prior {cfg.speaker_norm_prior:g}: needs "
+                         "--speaker-norm and a weight above 0 frames")
     if cfg.consistency > 0 and (spec.kind != "logmel"
                                 or not (cfg.gain_db or cfg.eq_db or cfg.warp)):
         raise ValueError("--consistency compares two augmented views of each crop and needs "
@@ -263,10 +268,14 @@ def train(cfg: TrainConfig, argv: Sequence[str] | None = None) -> dict[str, Any]
     if cfg.bandlimit > 0:
         train_u = bandlimit(train_u, cfg.bandlimit, np.random.default_rng([cfg.seed, 1]))
     init_ck = load_init(cfg.init_from) if cfg.init_from and resume_ck is None else None
-    init_norm = (init_ck or {}).get("features", {}).get("speaker_norm")
-    if cfg.speaker_norm:  # a fine-tune keeps the prior its network learned with
+    # a fine-tune keeps the prior its network learned with, a resumed run its own
+    init_norm = (resume_ck or init_ck or {}).get("features", {}).get("speaker_norm")
+    if cfg.speaker_norm:
         spec = (replace(spec, speaker_norm=init_norm) if init_norm
                 else speaker_normalised(spec, train_u))
+        if cfg.speaker_norm_prior is not None:
+            spec = replace(spec, speaker_norm={**spec.speaker_norm,
+                                               "n0": float(cfg.speaker_norm_prior)})
     voice_index = {v: i for i, v in enumerate(sorted({u.voice for u in train_u}))}
     net = make_net(cfg, spec, len(voice_index))
     bar = (lambda xs: tqdm(xs, desc="features", unit="clip", leave=False)) if not cfg.quiet \
