@@ -187,6 +187,9 @@ def test_commands_train_export_eval(tmp_path: Path, capsys: pytest.CaptureFixtur
                                    f"x ({tmp_path / 'm_copy'})"])
     assert run("eval", "--model", str(tmp_path / "m"), "--xspk-pairs", "1") == 2
     assert "at least 2 pairs" in capsys.readouterr().err
+    assert run("eval", "--model", str(tmp_path / "m"), "--xspk-pairs", "2",
+               "--xspk-from", "-2") == 2
+    assert "numbered from 0" in capsys.readouterr().err
     assert run("train", "blendshapes", "--data", str(tmp_path / "nowhere"), "--out",
                str(tmp_path / "r2")) == 2
     assert run("export", str(tmp_path / "nope.pt"), "--out", str(tmp_path / "m2")) == 2

@@ -233,15 +233,16 @@ def test_cross_speaker_ratio_known_answers(tmp_path: Path) -> None:
 def test_cross_speaker_spread_over_disjoint_pairs_of_takes(tmp_path: Path) -> None:
     """Takes 0-1 and 2-3 of two speakers: the first pair separates the speakers (ratio 20),
     the second does not (ratio 1), so the spread is their mean and sd; take 10 sorts after
-    take 2 (by number, not by name)."""
+    take 2 (by number, not by name). From take 2 on, only pairs with ratio 1 remain."""
     import soundfile as sf
 
-    stems = [f"1_{s}_{t}" for s in ("ann", "bob") for t in (0, 1, 2, 10)]
+    stems = [f"1_{s}_{t}" for s in ("ann", "bob") for t in (0, 1, 2, 10, 11, 12)]
     levels = {stem: 0.05 * (i + 1) for i, stem in enumerate(stems)}
     for stem, level in levels.items():
         sf.write(str(tmp_path / f"{stem}.wav"), np.full(1600, level), 16000)
     offsets = {"1_ann_0": 0.0, "1_ann_1": 0.01, "1_bob_0": 0.2, "1_bob_1": 0.21,
-               "1_ann_2": 0.0, "1_ann_10": 0.01, "1_bob_2": 0.01, "1_bob_10": 0.0}
+               "1_ann_2": 0.0, "1_ann_10": 0.01, "1_bob_2": 0.01, "1_bob_10": 0.0,
+               "1_ann_11": 0.0, "1_ann_12": 0.01, "1_bob_11": 0.01, "1_bob_12": 0.0}
 
     def predict(audio: np.ndarray) -> np.ndarray:
         stem = min(levels, key=lambda k: abs(levels[k] - float(np.mean(audio))))
@@ -252,8 +253,15 @@ def test_cross_speaker_spread_over_disjoint_pairs_of_takes(tmp_path: Path) -> No
     assert r["xspk_mean"] == pytest.approx(10.5)
     assert r["xspk_sd"] == pytest.approx(np.std([20.0, 1.0], ddof=1))
     assert (r["xspk_min"], r["xspk_max"]) == (pytest.approx(1.0), pytest.approx(20.0))
-    with pytest.raises(FileNotFoundError, match="fewer than 6 takes"):
-        cross_speaker_spread(predict, tmp_path, pairs=3, digits="1")
+    later = cross_speaker_spread(predict, tmp_path, pairs=2, digits="1", first_take=2)
+    assert (later["xspk_mean"], later["xspk_sd"], later["xspk_from"]) == (
+        pytest.approx(1.0), pytest.approx(0.0), 2.0)
+    with pytest.raises(FileNotFoundError, match="fewer than 6 takes from take 2"):
+        cross_speaker_spread(predict, tmp_path, pairs=3, digits="1", first_take=2)
+    with pytest.raises(FileNotFoundError, match="fewer than 4 takes from take 6"):
+        cross_speaker_spread(predict, tmp_path, pairs=2, digits="1", first_take=6)
+    with pytest.raises(ValueError, match="numbered from 0"):
+        cross_speaker_spread(predict, tmp_path, pairs=2, digits="1", first_take=-1)
     with pytest.raises(ValueError, match="at least 2 pairs"):
         cross_speaker_spread(predict, tmp_path, pairs=1, digits="1")
 

@@ -34,6 +34,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also report xspk on K disjoint pairs of takes (0-1, 2-3, ...) of "
                         "each digit and speaker: its mean, sd and range, i.e. how precise the "
                         "one-pair xspk column is (0: skip)")
+    p.add_argument("--xspk-from", type=int, default=0, metavar="TAKE",
+                   help="the --xspk-pairs start at this take (e.g. 14: takes 14-47 for 17 "
+                        "pairs, recordings the reported takes 0-13 do not use, to choose a "
+                        "model on)")
     p.add_argument("--by", choices=["engine", "voice"], default=None,
                    help="also break closure, false closure and the ratios down per engine "
                    "or per voice of the corpus (which voices a model fails on)")
@@ -84,6 +88,8 @@ def _eval(args: argparse.Namespace) -> int:
 
     try:
         check_spread_pairs(args.xspk_pairs)
+        if args.xspk_from < 0:
+            raise ValueError(f"--xspk-from {args.xspk_from}: takes are numbered from 0")
         utts = load_sources(args.data) if args.data else []
         models = _unique_names([(m, *model_predictor(m)) for m in args.model])
         if args.baseline:
@@ -126,7 +132,8 @@ def _eval(args: argparse.Namespace) -> int:
                 r["xspk_warm"] = cross_speaker_ratio(predict, fsdd, warm_s=args.xspk_warm)["xspk"]
             if args.xspk_pairs:
                 try:
-                    r.update(cross_speaker_spread(predict, fsdd, args.xspk_pairs))
+                    r.update(cross_speaker_spread(predict, fsdd, args.xspk_pairs,
+                                                   first_take=args.xspk_from))
                 except (FileNotFoundError, ValueError) as exc:
                     print(f"facewire eval: {exc}", file=sys.stderr)
                     return 2
@@ -137,7 +144,8 @@ def _eval(args: argparse.Namespace) -> int:
     print(format_table(results, COLUMNS))
     for name, r in results.items():
         if "xspk_mean" in r:
-            print(f"{name}: xspk on {int(r['xspk_pairs'])} pairs of takes: mean "
+            print(f"{name}: xspk on {int(r['xspk_pairs'])} pairs of takes from take "
+                  f"{int(r['xspk_from'])}: mean "
                   f"{r['xspk_mean']:.3f}, sd {r['xspk_sd']:.3f} "
                   f"(range {r['xspk_min']:.3f}-{r['xspk_max']:.3f})")
     groups: dict[str, dict[str, dict[str, float]]] = {}

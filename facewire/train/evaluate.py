@@ -322,20 +322,26 @@ def check_spread_pairs(pairs: int) -> None:
 
 
 def cross_speaker_spread(predict: Predict, folder: str | Path, pairs: int,
-                         digits: str = "0123456789") -> dict[str, float]:
-    """``xspk`` on ``pairs`` disjoint pairs of takes (0-1, 2-3, ...): its mean, standard
-    deviation and range. One pair of takes per digit and speaker (the ``xspk`` column) gives
+                         digits: str = "0123456789", first_take: int = 0) -> dict[str, float]:
+    """``xspk`` on ``pairs`` disjoint pairs of takes (0-1, 2-3, ... or from ``first_take``
+    on): its mean, standard deviation and range. One pair of takes per digit and speaker (the ``xspk`` column) gives
     40 same-speaker distances, few enough that the ratio moves by several hundredths from
     one pair of takes to the next; this says how far."""
     check_spread_pairs(pairs or 1)  # here 0 pairs is no spread either
-    clips = fsdd_clips(folder, 2 * pairs)
+    if first_take < 0:
+        raise ValueError(f"--xspk-from {first_take}: takes are numbered from 0")
+    clips = fsdd_clips(folder, 2 * pairs, first_take)
     short = sorted(f"{d}_{s}" for (d, s), fs in clips.items() if d in digits and len(fs) < 2 * pairs)
-    if short:
-        raise FileNotFoundError(f"{folder}: {len(short)} digit/speaker sets have fewer than "
-                                f"{2 * pairs} takes (e.g. {short[0]}); ask for fewer --xspk-pairs")
-    ratios = np.array([cross_speaker_ratio(predict, folder, 2, digits, first_take=2 * k)["xspk"]
+    if short or not clips:
+        raise FileNotFoundError(
+            f"{folder}: {len(short) or 'all'} digit/speaker sets have fewer than {2 * pairs} "
+            f"takes from take {first_take} on (e.g. {short[0] if short else 'every one'}); "
+            "ask for fewer --xspk-pairs or an earlier --xspk-from")
+    ratios = np.array([cross_speaker_ratio(predict, folder, 2, digits,
+                                           first_take=first_take + 2 * k)["xspk"]
                        for k in range(pairs)])
-    return {"xspk_pairs": float(pairs), "xspk_mean": float(ratios.mean()),
+    return {"xspk_pairs": float(pairs), "xspk_from": float(first_take),
+            "xspk_mean": float(ratios.mean()),
             "xspk_sd": float(ratios.std(ddof=1)), "xspk_min": float(ratios.min()),
             "xspk_max": float(ratios.max())}
 
