@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import shlex
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ import numpy as np
 import torch
 
 from facewire.models.blendshape_nets import BlendshapeNet, stream_in_chunks
-from facewire.models.card import CARD_FORMAT, CARD_VERSION, sha256, write_card
+from facewire.models.card import CARD_FORMAT, CARD_VERSION, read_card, sha256, write_card
 from facewire.models.framerate import interpolation_delay
 from facewire.rig.arkit import ARKIT_52
 from facewire.train.dataset import FeatureSpec
@@ -95,10 +96,37 @@ def build_card(ck: dict[str, Any], net: BlendshapeNet, onnx_path: Path, io: dict
     }
 
 
+def with_speaker_norm_prior(features: dict[str, Any], n0: float, source: str | Path
+                            ) -> dict[str, Any]:
+    """The feature spec with the speaker normaliser's prior weight ``n0`` replaced."""
+    norm = features.get("speaker_norm")
+    if not norm:
+        raise ValueError(f"{source}: no speaker normaliser (trained without --speaker-norm), "
+                         "so --speaker-norm-prior does not apply")
+    if not n0 > 0:
+        raise ValueError(f"--speaker-norm-prior {n0:g}: needs a weight above 0 frames")
+    return {**features, "speaker_norm": {**norm, "n0": float(n0)}}
+
+
+def _command(argv: list[str] | None) -> str:
+    return "facewire " + " ".join(shlex.quote(a) for a in (argv if argv is not None
+                                                           else sys.argv[1:]))
+
+
 def export(checkpoint: str | Path, out_dir: str | Path, name: str | None = None,
-           fps: float = 60.0, tol: float = 1e-4, argv: list[str] | None = None) -> Path:
-    """Export a checkpoint; returns the card path (``<out>/<name>.json``)."""
+           fps: float = 60.0, tol: float = 1e-4, argv: list[str] | None = None,
+           speaker_norm_prior: float | None = None) -> Path:
+    """Export a checkpoint; returns the card path (``<out>/<name>.json``). An exported
+    card (``.json``) is re-exported with another ``speaker_norm_prior`` instead
+    (``reexport_card``)."""
+    if Path(checkpoint).suffix == ".json":
+        if speaker_norm_prior is None:
+            raise ValueError(f"{checkpoint}: an exported card is re-exported only to change "
+                             "--speaker-norm-prior; export its run's best.pt otherwise")
+        return reexport_card(checkpoint, out_dir, name, speaker_norm_prior, argv)
     ck = load_checkpoint(checkpoint)
+    if speaker_norm_prior is not None:
+        ck["features"] = with_speaker_norm_prior(ck["features"], speaker_norm_prior, checkpoint)
     net = net_from_checkpoint(ck)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -108,7 +136,29 @@ def export(checkpoint: str | Path, out_dir: str | Path, name: str | None = None,
     diff = check_equivalence(net, onnx_path, io)
     if not diff <= tol:
         raise RuntimeError(f"{onnx_path}: onnxruntime differs from torch by {diff:.2e} > {tol}")
-    cmd = "facewire " + " ".join(shlex.quote(a) for a in (argv if argv is not None
-                                                          else sys.argv[1:]))
-    card = build_card(ck, net, onnx_path, io, fps, diff, cmd)
+    card = build_card(ck, net, onnx_path, io, fps, diff, _command(argv))
     return write_card(out / f"{name}.json", card)
+
+
+def reexport_card(card_path: str | Path, out_dir: str | Path, name: str | None,
+                  speaker_norm_prior: float, argv: list[str] | None = None) -> Path:
+    """An exported model with another speaker-normaliser prior weight. The normaliser runs
+    before the graph, so the ONNX file is kept byte for byte; the card's held-out figures
+    (``metrics.eval``) no longer describe the model and are dropped: evaluate it again."""
+    card_path = Path(card_path)
+    card = read_card(card_path)
+    src = card_path.parent / card["onnx"]
+    if not src.exists():
+        raise ValueError(f"{src}: the card's ONNX file is missing; re-export its run's best.pt")
+    features = with_speaker_norm_prior(card["features"], speaker_norm_prior, card_path)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    name = name or card_path.stem
+    dst = out / f"{name}.onnx"
+    if not dst.exists() or not dst.samefile(src):
+        shutil.copyfile(src, dst)
+    metrics = {k: v for k, v in card.get("metrics", {}).items() if k != "eval"}
+    command = {**card.get("command", {}), "reexport": _command(argv)}
+    return write_card(out / f"{name}.json", {
+        **card, "name": name, "onnx": dst.name, "created": datetime.date.today().isoformat(),
+        "features": features, "metrics": metrics, "command": command})
