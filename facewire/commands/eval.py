@@ -87,9 +87,7 @@ def _eval(args: argparse.Namespace) -> int:
     )
 
     try:
-        check_spread_pairs(args.xspk_pairs)
-        if args.xspk_from < 0:
-            raise ValueError(f"--xspk-from {args.xspk_from}: takes are numbered from 0")
+        check_spread_pairs(args.xspk_pairs, args.xspk_from)
         utts = load_sources(args.data) if args.data else []
         models = _unique_names([(m, *model_predictor(m)) for m in args.model])
         if args.baseline:

@@ -69,6 +69,19 @@ class SpeakerNormaliser:
         return out.astype(np.float32)
 
 
+def check_prior_weight(n0: float) -> None:
+    """``--speaker-norm-prior``: a weight of 0 frames or less would divide by zero."""
+    if not n0 > 0:
+        raise ValueError(f"--speaker-norm-prior {n0:g}: needs a weight above 0 frames")
+
+
+def with_prior_weight(norm: dict[str, Any], n0: float) -> dict[str, Any]:
+    """A normaliser config (``SpeakerNormConfig.to_dict()``) with another prior weight
+    ``n0``: what ``--speaker-norm-prior`` sets on training and on export."""
+    check_prior_weight(n0)
+    return {**norm, "n0": float(n0)}
+
+
 def speech_statistics(clips: list[np.ndarray], floor_percentile: float = 20.0,
                       gate_db: float = 35.0) -> SpeakerNormConfig:
     """A config from training features: the floor is a low percentile of all frames'

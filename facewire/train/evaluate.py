@@ -314,22 +314,23 @@ def cross_speaker_ratio(predict: Predict, folder: str | Path, per_digit: int = 2
     return {"same_speaker": s, "cross_speaker": c, "xspk": c / max(s, 1e-9)}
 
 
-def check_spread_pairs(pairs: int) -> None:
-    """A spread needs two pairs of takes at least; 0 means none is asked for."""
+def check_spread_pairs(pairs: int, first_take: int = 0) -> None:
+    """A spread needs two pairs of takes at least (0 means none is asked for), from a take
+    that exists."""
     if pairs < 0 or pairs == 1:
         raise ValueError(f"--xspk-pairs {pairs}: a spread needs at least 2 pairs of takes "
                          "(0 skips it)")
+    if first_take < 0:
+        raise ValueError(f"--xspk-from {first_take}: takes are numbered from 0")
 
 
 def cross_speaker_spread(predict: Predict, folder: str | Path, pairs: int,
                          digits: str = "0123456789", first_take: int = 0) -> dict[str, float]:
     """``xspk`` on ``pairs`` disjoint pairs of takes (0-1, 2-3, ... or from ``first_take``
-    on): its mean, standard deviation and range. One pair of takes per digit and speaker (the ``xspk`` column) gives
-    40 same-speaker distances, few enough that the ratio moves by several hundredths from
-    one pair of takes to the next; this says how far."""
-    check_spread_pairs(pairs or 1)  # here 0 pairs is no spread either
-    if first_take < 0:
-        raise ValueError(f"--xspk-from {first_take}: takes are numbered from 0")
+    on): its mean, standard deviation and range. One pair of takes per digit and speaker
+    (the ``xspk`` column) gives 40 same-speaker distances, few enough that the ratio moves
+    by several hundredths from one pair of takes to the next; this says how far."""
+    check_spread_pairs(pairs or 1, first_take)  # here 0 pairs is no spread either
     clips = fsdd_clips(folder, 2 * pairs, first_take)
     short = sorted(f"{d}_{s}" for (d, s), fs in clips.items() if d in digits and len(fs) < 2 * pairs)
     if short or not clips:

@@ -23,6 +23,7 @@ import torch
 from facewire.models.blendshape_nets import BlendshapeNet, stream_in_chunks
 from facewire.models.card import CARD_FORMAT, CARD_VERSION, read_card, sha256, write_card
 from facewire.models.framerate import interpolation_delay
+from facewire.models.speaker_norm import with_prior_weight
 from facewire.rig.arkit import ARKIT_52
 from facewire.train.dataset import FeatureSpec
 from facewire.train.onnx_stream import CHUNKS, OPSET, export_stream_onnx, onnx_max_diff
@@ -103,9 +104,7 @@ def with_speaker_norm_prior(features: dict[str, Any], n0: float, source: str | P
     if not norm:
         raise ValueError(f"{source}: no speaker normaliser (trained without --speaker-norm), "
                          "so --speaker-norm-prior does not apply")
-    if not n0 > 0:
-        raise ValueError(f"--speaker-norm-prior {n0:g}: needs a weight above 0 frames")
-    return {**features, "speaker_norm": {**norm, "n0": float(n0)}}
+    return {**features, "speaker_norm": with_prior_weight(norm, n0)}
 
 
 def _command(argv: list[str] | None) -> str:

@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from facewire.models.blendshape_nets import ARCHS, BlendshapeNet, build
 from facewire.models.framerate import resample
+from facewire.models.speaker_norm import check_prior_weight, with_prior_weight
 from facewire.rig.arkit import ARKIT_52, ARKIT_INDEX, LOWER_FACE
 from facewire.train.batches import bandlimit, collate
 from facewire.train.dataset import (
@@ -253,10 +254,11 @@ def train(cfg: TrainConfig, argv: Sequence[str] | None = None) -> dict[str, Any]
     out, device, rng, command, resume_ck = run.out, run.device, run.rng, run.command, run.resume
 
     spec, extractor = feature_spec_for(cfg)
-    if cfg.speaker_norm_prior is not None and (not cfg.speaker_norm
-                                               or cfg.speaker_norm_prior <= 0):
-        raise ValueError(f"--speaker-norm-prior {cfg.speaker_norm_prior:g}: needs "
-                         "--speaker-norm and a weight above 0 frames")
+    if cfg.speaker_norm_prior is not None:  # refused before the corpora load
+        if not cfg.speaker_norm:
+            raise ValueError(f"--speaker-norm-prior {cfg.speaker_norm_prior:g}: needs "
+                             "--speaker-norm")
+        check_prior_weight(cfg.speaker_norm_prior)
     if cfg.consistency > 0 and (spec.kind != "logmel"
                                 or not (cfg.gain_db or cfg.eq_db or cfg.warp)):
         raise ValueError("--consistency compares two augmented views of each crop and needs "
@@ -274,8 +276,8 @@ def train(cfg: TrainConfig, argv: Sequence[str] | None = None) -> dict[str, Any]
         spec = (replace(spec, speaker_norm=init_norm) if init_norm
                 else speaker_normalised(spec, train_u))
         if cfg.speaker_norm_prior is not None:
-            spec = replace(spec, speaker_norm={**spec.speaker_norm,
-                                               "n0": float(cfg.speaker_norm_prior)})
+            spec = replace(spec, speaker_norm=with_prior_weight(spec.speaker_norm,
+                                                                cfg.speaker_norm_prior))
     voice_index = {v: i for i, v in enumerate(sorted({u.voice for u in train_u}))}
     net = make_net(cfg, spec, len(voice_index))
     bar = (lambda xs: tqdm(xs, desc="features", unit="clip", leave=False)) if not cfg.quiet \
