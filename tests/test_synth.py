@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ import soundfile as sf
 from facewire.train.phones import ARPABET_SET, Phone
 from facewire.train.synth import (
     SAMPLE_RATE,
+    _pitch_shift,
     augment,
     available_engines,
     read_manifest,
@@ -92,6 +94,16 @@ def test_deterministic_by_seed(tmp_path: Path) -> None:
         wb, _ = sf.read(tmp_path / "b" / x.wav)
         np.testing.assert_allclose(wa, wb, atol=2e-4)  # a couple of LSB at most
     assert [x.text for x in a] != [x.text for x in c]
+
+
+@pytest.mark.skipif(shutil.which("sox") is None, reason="sox not installed (apt: sox)")
+def test_pitch_shift_is_repeatable() -> None:
+    """sox dithers with a random seed unless told otherwise: rebuilds would differ by LSBs."""
+    x = np.random.default_rng(1).standard_normal(SAMPLE_RATE).astype(np.float32) * 0.1
+    a, b = _pitch_shift(x, 150), _pitch_shift(x, 150)
+    assert len(a) == len(x)
+    assert not np.allclose(a, x, atol=1e-2)  # it did shift
+    np.testing.assert_array_equal(a, b)
 
 
 def test_speed_perturbation_scales_timings() -> None:

@@ -14,7 +14,9 @@ def _synth(args: argparse.Namespace) -> int:
     engines = args.engines.split(",") if args.engines else None
     with tqdm(total=round(args.minutes * 60, 1), unit="s audio", disable=args.quiet) as bar:
         def progress(done: float) -> None:
-            bar.update(round(done - bar.n, 1))
+            # Set rather than add: summed float steps drift past the total and tqdm warns.
+            bar.n = min(round(done, 1), bar.total)
+            bar.refresh()
 
         try:
             clips = synth_corpus(args.out, args.minutes, seed=args.seed, engines=engines,

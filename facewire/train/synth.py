@@ -427,10 +427,11 @@ def available_engines(names: list[str] | None = None) -> dict[str, object]:
 
 
 def _pitch_shift(x: np.ndarray, cents: int) -> np.ndarray:
-    """Pitch shift without changing duration (sox's WSOLA ``pitch`` effect)."""
+    """Pitch shift without changing duration (sox's WSOLA ``pitch`` effect). ``-R`` seeds
+    sox's dither with a fixed number, so the same seed gives the same samples."""
     pcm = (np.clip(x, -1, 1) * 32767).astype("<i2").tobytes()
     fmt = ["-t", "raw", "-r", str(SAMPLE_RATE), "-e", "signed", "-b", "16", "-c", "1"]
-    res = subprocess.run(["sox", *fmt, "-", *fmt, "-", "pitch", str(cents)], input=pcm,
+    res = subprocess.run(["sox", "-R", *fmt, "-", *fmt, "-", "pitch", str(cents)], input=pcm,
                          capture_output=True, check=True)
     y = np.frombuffer(res.stdout, "<i2").astype(np.float32) / 32767
     return np.pad(y, (0, max(0, len(x) - len(y))))[: len(x)]
