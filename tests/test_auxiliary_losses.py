@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from facewire.models.blendshape_nets import build
+from facewire.phones.arpabet import PHONE_INDEX
 from facewire.train.batches import collate
 from facewire.train.dataset import (
     Example,
@@ -19,7 +20,6 @@ from facewire.train.dataset import (
     make_toy_corpus,
 )
 from facewire.train.losses import phone_loss, voice_adversary_loss
-from facewire.train.phones import PHONE_INDEX
 from facewire.train.train_blendshapes import (
     TrainConfig,
     load_checkpoint,

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from facewire.phones.arpabet import BILABIALS, LIPS_APART, PHONE_INDEX
 from facewire.rig.arkit import ARKIT_INDEX, LOWER_FACE
 from facewire.train.dataset import make_toy_corpus
 from facewire.train.losses import (
@@ -17,7 +18,6 @@ from facewire.train.losses import (
     phone_segments,
     segment_softmin,
 )
-from facewire.train.phones import BILABIALS, LIPS_APART, PHONE_INDEX
 from facewire.train.train_blendshapes import TrainConfig, train
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"

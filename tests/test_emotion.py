@@ -238,8 +238,8 @@ def test_map_back_to_arkit_recovers_known_weights() -> None:
 @needs_rig
 def test_shipped_fusion_keeps_lips_closed_where_the_naive_sum_opens_them() -> None:
     from facewire.emotion.runtime import FusionRuntime, naive
+    from facewire.phones.teacher import phones_to_curves
     from facewire.train.metrics import CLOSED_MM, LipAperture
-    from facewire.train.teacher import phones_to_curves
 
     aperture = LipAperture.from_rig(RIG)
     curves = phones_to_curves([["SIL", 0, 0.2], ["AA", 0.2, 0.4], ["P", 0.4, 0.5],

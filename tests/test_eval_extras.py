@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from facewire.phones.align import AlignmentError, ForcedAligner
+from facewire.phones.teacher import phones_to_curves
 from facewire.rig.arkit import ARKIT_INDEX as I
-from facewire.train.align import AlignmentError, ForcedAligner
 from facewire.train.batches import warp_mel
 from facewire.train.metrics import LandmarkDistance, LipAperture
-from facewire.train.teacher import phones_to_curves
 from tests.conftest import SHARED
 
 RIG = SHARED / "assets" / "ict_facekit.npz"

@@ -145,9 +145,9 @@ def test_a_displaced_vertex_shows_where_it_is_drawn(tiny_rig):
 def test_lips_close_on_p_b_m_and_open_on_vowels(shared_dir):
     """Render the teacher's curves for a p-a-m-a phrase and measure the dark mouth gap in a
     front crop of the mouth: none on /p/ and /m/, plenty on /aa/."""
+    from facewire.phones.teacher import phones_to_curves
     from facewire.preview.render import FaceRenderer, View
     from facewire.preview.tracks import WEIGHTS, Track
-    from facewire.train.teacher import phones_to_curves
 
     rig = Rig.load(shared_dir / "assets" / "ict_facekit.npz")
     phones = [("SIL", 0, 0.2), ("P", 0.2, 0.3), ("AA", 0.3, 0.5), ("M", 0.5, 0.6),

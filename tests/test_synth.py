@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from facewire.train.phones import ARPABET_SET, Phone
+from facewire.phones.arpabet import ARPABET_SET, Phone
 from facewire.train.synth import (
     SAMPLE_RATE,
     _pitch_shift,

@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from facewire.phones.arpabet import ipa_to_arpabet, normalize_arpabet, phone_class
+from facewire.phones.teacher import MAX_SPEED, StreamingTeacher, phones_to_curves
 from facewire.rig.arkit import ARKIT_INDEX as I
 from facewire.train.metrics import (
     LipAperture,
@@ -16,8 +18,6 @@ from facewire.train.metrics import (
     open_close_aperture_ratio,
     rounding_ratio,
 )
-from facewire.train.phones import ipa_to_arpabet, normalize_arpabet, phone_class
-from facewire.train.teacher import MAX_SPEED, StreamingTeacher, phones_to_curves
 
 RIG = Path(__file__).resolve().parents[2] / "shared" / "assets" / "ict_facekit.npz"
 FPS = 60.0

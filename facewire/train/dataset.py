@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 
 from facewire.models.logmel import LogMelConfig, logmel
+from facewire.phones.arpabet import PHONE_INDEX, normalize_arpabet
 from facewire.rig.arkit import ARKIT_INDEX
-from facewire.train.phones import PHONE_INDEX, normalize_arpabet
 
 
 class DatasetError(ValueError):
@@ -303,7 +303,7 @@ def make_toy_corpus(folder: str | Path, n_clips: int = 6, seconds: float = 1.0,
     a network can learn it, so a failing training loop shows."""
     import soundfile as sf
 
-    from facewire.train.teacher import phones_to_curves
+    from facewire.phones.teacher import phones_to_curves
 
     folder = Path(folder)
     (folder / "wav").mkdir(parents=True, exist_ok=True)

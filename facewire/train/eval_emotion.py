@@ -24,9 +24,9 @@ import numpy as np
 
 from facewire.emotion.presets import PRIMARY_TABLE, UPPER_INDEX, one_hot
 from facewire.messages.types import EMOTIONS
+from facewire.phones.arpabet import BILABIALS
 from facewire.rig.rig import LIP_LANDMARKS, Rig
 from facewire.train.metrics import LipAperture, bilabial_closure_rate
-from facewire.train.phones import BILABIALS
 
 INTENSITIES = (0.5, 1.0)
 Method = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (speech [T,52], amounts [8]) -> [T,52]

@@ -114,8 +114,8 @@ def pocketsphinx_teacher() -> tuple[str, Predict]:
 
     from pocketsphinx import Decoder, get_model_path
 
-    from facewire.train.phones import SIL, arpabet_phones
-    from facewire.train.teacher import phones_to_curves
+    from facewire.phones.arpabet import SIL, arpabet_phones
+    from facewire.phones.teacher import phones_to_curves
 
     mp = get_model_path()
     dec = Decoder(hmm=os.path.join(mp, "en-us", "en-us"),
@@ -353,7 +353,7 @@ def fsdd_phonetic(predict: Predict, folder: str | Path, aperture: LipAperture,
     pocketsphinx, the model animates it, and the open/close aperture and rounding ratios are
     pooled over all clips. (The digits hold no /p b m/, so closure has no real-speech check
     here.)"""
-    from facewire.train.align import AlignmentError, ForcedAligner
+    from facewire.phones.align import AlignmentError, ForcedAligner
     from facewire.train.loaders import load_audio
     from facewire.train.metrics import _as_phone_list
 

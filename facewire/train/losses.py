@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import torch
 
 from facewire.models.blendshape_nets import BlendshapeNet
+from facewire.phones.arpabet import BILABIALS, LIPS_APART, PHONE_INDEX
 from facewire.rig.arkit import ARKIT_INDEX
-from facewire.train.phones import BILABIALS, LIPS_APART, PHONE_INDEX
 
 
 def loss_fn(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, sigma: torch.Tensor,

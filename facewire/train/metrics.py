@@ -20,8 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facewire.rig.arkit import ARKIT_52, ARKIT_INDEX
-from facewire.train.phones import (
+from facewire.phones.arpabet import (
     BILABIALS,
     CLOSE_VOWELS,
     LIPS_APART,
@@ -30,6 +29,7 @@ from facewire.train.phones import (
     SPREAD,
     Phone,
 )
+from facewire.rig.arkit import ARKIT_52, ARKIT_INDEX
 
 UPPER_LIP = 62  # iBUG-68 inner upper lip, centre
 LOWER_LIP = 66  # iBUG-68 inner lower lip, centre

@@ -38,7 +38,7 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import fftconvolve, resample_poly
 
-from facewire.train.phones import (
+from facewire.phones.arpabet import (
     SIL,
     Phone,
     arpabet_phones,
@@ -46,7 +46,7 @@ from facewire.train.phones import (
     merge_silences,
     split_phones,
 )
-from facewire.train.teacher import TeacherConfig, phones_to_curves
+from facewire.phones.teacher import TeacherConfig, phones_to_curves
 
 SAMPLE_RATE = 16000
 FPS = 60.0

@@ -23,6 +23,7 @@ from tqdm import tqdm
 from facewire.models.blendshape_nets import ARCHS, BlendshapeNet, build
 from facewire.models.framerate import resample
 from facewire.models.speaker_norm import check_prior_weight, with_prior_weight
+from facewire.phones.arpabet import ARPABET
 from facewire.rig.arkit import ARKIT_52, ARKIT_INDEX, LOWER_FACE
 from facewire.train.batches import bandlimit, collate
 from facewire.train.dataset import (
@@ -45,7 +46,6 @@ from facewire.train.losses import (
     seal_loss,
     voice_adversary_loss,
 )
-from facewire.train.phones import ARPABET
 from facewire.train.runs import (  # noqa: F401  (CheckpointError: re-exported)
     AudioRunSettings,
     CheckpointError,

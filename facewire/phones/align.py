@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-from facewire.train.phones import SIL, Phone, arpabet_phones
+from facewire.phones.arpabet import SIL, Phone, arpabet_phones
 
 SAMPLE_RATE = 16000
 FRAME_S = 0.01  # pocketsphinx's frame rate is 100 per second

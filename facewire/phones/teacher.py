@@ -28,8 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from facewire.rig.arkit import ARKIT_52, ARKIT_INDEX
-from facewire.train.phones import (
+from facewire.phones.arpabet import (
     PHONE_CLASSES,
     SIL,
     VOWELS,
@@ -37,6 +36,7 @@ from facewire.train.phones import (
     arpabet_phones,
     merge_silences,
 )
+from facewire.rig.arkit import ARKIT_52, ARKIT_INDEX
 
 FPS = 60.0
 SEAL = "lipSeal"
