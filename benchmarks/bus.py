@@ -6,7 +6,7 @@ validation, seq/stamp, drop accounting included). Both paths are up at once and 
 in alternating blocks, so that drift in the machine's speed reaches both alike.
 Throughput is one process sending as fast as it can and the other receiving everything
 (high-water marks of four runs, as ZeroMQ counts them loosely), median of three alternating runs.
-The goal (issue 2): facewire's median round trip at most 1.3x bare pyzmq, throughput at
+The goal: facewire's median round trip at most 1.3x bare pyzmq, throughput at
 least 70% of it.
 
     python benchmarks/bus.py            # everything, ~1 minute
@@ -45,7 +45,7 @@ STOP, GO = -1.0, -2.0  # media_time markers for the facewire child
 STOP_B, GO_B = b"stop", b"go"
 CHILD_CPU: list[str] = []  # ["--cpu", N] when --pin: the echo children's core
 TP_ROUNDS = 3  # throughput runs per path, alternating; the median is reported
-GOAL_LATENCY, GOAL_THROUGHPUT = 1.3, 0.7  # issue 2: median round trip, share of msgs/s
+GOAL_LATENCY, GOAL_THROUGHPUT = 1.3, 0.7  # median round trip, share of msgs/s
 LABELS = {"small": "256 B", "array": "64 KB float32"}
 
 

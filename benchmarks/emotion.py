@@ -3,7 +3,7 @@ the naive sum, and the node's whole handler including message building.
 
     .venv/bin/python benchmarks/emotion.py [--model PATH] [--frames 2000] [--mesh]
 
-Budget (issue 7): at most 2 ms per frame on this CPU, single thread.
+Budget: at most 2 ms per frame on this CPU, single thread.
 """
 
 from __future__ import annotations

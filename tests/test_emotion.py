@@ -1,4 +1,4 @@
-"""Emotion fusion (issue 7): presets and bad input, easing, losses on known answers, one
+"""Emotion fusion: presets and bad input, easing, losses on known answers, one
 training step, the ONNX runtime against torch, the map back to ARKit on a known case."""
 
 from __future__ import annotations

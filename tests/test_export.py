@@ -134,7 +134,7 @@ def test_default_model_ships_small_and_streams() -> None:
         pytest.skip(f"{path} not built yet (see docs/models.md)")
     assert path.stat().st_size < 5e6
     p = StreamingPredictor(path, device="cpu")
-    # issue 4: at most 40 ms of future audio (the delay adds the 60 fps interpolation wait)
+    # the lookahead budget: at most 40 ms of future audio (the delay adds the 60 fps interpolation wait)
     assert p.streaming and p.lookahead / p.rate <= 0.04 + 1e-9 and p.names == ARKIT_52
     assert p.delay_s <= 0.04 + 1 / p.rate
     f = features(2.0)

@@ -26,7 +26,7 @@ def tiny_w2v(tmp_path_factory) -> Path:
 
 
 def test_features_rate_and_shape(tiny_w2v: Path) -> None:
-    from facewire.train.wav2vec import Wav2VecFeatures, conv_geometry
+    from facewire.models.wav2vec import Wav2VecFeatures, conv_geometry
 
     w = Wav2VecFeatures(tiny_w2v)
     assert conv_geometry((10, 3, 3), (5, 4, 4)) == (10 + 2 * 5 + 2 * 20, 80)
@@ -37,7 +37,7 @@ def test_features_rate_and_shape(tiny_w2v: Path) -> None:
 
 
 def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
-    from facewire.train.wav2vec import Wav2VecError, Wav2VecFeatures
+    from facewire.models.wav2vec import Wav2VecError, Wav2VecFeatures
 
     with pytest.raises(Wav2VecError, match="no config.json"):
         Wav2VecFeatures(tmp_path)

@@ -57,7 +57,7 @@ def tiny(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def encoder(tiny: Path) -> Any:
-    from facewire.train.wav2vec import Wav2VecFeatures
+    from facewire.models.wav2vec import Wav2VecFeatures
 
     return Wav2VecFeatures(tiny)
 
@@ -144,7 +144,7 @@ def test_windowed_features_approach_the_whole_clip(encoder, tmp_path: Path) -> N
     input) ~25% median relative error with 0.5 s windows, ~9% with 2 s, correlation > 0.97;
     layer norm (large / XLS-R layout) ~3% at 1 s. A one-frame shift is off by 50-110%, so
     these numbers also pin the frame alignment."""
-    from facewire.train.wav2vec import Wav2VecFeatures
+    from facewire.models.wav2vec import Wav2VecFeatures
 
     audio = speechlike(4.0, seed=4)
     whole = encoder(audio)
@@ -224,7 +224,7 @@ def test_node_errors_name_the_folder_and_the_install(tmp_path: Path, monkeypatch
         run_features({"kind": "wav2vec2", "wav2vec_path": str(missing)}, [])
     with pytest.raises(ValueError, match="needs wav2vec_path"):
         run_features({"kind": "wav2vec2"}, [])
-    from facewire.train.wav2vec import Wav2VecError
+    from facewire.models.wav2vec import Wav2VecError
 
     with pytest.raises(Wav2VecError, match=str(tmp_path)):  # a folder, but no model in it
         run_features({"kind": "wav2vec2", "wav2vec_path": str(tmp_path)}, [])

@@ -19,18 +19,17 @@ The encoder is a plain class (no bus), so a bus node is a thin wrapper around it
 
 from __future__ import annotations
 
-import errno
 import logging
 import math
-import socket
 import struct
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
 
+from facewire.bridges.udp import UdpOut
 from facewire.rig.arkit import ARKIT_52, ARKIT_INDEX, LIVELINK_61, camel_case, mirror_name
 
 log = logging.getLogger(__name__)
@@ -203,53 +202,6 @@ class LiveLinkEncoder:
         if np.abs(rots).max() > 1.0:
             self.stats.clamped += int((np.abs(rots) > 1.0).sum())
             np.clip(rots, -1.0, 1.0, out=rots)
-
-
-@dataclass
-class SendStats:
-    """Send-side counters: datagrams out, and failures by errno name."""
-
-    sent: int = 0
-    errors: int = 0
-    by_cause: dict[str, int] = field(default_factory=dict)
-
-
-class UdpOut:
-    """A non-blocking UDP socket whose send never raises.
-
-    An unreachable host or a closed port surfaces as ENETUNREACH, EHOSTUNREACH or (after an
-    ICMP port-unreachable) ECONNREFUSED on a later send; a full buffer as EAGAIN. All are
-    counted and logged once per cause: the animation must keep flowing to the other outputs.
-    """
-
-    def __init__(self, host: str, port: int) -> None:
-        if not 0 < port < 65536:
-            raise ValueError(f"UDP port must be in 1..65535, got {port}")
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)  # raises if unresolvable
-        family, _, _, _, addr = infos[0]
-        self.address = addr
-        self.sock = socket.socket(family, socket.SOCK_DGRAM)
-        self.sock.setblocking(False)
-        self.stats = SendStats()
-
-    def send(self, data: bytes) -> bool:
-        """Send one datagram; False (counted, logged once per cause) when it failed."""
-        try:
-            self.sock.sendto(data, self.address)
-        except OSError as e:
-            cause = errno.errorcode.get(e.errno or 0, type(e).__name__)
-            self.stats.errors += 1
-            n = self.stats.by_cause.get(cause, 0)
-            self.stats.by_cause[cause] = n + 1
-            if n == 0:
-                log.warning("UDP send to %s failed (%s: %s); counting further failures",
-                            self.address, cause, e)
-            return False
-        self.stats.sent += 1
-        return True
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 class LiveLinkSender:

@@ -27,10 +27,11 @@ incomplete older one (UDP may drop or reorder; the newest frame is what a viewer
 
 from __future__ import annotations
 
-import socket
 import struct
 
 import numpy as np
+
+from facewire.bridges.udp import UdpOut
 
 MAGIC = b"FWMD"
 VERSION = 1
@@ -79,12 +80,10 @@ class MeshStreamSender:
 
     def __init__(self, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
                  metres_per_unit: float = 0.01, max_packet: int = DEFAULT_PACKET) -> None:
-        self.address = (host, port)
         self.metres_per_unit = metres_per_unit
         self.max_packet = max_packet
         self.frames: dict[str, int] = {}
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 * 1024 * 1024)
+        self.out = UdpOut(host, port, send_buffer=4 * 1024 * 1024)
         self.datagrams = 0
 
     def send(self, displacements: np.ndarray, media_time: float, subject: str = "") -> int:
@@ -93,13 +92,13 @@ class MeshStreamSender:
         packets = encode_frame(displacements, frame, media_time, self.metres_per_unit,
                                subject, self.max_packet)
         for p in packets:
-            self.sock.sendto(p, self.address)
+            self.out.send(p)
         self.frames[subject] = frame + 1
         self.datagrams += len(packets)
         return len(packets)
 
     def close(self) -> None:
-        self.sock.close()
+        self.out.close()
 
     def __enter__(self) -> MeshStreamSender:
         return self

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 from pythonosc.osc_message_builder import OscMessageBuilder
 
-from facewire.bridges.livelink import UdpOut
+from facewire.bridges.udp import UdpOut
 from facewire.rig.arkit import ARKIT_52, ARKIT_INDEX, camel_case, mirror_name, pascal_case
 
 DEFAULT_PORT = 39539

@@ -8,7 +8,7 @@ right context). Each frame is computed exactly once, by exactly one window, so t
 do not depend on how the audio was chunked, and :func:`offline` (the same windows over a
 whole file) gives the same numbers.
 
-Geometry and time follow :class:`facewire.train.wav2vec.Wav2VecFeatures` (the model used for
+Geometry and time follow :class:`facewire.models.wav2vec.Wav2VecFeatures` (the model used for
 training): frame ``j`` covers samples ``[j * stride, j * stride + receptive)`` of the stream
 and describes media time ``t0 + j / rate`` with ``t0 = receptive / sr`` and ``rate = sr /
 stride`` (50 fps for standard wav2vec 2.0). Window starts and ends fall on the stride grid, so

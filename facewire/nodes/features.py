@@ -40,7 +40,7 @@ def load_wav2vec(path: str, layer: int = -1, device: str = "cpu") -> Any:
     except ImportError as exc:
         raise RuntimeError(f"kind wav2vec2 needs torch and transformers ({exc}): "
                            "install facewire[train]") from exc
-    from facewire.train.wav2vec import Wav2VecFeatures
+    from facewire.models.wav2vec import Wav2VecFeatures
 
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -97,8 +97,8 @@ class FeaturesNode(Node):
         self.expected_time: float | None = None
 
     def _start_wav2vec(self) -> None:
+        from facewire.models.wav2vec import SAMPLE_RATE
         from facewire.models.wav2vec_stream import StreamingWav2Vec
-        from facewire.train.wav2vec import SAMPLE_RATE
 
         if self.p.sample_rate != SAMPLE_RATE:
             raise ValueError(f"wav2vec 2.0 reads {SAMPLE_RATE} Hz audio, sample_rate is "

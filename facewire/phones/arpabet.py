@@ -44,7 +44,7 @@ PHONE_CLASSES: dict[str, frozenset[str]] = {
     "open_vowel": frozenset({"AA", "AE", "AH", "AW", "AY"}),
 }
 
-# Groups the evaluation uses (issue 4): closure, aperture contrast, rounding contrast.
+# Groups the evaluation uses: closure, aperture contrast, rounding contrast.
 BILABIALS = PHONE_CLASSES["bilabial"]
 # consonants made with the lips apart: closing on them is a false closure
 LIPS_APART = (PHONE_CLASSES["alveolar"] | PHONE_CLASSES["velar"] | PHONE_CLASSES["dental"]

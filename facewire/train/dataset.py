@@ -103,7 +103,7 @@ def feature_fn(spec: FeatureSpec) -> FeatureFn:
     if spec.speaker_norm:
         raise DatasetError("speaker normalisation is defined for log-mel features only")
     if spec.kind == "wav2vec2":
-        from facewire.train.wav2vec import Wav2VecFeatures
+        from facewire.models.wav2vec import Wav2VecFeatures
 
         w = spec.wav2vec or {}
         return Wav2VecFeatures(w["model_dir"], layer=int(w.get("layer", -1)))

@@ -2,7 +2,7 @@
 
 For every emotion at intensities 0.5 and 1.0, over held-out teacher speech with phones:
 
-* closure: share of /p b m/ whose lip aperture (inner-lip landmarks 62/66, issue 4's
+* closure: share of /p b m/ whose lip aperture (inner-lip landmarks 62/66, the evaluation's
   definition) drops below 2 mm inside the segment;
 * lip error: mean distance (mm) of the 20 lip landmarks from the same speech without
   emotion, and from the ideal (speech plus the expression's own part, no secondary mouth);

@@ -107,7 +107,7 @@ def model_predictor(path: str | Path, fps: float = 60.0) -> tuple[str, Predict]:
 
 
 def pocketsphinx_teacher() -> tuple[str, Predict]:
-    """Baseline (issue 4): pocketsphinx phone recognition (English allphone decoding, its
+    """Baseline: pocketsphinx phone recognition (English allphone decoding, its
     bundled acoustic model) then the co-articulation teacher. Offline: the teacher
     anticipates 120 ms, and the recogniser sees the whole clip."""
     import os

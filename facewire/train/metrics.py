@@ -8,7 +8,7 @@ once from the rig. The vertical component (not the 3D distance) is used because 
 protruding a lip moves it forward without opening the mouth; a negative gap means the lips
 press into each other, which is closed.
 
-Evaluation (issue 4) counts a bilabial /p b m/ as closed when the aperture drops below
+Evaluation counts a bilabial /p b m/ as closed when the aperture drops below
 2 mm at some frame inside its segment. See docs/teacher.md.
 """
 

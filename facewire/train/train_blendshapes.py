@@ -110,7 +110,7 @@ def feature_spec_for(cfg: TrainConfig) -> tuple[FeatureSpec, Any]:
     if cfg.features in ("wav2vec", "wav2vec2"):
         if not cfg.wav2vec:
             raise ValueError("--features wav2vec2 needs --wav2vec DIR (a local model folder)")
-        from facewire.train.wav2vec import Wav2VecFeatures
+        from facewire.models.wav2vec import Wav2VecFeatures
 
         w = Wav2VecFeatures(cfg.wav2vec, layer=cfg.wav2vec_layer)
         return FeatureSpec("wav2vec2", w.rate, w.dim, w.t0, 0.0, None, w.spec_dict()), w
