@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -153,3 +155,23 @@ def test_repair_gives_an_old_bag_the_new_schemas(tmp_path: Path) -> None:
     repair(OLD_BAG, out)
     read = stock_read(out)
     assert len(read) == 10 and all(invalid(s, m) == [] for _, s, m in read)
+
+
+def test_the_docs_decode_a_frame_with_mcap_and_msgpack_only(tmp_path: Path) -> None:
+    """docs/bags.md's snippet, run as written, with facewire and numpy made unimportable."""
+    from facewire.messages.types import Blendshapes
+
+    doc = (Path(__file__).parents[1] / "docs/bags.md").read_text()
+    snippet = doc.split("```python\n", 1)[1].split("```", 1)[0]
+    weights = np.zeros(52, np.float32)
+    weights[ARKIT_52.index("jawOpen")] = 0.625
+    bag = tmp_path / "take.mcap"
+    with BagWriter(bag) as w:
+        w.write("/blendshapes", Blendshapes(weights=weights).with_header(media_time=1.5))
+    script = tmp_path / "decode.py"
+    script.write_text("import sys\nsys.modules['facewire'] = sys.modules['numpy'] = None\n"
+                      + snippet)
+    proc = subprocess.run([sys.executable, "-I", str(script), str(bag)], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "/blendshapes t=1.500 s  jawOpen=0.625"
