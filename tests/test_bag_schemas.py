@@ -18,10 +18,11 @@ import pytest
 from jsonschema import Draft202012Validator
 from mcap.reader import make_reader
 
-from facewire.bag.names import element_names, names_from_schema
+from facewire.bag.names import names_from_schema
 from facewire.bag.reader import BagReader, repair
 from facewire.bag.writer import BagWriter
 from facewire.messages.base import Message, registry
+from facewire.messages.json_form import element_names
 from facewire.rig.arkit import ARKIT_52
 
 DATA = Path(__file__).parent / "data"

@@ -35,15 +35,3 @@ def names_from_schema(schema_data: bytes, type_name: str) -> dict[str, Any] | No
     except (ValueError, AttributeError):
         stored = None
     return stored if isinstance(stored, dict) else names_of_type(type_name)
-
-
-def element_names(names: dict[str, Any] | None, field: str,
-                  scalars: dict[str, Any]) -> list[str] | None:
-    """Names of one array field's elements in a message (None when unnamed or unknown)."""
-    entry = (names or {}).get(field)
-    if isinstance(entry, list):
-        return entry
-    if isinstance(entry, dict):
-        chosen = entry.get(scalars.get("name_set", ""))
-        return chosen if isinstance(chosen, list) else None
-    return None
