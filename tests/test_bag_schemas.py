@@ -237,3 +237,11 @@ def test_every_message_a_bundled_graph_records_validates(registry: str, tmp_path
     assert {s["title"] for _, s, _ in read} >= types
     bad = [(t, errors) for t, s, m in read if (errors := invalid(s, m))]
     assert bad == [], bad[:3]
+
+
+def test_msg_show_json_prints_the_schema_a_bag_stores(every_type_bag, capsys) -> None:
+    from facewire.cli import main
+
+    stored = {t: s for t, s, _ in stock_read(every_type_bag)}
+    assert main(["msg", "show", "Blendshapes", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == stored["/blendshapes"]
