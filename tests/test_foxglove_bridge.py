@@ -109,24 +109,36 @@ def read_until(ws: ClientConnection, done, timeout_s: float = 45.0) -> None:
 
 
 def channels_and_data(ws: ClientConnection, want: set[str]) -> dict[str, tuple[dict, bytes]]:
-    """Advertised channels by topic; subscribes to ``want`` and returns one payload each."""
+    """Advertised channels by topic; subscribes to ``want`` and returns one payload each.
+
+    A subscription sent the instant a channel is advertised can reach the server before it
+    lists the channel for this client ("unknown channel" status, seen on a loaded machine);
+    the client then subscribes again, as a viewer's panel would.
+    """
     channels: dict[str, dict[str, Any]] = {}
     payloads: dict[str, tuple[dict, bytes]] = {}
     sub_topics: dict[int, str] = {}
+    texts: list[str] = []
+
+    def subscribe(topics: list[str]) -> None:
+        fresh = []
+        for topic in topics:
+            sub_id = len(sub_topics) + 1
+            sub_topics[sub_id] = topic
+            fresh.append({"id": sub_id, "channelId": channels[topic]["id"]})
+        if fresh:
+            ws.send(json.dumps({"op": "subscribe", "subscriptions": fresh}))
 
     def on_frame(frame: str | bytes) -> bool:
         if isinstance(frame, str):
             msg = json.loads(frame)
+            texts.append(frame[:200])
             if msg["op"] == "advertise":
-                fresh = []
                 for ch in msg["channels"]:
                     channels[ch["topic"]] = ch
-                    if ch["topic"] in want:
-                        sub_id = len(sub_topics) + 1
-                        sub_topics[sub_id] = ch["topic"]
-                        fresh.append({"id": sub_id, "channelId": ch["id"]})
-                if fresh:
-                    ws.send(json.dumps({"op": "subscribe", "subscriptions": fresh}))
+                subscribe([ch["topic"] for ch in msg["channels"] if ch["topic"] in want])
+            elif msg["op"] == "status" and "unknown channel" in msg.get("message", "").lower():
+                subscribe([t for t in want if t in channels and t not in payloads])
             return False
         assert frame[0] == MESSAGE_DATA
         sub_id, _log_time = struct.unpack_from("<IQ", frame, 1)
@@ -134,7 +146,11 @@ def channels_and_data(ws: ClientConnection, want: set[str]) -> dict[str, tuple[d
         payloads.setdefault(topic, (channels[topic], bytes(frame[13:])))
         return set(payloads) >= want
 
-    read_until(ws, on_frame)
+    try:
+        read_until(ws, on_frame)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; got data on {sorted(payloads)}, text frames:\n"
+                             + "\n".join(texts[-10:])) from None
     return payloads
 
 
