@@ -102,7 +102,7 @@ def _documented_launches() -> list[tuple[str, str]]:
         blocks = re.findall(r"```[a-z]*\n(.*?)```", doc.read_text(), flags=re.S)
         for block in blocks:
             for line in block.splitlines():
-                line = line.split("#", 1)[0].strip()
+                line = line.split("#", 1)[0].strip().removesuffix("&").strip()  # background
                 words = shlex.split(line) if line.startswith("facewire launch ") else []
                 if len(words) > 2 and Path(words[2]).stem in BUNDLED:
                     found.append((str(doc.relative_to(REPO)), line))
