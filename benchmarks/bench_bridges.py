@@ -1,8 +1,12 @@
 """Bridge cost per frame: Live Link Face encode/send, VMC bundles, and how many 60 fps subjects
-one core sustains through the Live Link sender. Run: python benchmarks/bench_bridges.py"""
+one core sustains through the Live Link sender.
+
+    python benchmarks/bench_bridges.py [--quick]
+"""
 
 from __future__ import annotations
 
+import argparse
 import socket
 import time
 
@@ -21,6 +25,10 @@ def per_call_us(fn, n: int) -> float:
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer calls (a smoke run)")
+    args = ap.parse_args()
+    scale = 50 if args.quick else 1
     rng = np.random.default_rng(0)
     w = rng.random(52).astype(np.float32)
     rot = rng.uniform(-20, 20, 9)
@@ -30,7 +38,7 @@ def main() -> None:
     port = sink.getsockname()[1]
 
     enc = LiveLinkEncoder("Ada")
-    print(f"livelink encode           {per_call_us(lambda i: enc.encode(w, i / 60, rot), 20000):7.1f} us/packet")
+    print(f"livelink encode           {per_call_us(lambda i: enc.encode(w, i / 60, rot), 20000 // scale):7.1f} us/packet")
     subjects = [f"Actor{i:02d}" for i in range(16)]
     with LiveLinkSender("127.0.0.1", port, subject=subjects[0]) as tx:
         for s in subjects[1:]:
@@ -46,7 +54,7 @@ def main() -> None:
                     break
 
         t0 = time.process_time()
-        frames = 2000
+        frames = 2000 // scale
         for i in range(frames):
             send_all(i)
         cpu = time.process_time() - t0
@@ -56,7 +64,7 @@ def main() -> None:
         print(f"subjects @ 60 fps / core  {1e6 / (per_packet * 60):7.0f}")
     for profile in ("perfect_sync", "vrm", "both"):
         v = VmcEncoder(profile)
-        print(f"vmc bundles {profile:13s} {per_call_us(lambda i, v=v: v.bundles(w, i / 60), 5000):7.1f} us/frame")
+        print(f"vmc bundles {profile:13s} {per_call_us(lambda i, v=v: v.bundles(w, i / 60), 5000 // scale):7.1f} us/frame")
 
 
 if __name__ == "__main__":

@@ -38,7 +38,10 @@ def per_call_us(fn: Callable[[], object], n: int, repeats: int = 5) -> float:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=20000, help="calls per run")
+    ap.add_argument("--quick", action="store_true", help="500 calls per run (a smoke run)")
     args = ap.parse_args()
+    if args.quick:
+        args.n = 500
     print(f"{'message':14s} {'op':7s} {'bare us':>9s} {'facewire us':>12s} {'ratio':>7s}")
     for kind, label in (("small", "256 B"), ("array", "64 KB float32")):
         msg = facewire_message(kind)

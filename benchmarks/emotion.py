@@ -1,7 +1,7 @@
 """Per-frame cost of the emotion node's work: fusion (ONNX, one frame at a time, as live),
 the naive sum, and the node's whole handler including message building.
 
-    .venv/bin/python benchmarks/emotion.py [--model PATH] [--frames 2000] [--mesh]
+    .venv/bin/python benchmarks/emotion.py [--model PATH] [--frames 2000] [--mesh] [--quick]
 
 Budget: at most 2 ms per frame on this CPU, single thread.
 """
@@ -30,7 +30,10 @@ def main() -> None:
     ap.add_argument("--model", default=None)
     ap.add_argument("--frames", type=int, default=2000)
     ap.add_argument("--mesh", action="store_true", help="also time MeshDeform output")
+    ap.add_argument("--quick", action="store_true", help="100 frames (a smoke run)")
     args = ap.parse_args()
+    if args.quick:
+        args.frames = 100
 
     from facewire.bus.local import LocalBus
     from facewire.emotion.presets import one_hot

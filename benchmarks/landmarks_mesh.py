@@ -5,7 +5,7 @@ frame); its cost per 60 fps output frame is the total time over the frames emitt
 runs once per 60 fps frame (``DensePredictor.full``: the ONNX graph plus placing the face
 region in the full-rig array); wall time and CPU time are both printed, as on a shared
 machine the wall time's tail is other processes taking the core. The budget is 1/60 s for everything; the issue asks S2D to
-stay within 5 ms. Run: python benchmarks/landmarks_mesh.py [--landmarks M] [--densify M]
+stay within 5 ms. Run: python benchmarks/landmarks_mesh.py [--landmarks M] [--densify M] [--quick]
 """
 
 from __future__ import annotations
@@ -34,7 +34,10 @@ def main() -> None:
     ap.add_argument("--landmarks", default=str(default_landmark_model()))
     ap.add_argument("--densify", default=str(default_dense_model()))
     ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--quick", action="store_true", help="0.5 s of frames (a smoke run)")
     args = ap.parse_args()
+    if args.quick:
+        args.seconds = 0.5
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; 1 onnxruntime "
           "thread per model")
     rng = np.random.default_rng(0)

@@ -13,7 +13,7 @@ The floor for comparison is the graph's declared algorithmic delay (feature hop,
 lookahead, frame interpolation, smoothing): what an infinitely fast implementation of the
 same graph would still show.
 
-    python benchmarks/latency.py [--seconds 12]
+    python benchmarks/latency.py [--seconds 12] [--quick]
 """
 
 from __future__ import annotations
@@ -29,10 +29,13 @@ from pathlib import Path
 
 import numpy as np
 
+from facewire.bus.client import ask_registry
 from facewire.bus.transport import Bus
-from facewire.launch.launcher import fresh_registry_address, registry_answers, registry_request
+from facewire.launch.launcher import fresh_registry_address, registry_answers
 from facewire.messages.codec import decode_bytes
 from facewire.messages.types import Blendshapes
+
+START_TIMEOUT_S = 30.0  # model loading on a busy machine
 
 LAUNCH = """
 description: latency benchmark graph
@@ -55,6 +58,12 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def registry_nodes(address: str) -> list[dict]:
+    """The registry's node list (empty when it does not answer)."""
+    reply = ask_registry(address, {"op": "list"}, timeout_s=3.0)
+    return reply["nodes"] if reply else []
+
+
 def frame_number(packet: bytes) -> int:
     """Independent decode of a Live Link Face v6 packet's frame number."""
     pos = 1
@@ -72,7 +81,11 @@ def main() -> int:
     ap.add_argument("--model", default="facewire_cnn_gru_logmel_live",
                     help="model (shipped name, folder or .onnx)")
     ap.add_argument("--smoothing", default="one_euro", choices=("one_euro", "savgol", "none"))
+    ap.add_argument("--quick", action="store_true",
+                    help="1 s measured after 1 s of warm-up (a smoke run)")
     args = ap.parse_args()
+    if args.quick:
+        args.seconds, args.warmup = 1.0, 1.0
 
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     udp.bind(("127.0.0.1", 0))
@@ -105,8 +118,14 @@ def main() -> int:
         bus.subscribe("/blendshapes", Blendshapes, callback=on_frame)
         measuring = False
         t_start = time.monotonic()
+        t_measure = float("inf")  # set once frames flow after the warm-up
+        give_up = t_start + args.warmup + args.seconds + START_TIMEOUT_S
         cpu0: dict[int, float] = {}
-        while time.monotonic() - t_start < args.warmup + args.seconds:
+        while time.monotonic() - t_measure < args.seconds:
+            if not measuring and time.monotonic() > give_up:
+                print(f"no frames from the graph within {START_TIMEOUT_S:.0f} s after the "
+                      "warm-up; run 'facewire launch live_file' to see why", file=sys.stderr)
+                return 1
             bus.spin_once(2)
             while True:
                 try:
@@ -119,13 +138,13 @@ def main() -> int:
                     udp_lat.append((now - capture) / 1e6)
             if not measuring and time.monotonic() - t_start > args.warmup and frames:
                 measuring = True
-                nodes = registry_request(address, {"op": "list"})["nodes"]
+                nodes = registry_nodes(address)
                 pids = {n["node"]: n["pid"] for n in nodes if n["node"] != "latency-bench"}
                 cpu0 = {name: cpu_seconds(pid) for name, pid in pids.items()}
                 t_measure = time.monotonic()
         elapsed = time.monotonic() - t_measure
         cpu = {name: (cpu_seconds(pids[name]) - c0) / elapsed for name, c0 in cpu0.items()}
-        nodes = registry_request(address, {"op": "list"})["nodes"]
+        nodes = registry_nodes(address)
         bus.close()
     finally:
         graph.terminate()
@@ -155,7 +174,7 @@ def main() -> int:
             print(f"{label}: no samples")
             continue
         print(f"{label:28s} median {np.median(a):6.1f} ms  p99 {np.percentile(a, 99):6.1f} ms"
-              f"  (floor {floor:.1f} ms; median/floor {np.median(a) / floor:.2f}x)")
+              f"  (floor {floor:.1f} ms; median/floor {np.median(a) / (floor or np.nan):.2f}x)")
     print("goals: median <= 40 ms, p99 <= 60 ms, whole graph < 50% of one core")
     return 0
 

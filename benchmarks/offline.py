@@ -4,7 +4,7 @@ Runs the bundled clip through the same nodes `animate` uses (audio -> features -
 blendshapes -> smoother, in-process), and, as the baseline in the same run, the bare
 model on precomputed features: the ratio shows what the node graph costs on top.
 
-    python benchmarks/offline.py [--repeat 5] [--model DIR]
+    python benchmarks/offline.py [--repeat 5] [--model DIR] [--quick]
 """
 
 from __future__ import annotations
@@ -33,7 +33,10 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--model", default="")
     ap.add_argument("--path", default=str(BUNDLED_AUDIO / "demo_clip.wav"))
+    ap.add_argument("--quick", action="store_true", help="one repeat (a smoke run)")
     args = ap.parse_args()
+    if args.quick:
+        args.repeat = 1
     data, rate = read_audio_file(args.path)
     seconds = len(data) / rate
     model = args.model or str(default_model_path())

@@ -1,6 +1,6 @@
 """Render speed of the software face renderer (frames/s) and of `facewire preview` end to end.
 
-    python benchmarks/preview_render.py [--sizes 256 512] [--frames 30]
+    python benchmarks/preview_render.py [--sizes 256 512] [--frames 30] [--quick]
 
 Uses the shared ICT-FaceKit rig; prints one line per size. No asserts: numbers to read.
 """
@@ -22,10 +22,13 @@ from facewire.rig.rig import load_default_rig
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
     ap.add_argument("--frames", type=int, default=30)
+    ap.add_argument("--quick", action="store_true", help="3 frames at 128x128 (a smoke run)")
     args = ap.parse_args()
+    if args.quick:
+        args.sizes, args.frames = [128], 3
     rig = load_default_rig()
     n = args.frames
     w = np.zeros((n, 52), np.float32)

@@ -19,20 +19,21 @@ def write_outputs(take: Take, stem: Path, plot: bool = True) -> list[Path]:
 
     stem.parent.mkdir(parents=True, exist_ok=True)
     written = []
-    csv_path = stem.with_suffix(".csv")
+    # appended, not with_suffix: "c2.05" and "c2.5" must not both become "c2.*"
+    csv_path = stem.with_name(stem.name + ".csv")
     write_livelink_csv(csv_path, take.weights, times=take.times, fps=take.fps)
     written.append(csv_path)
-    npz_path = stem.with_suffix(".npz")
+    npz_path = stem.with_name(stem.name + ".npz")
     np.savez_compressed(npz_path, weights=take.weights, times=take.times, fps=take.fps,
                         names=np.array(ARKIT_52))
     written.append(npz_path)
-    bag_path = stem.with_suffix(".mcap")
+    bag_path = stem.with_name(stem.name + ".mcap")
     with BagWriter(bag_path) as bag:
         for topic, msg in take.messages:
             bag.write(topic, msg, log_time_ns=msg.header.stamp_ns)
     written.append(bag_path)
     if plot:
-        png_path = stem.with_suffix(".png")
+        png_path = stem.with_name(stem.name + ".png")
         plot_take(take, png_path)
         written.append(png_path)
     return written

@@ -30,15 +30,17 @@ def wait_for_registry(address: str, timeout_s: float = 10.0) -> None:
     ctx = zmq.Context()
     try:
         while True:
+            client = None  # the constructor closes its own socket when it fails
             try:
                 client = RegistryClient(ctx, "probe", address)
                 client.request({"op": "ping"}, timeout_s=0.5)
                 client.close()
                 return
             except RegistryUnreachable:
+                if client is not None:
+                    client.sock.close(0)
                 if time.monotonic() > deadline:
                     raise
-                client.sock.close(0)
     finally:
         ctx.term()
 

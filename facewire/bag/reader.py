@@ -130,6 +130,7 @@ class BagReader:
         self.complete = False
         self.recovered_bytes = 0
         self.undecodable = 0
+        self.schema_data: dict[str, bytes] = {}  # topic -> its channel's schema (as read)
 
     # -- raw records -------------------------------------------------------------------
     def records(self, topics: Iterable[str] | None = None) -> Iterator[BagRecord]:
@@ -169,6 +170,9 @@ class BagReader:
                             continue  # its channel was in a lost part of the file
                         if wanted is not None and ch.topic not in wanted:
                             continue
+                        if ch.topic not in self.schema_data:
+                            schema = schemas.get(ch.schema_id)
+                            self.schema_data[ch.topic] = schema.data if schema else b""
                         yield BagRecord(
                             topic=ch.topic, type=_type_of(ch, schemas),
                             log_time_ns=rec.log_time, publish_time_ns=rec.publish_time,

@@ -2,7 +2,9 @@
 
 Each message is stored in the codec's bag form (``codec.encode_bytes``, message encoding
 ``msgpack``) on a channel per (topic, type), and every type's JSON schema goes in with
-schema encoding ``jsonschema``, so a bag is self-describing for any MCAP tool. Chunks are
+schema encoding ``jsonschema``, so a bag is self-describing for any MCAP tool: each stored
+message, msgpack-decoded, validates against its channel's schema, and the schema names
+the curves (``facewire_names``, see ``facewire.bag.names`` and docs/bags.md). Chunks are
 compressed (zstd by default, lz4 or none on request). ``log_time`` is when the recorder
 received the message, ``publish_time`` the publisher's header ``stamp_ns``.
 
@@ -19,6 +21,7 @@ from typing import IO
 
 from mcap.writer import CompressionType, Writer
 
+from facewire.bag.names import names_of_type
 from facewire.messages.base import Message, json_schema, lookup
 from facewire.messages.codec import encode_bytes
 
@@ -60,7 +63,8 @@ class BagWriter:
     def _schema_id(self, type_name: str) -> int:
         if type_name not in self._schemas:
             cls = lookup(type_name)
-            data = json.dumps(json_schema(cls)).encode() if cls is not None else b""
+            data = (json.dumps(json_schema(cls, names_of_type(type_name))).encode()
+                    if cls is not None else b"")
             self._schemas[type_name] = self._mcap.register_schema(
                 type_name, SCHEMA_ENCODING if data else "", data)
         return self._schemas[type_name]

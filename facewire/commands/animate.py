@@ -48,6 +48,13 @@ def run(args: argparse.Namespace) -> int:
         print("facewire animate: no audio files found in the inputs", file=sys.stderr)
         return 2
     out = Path(args.out)
+    stems: dict[str, Path] = {}
+    for path in files:  # outputs are named by stem: two inputs must not share one
+        if stems.setdefault(path.stem, path) != path:
+            print(f"facewire animate: {stems[path.stem]} and {path} would both write "
+                  f"{out / path.stem}.*; rename one or animate them into separate --out "
+                  "folders", file=sys.stderr)
+            return 2
     out.mkdir(parents=True, exist_ok=True)
     failed = 0
     audio_s = compute_s = 0.0

@@ -66,6 +66,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     csv_p.add_argument("--topic", default="/blendshapes", help="Blendshapes topic")
     csv_p.set_defaults(func=export_csv)
 
+    exp = inner.add_parser("export", help="rewrite a bag as JSON-encoded MCAP with named "
+                                          "curves (opens in Foxglove)")
+    exp.add_argument("file")
+    exp.add_argument("--json", action="store_true", required=True,
+                     help="JSON messages with JSON schemas (the one export format so far)")
+    exp.add_argument("--out", "-o", help="output file (default FILE.json.mcap)")
+    exp.add_argument("--topics", nargs="+", metavar="TOPIC", help="export only these topics")
+    exp.set_defaults(func=export_json_bag)
+
 
 def _logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr)
@@ -205,4 +214,27 @@ def export_csv(args: argparse.Namespace) -> int:
                            times=np.array([f.header.media_time for f in frames]),
                            fps=frames[0].fps)
         print(f"{subject}: {len(frames)} frames -> {path}")
+    return 0
+
+
+def export_json_bag(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from facewire.bag.json_export import export_json
+    from facewire.bag.reader import BagError
+
+    src = Path(args.file)
+    out = Path(args.out) if args.out else src.with_name(src.stem + ".json.mcap")
+    try:
+        counts = export_json(src, out, args.topics)
+    except (BagError, OSError, ValueError) as exc:
+        return _fail(exc)
+    skipped = counts.pop("undecodable", 0)
+    total = sum(counts.values())
+    if not total:
+        out.unlink(missing_ok=True)
+        return _fail(ValueError(f"nothing to export from {src}"
+                                + (f" on {' '.join(args.topics)}" if args.topics else "")))
+    print(f"{total} messages on {len(counts)} topics -> {out}"
+          + (f" ({skipped} undecodable skipped)" if skipped else ""))
     return 0

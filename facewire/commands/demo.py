@@ -56,10 +56,14 @@ def run(args: argparse.Namespace) -> int:
     from facewire.bus.transport import Bus
     from facewire.launch.launcher import fresh_registry_address, registry_answers
     from facewire.messages.types import Blendshapes
-    from facewire.nodes.audio import read_audio_file
+    from facewire.nodes.audio import AudioSourceError, read_audio_file
     from facewire.offline import Take
 
-    data, rate = read_audio_file(args.path)
+    try:
+        data, rate = read_audio_file(args.path)
+    except AudioSourceError as exc:  # its text names the file and the fix
+        print(f"facewire demo: {exc}", file=sys.stderr)
+        return 2
     duration = len(data) / rate
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -29,5 +29,10 @@ def show_type(args: argparse.Namespace) -> int:
     if cls is None:
         print(f"unknown message type {args.type!r}; known: {', '.join(sorted(registry()))}")
         return 2
-    print(json.dumps(json_schema(cls), indent=2) if args.json else describe(cls))
+    if args.json:  # exactly what a bag stores, names included
+        from facewire.bag.names import names_of_type
+
+        print(json.dumps(json_schema(cls, names_of_type(cls.TYPE)), indent=2))
+    else:
+        print(describe(cls))
     return 0

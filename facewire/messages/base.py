@@ -150,38 +150,84 @@ def lookup(type_name: str) -> type[Message] | None:
     return registry().get(type_name)
 
 
-def json_schema(cls: type[Message]) -> dict[str, Any]:
-    """A JSON schema of the decoded form, stored per channel in bags."""
-    props: dict[str, Any] = {
-        "header": {
-            "type": "object",
-            "properties": {
-                "seq": {"type": "integer"},
-                "stamp_ns": {"type": "integer"},
-                "media_time": {"type": "number"},
-                "capture_ns": {"type": "integer"},
-            },
-        }
+SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+
+def json_schema(cls: type[Message], names: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON schema of the bag form exactly as stored (``codec.encode_bytes``).
+
+    Stored per channel in bags, so that a message msgpack-decoded by any tool validates
+    against its channel's schema with a stock validator. The bag form is the map
+    ``{t: type, v: version, h: [seq, stamp_ns, media_time, capture_ns], s: {scalars},
+    a: [[name, dtype, shape, bytes], ...]}``; JSON Schema has no byte-string type, so an
+    array's data (msgpack bin, raw little-endian) is described but not typed.
+
+    ``names`` (array field -> names of its elements, or for Blendshapes name set ->
+    curve names) goes in as ``facewire_names``: a bag carries the curve order itself.
+    """
+    header = {
+        "type": "array",
+        "description": "header: [seq, stamp_ns, media_time (s on the audio clock), "
+                       "capture_ns]",
+        "prefixItems": [
+            {"title": "seq", "type": "integer"},
+            {"title": "stamp_ns", "type": "integer"},
+            {"title": "media_time", "type": "number"},
+            {"title": "capture_ns", "type": "integer"},
+        ],
+        "items": False,
+        "minItems": 4,
     }
-    for name, kind in cls.SCALARS.items():
-        props[name] = {"type": kind}
-    for name, spec in cls.ARRAYS.items():
-        props[name] = {
-            "type": "object",
-            "description": f"raw little-endian {spec.describe()}",
-            "properties": {
-                "dtype": {"const": spec.dtype},
-                "shape": {"type": "array", "items": {"type": "integer"}},
-                "data": {"type": "string", "contentEncoding": "binary"},
-            },
-        }
-    return {
+    scalars = {
+        "type": "object",
+        "properties": {name: {"type": kind} for name, kind in cls.SCALARS.items()},
+        "required": list(cls.SCALARS),
+        "additionalProperties": False,
+    }
+    entries = [_array_entry_schema(name, spec) for name, spec in cls.ARRAYS.items()]
+    schema: dict[str, Any] = {
+        "$schema": SCHEMA_DIALECT,
         "title": cls.TYPE,
         "description": (cls.__doc__ or "").strip(),
         "type": "object",
         "facewire_version": cls.VERSION,
-        "properties": props,
-        "required": ["header", *cls.SCALARS, *cls.ARRAYS],
+        "properties": {
+            "t": {"const": cls.TYPE, "description": "message type"},
+            "v": {"const": cls.VERSION, "description": "message type version"},
+            "h": header,
+            "s": scalars,
+            "a": _array_table_schema(entries),
+        },
+        "required": ["t", "v", "h", "s", "a"],
+        "additionalProperties": False,
+    }
+    if names:
+        schema["facewire_names"] = names
+    return schema
+
+
+def _array_table_schema(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    table: dict[str, Any] = {"type": "array",
+                             "description": "arrays: [name, dtype, shape, data] each"}
+    if not entries:  # prefixItems may not be empty
+        return {**table, "maxItems": 0}
+    return {**table, "prefixItems": entries, "items": False, "minItems": len(entries)}
+
+
+def _array_entry_schema(name: str, spec: ArraySpec) -> dict[str, Any]:
+    dims = [{"const": d} if isinstance(d, int) else {"title": d, "type": "integer", "minimum": 0}
+            for d in spec.shape]
+    return {
+        "title": name,
+        "type": "array",
+        "prefixItems": [
+            {"const": name},
+            {"const": spec.dtype},
+            {"type": "array", "prefixItems": dims, "items": False, "minItems": len(dims)},
+            {"description": f"raw little-endian {spec.describe()}, C order (msgpack bin)"},
+        ],
+        "items": False,
+        "minItems": 4,
     }
 
 

@@ -26,6 +26,7 @@ NODE_TYPES: dict[str, str] = {
     "array_sink": "facewire.nodes.testing:ArraySink",
     "bridge_unity_mesh": "facewire.nodes.bridge_unity_mesh:UnityMeshBridge",
     "emotion": "facewire.nodes.emotion:EmotionNode",
+    "foxglove": "facewire.nodes.bridge_foxglove:FoxgloveBridge",
 }
 
 
