@@ -26,6 +26,8 @@ NODE_TYPES: dict[str, str] = {
     "array_sink": "facewire.nodes.testing:ArraySink",
     "bridge_unity_mesh": "facewire.nodes.bridge_unity_mesh:UnityMeshBridge",
     "emotion": "facewire.nodes.emotion:EmotionNode",
+    "phone_fusion": "facewire.nodes.phone_fusion:PhoneFusionNode",
+    "tts": "facewire.nodes.tts:TtsNode",
 }
 
 

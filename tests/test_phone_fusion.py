@@ -1,0 +1,128 @@
+"""Phone fusion (rule and node): lips follow the phones, the jaw follows the voice; the node
+fuses a real espeak-ng line with the shipped live model's frames, in process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import SHARED
+from live_helpers import chunks_of
+from scipy.signal import resample_poly
+
+from facewire.bus.local import LocalBus
+from facewire.messages.types import AudioChunk, Blendshapes, PhoneEvent
+from facewire.nodes.blendshapes import BlendshapesNode
+from facewire.nodes.features import FeaturesNode
+from facewire.nodes.phone_fusion import PhoneFusionNode
+from facewire.phones.arpabet import BILABIALS
+from facewire.phones.fusion import fuse_frames, load_fusion
+from facewire.phones.teacher import phones_to_curves
+from facewire.rig.arkit import ARKIT_INDEX
+
+JAW, CLOSE, PUCKER = ARKIT_INDEX["jawOpen"], ARKIT_INDEX["mouthClose"], ARKIT_INDEX["mouthPucker"]
+RIG = SHARED / "assets" / "ict_facekit.npz"
+LIVE_MODEL = Path(__file__).resolve().parents[1] / "facewire/models/weights/facewire_cnn_gru_logmel_live.onnx"
+LINE = "Bob made a map of the moon, maybe by the pool."
+
+
+def test_lips_follow_the_phones_and_the_jaw_follows_the_voice() -> None:
+    params = load_fusion()
+    teacher = phones_to_curves([("AA", 0.0, 0.2), ("M", 0.2, 0.3), ("UW", 0.3, 0.5)], 36)
+    quiet = np.full((36, 52), 0.05, np.float32)
+    loud = quiet.copy()
+    quiet[:, JAW], loud[:, JAW] = 0.08, 0.3  # the voice's jaw: soft and loud speech
+    soft, strong = fuse_frames(teacher, quiet, params), fuse_frames(teacher, loud, params)
+    # mouth shapes are the teacher's whatever the voice says
+    assert np.allclose(soft[:, PUCKER], teacher[:, PUCKER]) and np.allclose(strong[:, PUCKER],
+                                                                             teacher[:, PUCKER])
+    # the jaw opens further for the louder voice, on the vowel
+    vowel = slice(3, 10)
+    assert strong[vowel, JAW].mean() > 1.5 * soft[vowel, JAW].mean() > 0
+    # a sealed lip stays sealed at any gain: mouthClose / jawOpen (the seal) is the
+    # teacher's on the /m/
+    m = 15
+    seal = teacher[m, CLOSE] / teacher[m, JAW]
+    assert seal > 0.9
+    for out in (soft, strong):
+        assert out[m, CLOSE] / out[m, JAW] == pytest.approx(seal, rel=1e-3)
+    # curves the teacher does not own come from the voice
+    brow = ARKIT_INDEX["browInnerUp"]
+    assert np.allclose(strong[:, brow], 0.05)
+
+
+def test_a_bad_card_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "card.json"
+    bad.write_text('{"format": "facewire-model-card"}')
+    with pytest.raises(ValueError, match="not a phone fusion card"):
+        load_fusion(bad)
+
+
+def _run(phones: list[tuple[str, float, float]], audio: np.ndarray) -> tuple[list, list, dict]:
+    """audio -> features -> blendshapes -> phone_fusion in process; phones sent first."""
+    bus = LocalBus()
+    voice = bus.subscribe("/blendshapes_voice", Blendshapes)
+    fused = bus.subscribe("/blendshapes", Blendshapes)
+    fusion = PhoneFusionNode(name="phone_fusion", bus=bus, remaps={"voice": "blendshapes_voice"})
+    nodes = [FeaturesNode(name="features", bus=bus),
+             BlendshapesNode(name="blendshapes", params={"model": str(LIVE_MODEL)}, bus=bus,
+                             remaps={"blendshapes": "blendshapes_voice"}), fusion]
+    for node in nodes:
+        node.on_start()
+    pub = bus.publisher("/phones", PhoneEvent)
+    for ph, a, b in phones:
+        pub.publish(PhoneEvent(phone=ph, start=a, end=b).with_header(media_time=a))
+    audio_pub = bus.publisher("/audio", AudioChunk)
+    for chunk in chunks_of(audio):
+        audio_pub.publish(chunk)
+    for node in nodes:
+        node.end_of_stream()
+    return voice.received, fused.received, dict(fusion.counters)
+
+
+@pytest.fixture(scope="module")
+def line() -> tuple[list[tuple[str, float, float]], np.ndarray]:
+    from facewire.phones.espeak import EspeakUnavailable, shared_espeak
+
+    try:
+        u = shared_espeak().synth(LINE, "en-us", {"rate": 160})
+    except EspeakUnavailable as exc:
+        pytest.skip(str(exc))
+    audio = resample_poly(u.audio, 320, 441).astype(np.float32)
+    phones = [(p.phone, p.start, p.end) for p in u.phones]
+    # the protocol: the engine declares the silence after the line
+    return [*phones, ("SIL", phones[-1][2], phones[-1][2] + 1.0)], audio
+
+
+def test_node_fuses_every_voice_frame_and_closes_every_bilabial(line) -> None:
+    phones, audio = line
+    voice, fused, counters = _run(phones, audio)
+    assert len(fused) == len(voice) > 100
+    assert counters["fused"] == len(voice) and counters.get("voice_only", 0) == 0
+    assert [m.header.media_time for m in fused] == [m.header.media_time for m in voice]
+    assert [m.header.capture_ns for m in fused] == [m.header.capture_ns for m in voice]
+    w = np.stack([m.weights for m in fused])
+    v = np.stack([m.weights for m in voice])
+    if RIG.exists():
+        from facewire.train.metrics import LipAperture, bilabial_closure_rate
+
+        aperture = LipAperture.from_rig(RIG)
+        assert bilabial_closure_rate(aperture(w), phones) == 1.0
+    t = phones_to_curves(phones, len(w))
+    bil = [p for p in phones if p[0] in BILABIALS]
+    assert len(bil) >= 8
+    for _, a, b in bil:  # the seal (mouthClose / jawOpen) inside every /p b m/ is the phones'
+        sl = slice(int(a * 60), int(np.ceil(b * 60)))
+        seal = w[sl, CLOSE] / np.maximum(w[sl, JAW], 1e-6)
+        assert np.allclose(seal, t[sl, CLOSE] / np.maximum(t[sl, JAW], 1e-6), atol=1e-3)
+        assert seal.max() > 0.6
+    # and the jaw moves with the voice's jaw (the fused jaw is not the teacher's alone)
+    assert np.corrcoef(w[:, JAW], v[:, JAW])[0, 1] > np.corrcoef(t[:, JAW], v[:, JAW])[0, 1]
+
+
+def test_node_without_phones_passes_the_voice_through(line) -> None:
+    _, audio = line
+    voice, fused, counters = _run([], audio[:16000])
+    assert len(fused) == len(voice) > 50 and counters["voice_only"] == len(voice)
+    assert all(np.array_equal(a.weights, b.weights) for a, b in zip(voice, fused))
