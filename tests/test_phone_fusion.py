@@ -86,7 +86,8 @@ def line() -> tuple[list[tuple[str, float, float]], np.ndarray]:
     from facewire.phones.espeak import EspeakUnavailable, shared_espeak
 
     try:
-        u = shared_espeak().synth(LINE, "en-us", {"rate": 160})
+        # a whispered voice: the audio model alone misses closures here (no voicing cues)
+        u = shared_espeak().synth(LINE, "en-us+whisper", {"rate": 200})
     except EspeakUnavailable as exc:
         pytest.skip(str(exc))
     audio = resample_poly(u.audio, 320, 441).astype(np.float32)
@@ -109,6 +110,7 @@ def test_node_fuses_every_voice_frame_and_closes_every_bilabial(line) -> None:
 
         aperture = LipAperture.from_rig(RIG)
         assert bilabial_closure_rate(aperture(w), phones) == 1.0
+        assert bilabial_closure_rate(aperture(v), phones) < 1.0  # what the phones add
     t = phones_to_curves(phones, len(w))
     bil = [p for p in phones if p[0] in BILABIALS]
     assert len(bil) >= 8
