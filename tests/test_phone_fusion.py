@@ -92,8 +92,9 @@ def line() -> tuple[list[tuple[str, float, float]], np.ndarray]:
         pytest.skip(str(exc))
     audio = resample_poly(u.audio, 320, 441).astype(np.float32)
     phones = [(p.phone, p.start, p.end) for p in u.phones]
-    # the protocol: the engine declares the silence after the line
-    return [*phones, ("SIL", phones[-1][2], phones[-1][2] + 1.0)], audio
+    # the protocol: the engine declares the silence after the line (up to its audio's end;
+    # the node takes a silence that has begun to last until the next phone)
+    return [*phones, ("SIL", phones[-1][2], len(audio) / 16000)], audio
 
 
 def test_node_fuses_every_voice_frame_and_closes_every_bilabial(line) -> None:

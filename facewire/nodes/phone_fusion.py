@@ -10,7 +10,8 @@ own: a voice frame leaves as soon as it arrives.
 
 Protocol (docs/tts.md): phones are ARPAbet (any case, stress digits allowed; ``SIL`` or
 ``""`` for silence), with start/end in seconds on the audio stream's media clock, sent in
-order and before their audio. A voice frame whose phones have not arrived after ``hold_ms``
+order and before their audio; a silence that has begun lasts until the next phone, so a
+line ends with a SIL phone. A voice frame whose phones have not arrived after ``hold_ms``
 of media time leaves unfused (counted as ``voice_only``), so a graph fed plain audio keeps
 animating from the voice alone.
 """
@@ -24,7 +25,7 @@ import numpy as np
 from facewire.bus.node import Input, Node, Output, Param
 from facewire.messages.base import Header
 from facewire.messages.types import Blendshapes, PhoneEvent
-from facewire.phones.arpabet import SIL
+from facewire.phones.arpabet import SIL, arpabet_phones
 from facewire.phones.fusion import fuse_frames, load_fusion
 from facewire.phones.teacher import StreamingTeacher, TeacherConfig
 
@@ -60,12 +61,22 @@ class PhoneFusionNode(Node):
         self.pending: deque[tuple[int, Blendshapes]] = deque()
         self.last_index = -1  # last voice frame published
         self.newest_time = -np.inf
+        self.last_phone: tuple[bool, float, float] | None = None  # (silence?, start, end)
+
+    def _in_silence(self, index: int) -> bool:
+        """Whether the phones known end in a silence that has begun by frame ``index``'s
+        lookahead horizon (so the frame depends on nothing not yet announced)."""
+        last = self.last_phone
+        return (last is not None and last[0]
+                and index / self.p.fps + self.teacher.delay >= last[1] - 1e-9)
 
     # -- inputs ---------------------------------------------------------------------------
     def on_phones(self, msg: PhoneEvent) -> None:
         if not (np.isfinite(msg.start) and np.isfinite(msg.end) and msg.end >= msg.start):
             raise ValueError(f"phone {msg.phone!r} has a bad interval {msg.start}..{msg.end}")
         self.teacher.push(msg.phone or SIL, msg.start, msg.end)
+        silent = all(p == SIL for p in arpabet_phones(msg.phone or SIL))
+        self.last_phone = (silent, msg.start, msg.end)
         self.counters["phones"] += 1
         self._pull()
         self._flush()
@@ -94,6 +105,12 @@ class PhoneFusionNode(Node):
         while self.pending:
             index, msg = self.pending[0]
             row = self.frames.pop(index, None)
+            if row is None and index >= self.next_teacher and self._in_silence(index):
+                # a silence that has begun lasts until a phone says otherwise: the engine
+                # announces its next phone ahead of the audio, so no need to wait for it
+                self.teacher.advance(index / self.p.fps + self.teacher.delay)
+                self._pull()
+                row = self.frames.pop(index, None)
             if row is None and index >= self.next_teacher:
                 late = self.newest_time - msg.header.media_time >= hold
                 if not (late or final):
