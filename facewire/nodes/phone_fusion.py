@@ -10,10 +10,11 @@ own: a voice frame leaves as soon as it arrives.
 
 Protocol (docs/tts.md): phones are ARPAbet (any case, stress digits allowed; ``SIL`` or
 ``""`` for silence), with start/end in seconds on the audio stream's media clock, sent in
-order and before their audio; a silence that has begun lasts until the next phone, so a
-line ends with a SIL phone. A voice frame whose phones have not arrived after ``hold_ms``
-of media time leaves unfused (counted as ``voice_only``), so a graph fed plain audio keeps
-animating from the voice alone.
+order and before their audio; a line ends with a SIL phone up to its audio's end, and
+frames inside that silence leave at once (the next phone, announced ahead of its audio,
+cannot reach back into it). A voice frame whose phones have not arrived after ``hold_ms``
+of media time leaves unfused (counted as ``voice_only``); before any phone has arrived,
+frames leave unfused at once, so a graph fed plain audio animates from the voice alone.
 """
 
 from __future__ import annotations
@@ -64,11 +65,10 @@ class PhoneFusionNode(Node):
         self.last_phone: tuple[bool, float, float] | None = None  # (silence?, start, end)
 
     def _in_silence(self, index: int) -> bool:
-        """Whether the phones known end in a silence that has begun by frame ``index``'s
-        lookahead horizon (so the frame depends on nothing not yet announced)."""
+        """Whether the phones known end in a silence that frame ``index`` lies in: the
+        silence lasts until the next phone, which the engine announces ahead of its audio."""
         last = self.last_phone
-        return (last is not None and last[0]
-                and index / self.p.fps + self.teacher.delay >= last[1] - 1e-9)
+        return last is not None and last[0] and index / self.p.fps <= last[2] + 1e-9
 
     # -- inputs ---------------------------------------------------------------------------
     def on_phones(self, msg: PhoneEvent) -> None:
@@ -106,13 +106,14 @@ class PhoneFusionNode(Node):
             index, msg = self.pending[0]
             row = self.frames.pop(index, None)
             if row is None and index >= self.next_teacher and self._in_silence(index):
-                # a silence that has begun lasts until a phone says otherwise: the engine
-                # announces its next phone ahead of the audio, so no need to wait for it
+                # inside a line's closing silence: its frames need no later phone
                 self.teacher.advance(index / self.p.fps + self.teacher.delay)
                 self._pull()
                 row = self.frames.pop(index, None)
             if row is None and index >= self.next_teacher:
-                late = self.newest_time - msg.header.media_time >= hold
+                # no phones at all (plain audio): the voice alone, without waiting
+                late = (self.last_phone is None
+                        or self.newest_time - msg.header.media_time >= hold)
                 if not (late or final):
                     return  # its phones may still come
                 # no phones for this frame: silence from the teacher's point of view
