@@ -129,3 +129,75 @@ def test_node_without_phones_passes_the_voice_through(line) -> None:
     voice, fused, counters = _run([], audio[:16000])
     assert len(fused) == len(voice) > 50 and counters["voice_only"] == len(voice)
     assert all(np.array_equal(a.weights, b.weights) for a, b in zip(voice, fused))
+
+
+def _fusion_only(hold_ms: float = 100.0) -> tuple[PhoneFusionNode, LocalBus, list]:
+    bus = LocalBus()
+    out = bus.subscribe("/blendshapes", Blendshapes)
+    node = PhoneFusionNode(name="phone_fusion", bus=bus, params={"hold_ms": hold_ms})
+    node.on_start()
+    return node, bus, out.received
+
+
+def _voice_frame(k: int, jaw: float = 0.2) -> Blendshapes:
+    w = np.zeros(52, np.float32)
+    w[JAW] = jaw
+    return Blendshapes(weights=w).with_header(media_time=k / 60, capture_ns=1000 + k)
+
+
+def test_lips_close_ahead_of_a_bilabial_without_audio_lookahead() -> None:
+    """Phones known ahead: the frame before an /m/ already closes toward it (anticipation),
+    and each voice frame leaves as soon as it arrives."""
+    node, bus, out = _fusion_only()
+    phones = bus.publisher("/phones", PhoneEvent)
+    voice = bus.publisher("/voice", Blendshapes)
+    for ph, a, b in (("AA", 0.0, 0.3), ("M", 0.3, 0.4), ("AA", 0.4, 0.7), ("SIL", 0.7, 1.0)):
+        phones.publish(PhoneEvent(phone=ph, start=a, end=b))
+    for k in range(60):
+        voice.publish(_voice_frame(k))
+        assert len(out) == k + 1  # no wait: the phones were there first
+    w = np.stack([m.weights for m in out])
+    assert [m.header.capture_ns for m in out] == [1000 + k for k in range(60)]
+    seal = w[:, CLOSE] / np.maximum(w[:, JAW], 1e-6)
+    assert seal[16] > 0.1 and seal[10] < 0.01  # closing 2 frames before the /m/ at frame 18
+    assert seal[18:24].max() > 0.9
+
+
+def test_late_phones_are_waited_for_then_the_voice_goes_alone() -> None:
+    node, bus, out = _fusion_only(hold_ms=100.0)
+    phones = bus.publisher("/phones", PhoneEvent)
+    voice = bus.publisher("/voice", Blendshapes)
+    phones.publish(PhoneEvent(phone="SIL", start=0.0, end=0.1))
+    for k in range(10):  # frames past the known phones wait (up to 100 ms = 6 frames)
+        voice.publish(_voice_frame(k))
+    waiting = len(out)
+    assert waiting < 10
+    phones.publish(PhoneEvent(phone="M", start=0.1, end=0.3))  # late, but within the hold
+    phones.publish(PhoneEvent(phone="SIL", start=0.3, end=1.0))
+    assert len(out) == 10 and node.counters["voice_only"] == 0
+    # phones that never come: after the hold, frames leave from the voice alone
+    for k in range(10, 80):
+        voice.publish(_voice_frame(k))
+    assert len(out) >= 80 - 7 and node.counters["voice_only"] > 0
+    assert np.array_equal(out[-1].weights, _voice_frame(79).weights)
+
+
+def test_bad_phone_events_are_counted_and_the_node_keeps_running() -> None:
+    node, bus, out = _fusion_only()
+    phones = bus.publisher("/phones", PhoneEvent)
+    phones.publish(PhoneEvent(phone="QQ", start=0.0, end=0.1))  # not ARPAbet
+    phones.publish(PhoneEvent(phone="AA", start=0.5, end=0.2))  # ends before it starts
+    phones.publish(PhoneEvent(phone="AA", start=0.0, end=0.5))
+    phones.publish(PhoneEvent(phone="SIL", start=0.5, end=1.0))
+    assert node.counters["handler_errors"] == 2 and node.counters["phones"] == 2
+    bus.publisher("/voice", Blendshapes).publish(_voice_frame(3))
+    assert len(out) == 1 and node.counters["fused"] == 1
+
+
+def test_say_refuses_bad_input_in_one_line(capsys: pytest.CaptureFixture) -> None:
+    from facewire.cli import main
+
+    assert main(["say", "  "]) == 2
+    assert main(["say", "hello", "--rate", "5"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "nothing to say" in err[0] and "out of range" in err[1]
