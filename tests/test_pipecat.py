@@ -169,3 +169,58 @@ def test_pipecat_agent_speaks_through_a_facewire_graph(
 
         aperture = LipAperture.from_rig(RIG)(weights)
         assert bilabial_closure_rate(aperture, truth) == 1.0
+
+
+def test_an_interruption_drops_unplayed_audio_and_its_phones(registry: str) -> None:
+    """Barge-in: what was not played is not sent, the media clock stays continuous, and the
+    next response's phones follow in order (a real registry and bus; no graph needed)."""
+    from facewire.phones.espeak import EspeakUnavailable, shared_espeak
+
+    try:
+        shared_espeak()
+    except EspeakUnavailable as exc:
+        pytest.skip(str(exc))
+    from pipecat.frames.frames import InterruptionFrame
+    from pipecat.tests.utils import SleepFrame
+
+    chunks: list[tuple[float, float]] = []  # (media_time, seconds)
+    phones: list[PhoneEvent] = []
+    ready, stop = threading.Event(), threading.Event()
+
+    def listen() -> None:
+        bus = Bus("test_graph_stand_in")
+        try:
+            bus.subscribe("/tts_audio", AudioChunk, callback=lambda m: chunks.append(
+                (m.header.media_time, len(m.samples) / m.sample_rate)))
+            bus.subscribe("/phones", PhoneEvent, callback=phones.append)
+            ready.set()
+            while not stop.is_set():
+                bus.spin_once(5)
+        finally:
+            bus.close()
+
+    listener = threading.Thread(target=listen)
+    listener.start()
+    try:
+        assert ready.wait(10)
+        tts, avatar = EspeakTTS(), FacewireAvatar(registry=registry)
+        first = "Please bring the big blue box to my boat, and the map by the pool."
+        asyncio.run(run_test(Pipeline([tts, avatar]), frames_to_send=[
+            TTSSpeakFrame(first), SleepFrame(0.6), InterruptionFrame(),
+            TTSSpeakFrame("Maybe.")], start_timeout=30))
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        listener.join()
+    long_line = shared_espeak().synth(first, "en-us", {"rate": 170}).duration
+    short_line = tts.spoken.duration
+    total = sum(d for _, d in chunks)
+    for (t0, d0), (t1, _) in zip(chunks, chunks[1:]):  # one continuous media clock
+        assert t1 == pytest.approx(t0 + d0, abs=1e-6)
+    assert 0.6 < total < long_line + short_line + 2 * 0.3 - 0.5  # part of the line was dropped
+    for a, b in zip(phones, phones[1:]):  # in order, nothing overlapping
+        assert b.start >= a.end - 1e-9
+    assert phones[-1].end <= total + 1e-6 and phones[-1].phone == "SIL"
+    # the second response ("Maybe.") is spelled after the cut: its /m/ is among the phones
+    restart = max(t for t, _ in chunks) - short_line - 0.3
+    assert any(p.phone == "M" and p.start >= restart - 0.05 for p in phones)
