@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import SHARED, facewire_cmd, stop_process
+from live_helpers import node_counters
 from test_livelink import arkit_name, decode
 
 pytest.importorskip("pipecat", reason="the pipecat extra is not installed (pip install -e '.[pipecat]')")
@@ -133,7 +134,7 @@ def test_pipecat_agent_speaks_through_a_facewire_graph(
         end_frame = int(tts.spoken.duration * 60) - 3
         while time.monotonic() < deadline and (not frames or max(frames) < end_frame):
             time.sleep(0.05)
-        time.sleep(0.2)
+        fusion = node_counters(registry, "phone_fusion")
     finally:
         stop.set()
         if listener.is_alive():
@@ -152,14 +153,9 @@ def test_pipecat_agent_speaks_through_a_facewire_graph(
         for wire, v in values.items():
             if arkit_name(wire) in ARKIT_INDEX:
                 weights[k, ARKIT_INDEX[arkit_name(wire)]] = v
-    # the mouth shapes at the engine are the teacher's on the forwarded phones: fusion ran
-    from facewire.phones.teacher import phones_to_curves
-
-    sent = [(p.phone, p.start, p.end) for p in phones]
-    teacher = phones_to_curves(sent, last + 1)
-    shapes = [ARKIT_INDEX[n] for n in ("mouthPucker", "mouthFunnel")]
-    first = min(frames)
-    assert np.allclose(weights[first:, shapes], teacher[first:, shapes], atol=1e-4)
+    # the frames were fused with the word-timed phones (the first word's frames may leave
+    # from the voice alone: its phones are known when the second word's timestamp comes)
+    assert fusion.get("fused", 0) >= 0.9 * len(frames), fusion
     # and the lips close on every /p b m/ espeak-ng actually spoke (its own phone timing,
     # which the avatar never saw: it only had word timestamps)
     truth = [(p.phone, p.start, p.end) for p in tts.spoken.phones]

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import SHARED, facewire_cmd, stop_process
+from live_helpers import node_counters
 from test_livelink import arkit_name, decode
 
 from facewire.bus.transport import Bus
@@ -69,6 +70,7 @@ def test_say_graph_closes_the_lips_on_every_bilabial_at_the_engine(
             spoken = [ph.end for ph in phones if ph.phone != "SIL"]
             if spoken and frames and max(frames) >= (spoken[-1] + 0.1) * 60:
                 break
+        fusion = node_counters(registry, "phone_fusion")
     finally:
         bus.close()
         stop_process(graph, 15)
@@ -97,11 +99,6 @@ def test_say_graph_closes_the_lips_on_every_bilabial_at_the_engine(
         for _, a, b in bilabials:
             sl = slice(int(a * 60), int(np.ceil(b * 60)))
             assert (weights[sl, close] / np.maximum(weights[sl, jaw], 1e-6)).max() > 0.6
-    # the mouth shapes at the engine are the phones' (fusion ran): the teacher on the same phones
-    from facewire.phones.teacher import phones_to_curves
-
-    teacher = phones_to_curves(segments, last + 1)
-    shapes = [ARKIT_INDEX[n] for n in ("mouthPucker", "mouthFunnel", "mouthRollLower")]
-    first = min(frames)
-    assert np.allclose(weights[first:, shapes], teacher[first:, shapes], atol=1e-4)
+    # the frames at the engine were fused with the phones, none waited out to the voice alone
+    assert fusion.get("fused", 0) >= len(frames) and fusion.get("voice_only", 0) == 0, fusion
     assert vmc_packets > 50, "the VMC bridge sent nothing"
