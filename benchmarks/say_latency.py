@@ -2,8 +2,8 @@
 
 Runs the ``say`` graph (tts -> audio -> features -> blendshapes -> smoother -> phone_fusion
 -> Live Link bridge, separate processes as ``facewire launch`` starts them) on a few lines,
-and, as the baseline in the same run, the same graph with the bridge fed the audio path's
-frames directly (no phone fusion). For every packet that arrives on a local UDP socket, the
+with, as the baseline in the same run on the same audio, a second Live Link bridge fed the
+audio path's frames directly (no phone fusion). For every packet that arrives on a local UDP socket, the
 latency is its arrival time minus the capture_ns of the audio sample its frame shows (the
 moment the TTS node played it). The fusion node adds no algorithmic delay when the phones
 arrive ahead of their audio, which the TTS guarantees; this measures what it costs in
@@ -38,21 +38,19 @@ LINES = (
     "Five fuzzy pumas moved over the vivid valley.",
 )
 
-BASELINE = """
-description: say graph without phone fusion (latency baseline)
+GRAPH = """
+description: say graph plus a second Live Link bridge on the audio path's own frames
 args:
   text: {default: ""}
   port: {default: 0}
+  baseline_port: {default: 0}
 include:
-  - file: phone_pipeline.yaml
+  - file: say.yaml
+    args: {text: $(arg text), port: $(arg port), vmc_port: 9, wait_phones: 2}
 nodes:
-  - name: tts
-    node: tts
-    params: {text: $(arg text), wait_phones: 2}
-    remap: {audio: tts_audio}
-  - name: bridge_livelink
+  - name: bridge_baseline
     node: bridge_livelink
-    params: {host: 127.0.0.1, port: $(arg port), subject: bench}
+    params: {host: 127.0.0.1, port: $(arg baseline_port), subject: baseline}
     remap: {blendshapes: blendshapes_voice}
 """
 
@@ -67,25 +65,31 @@ def frame_number(packet: bytes) -> int:
     return frame
 
 
-def measure(launch: str, text: str, extra: list[str], timeout_s: float) -> np.ndarray:
-    """Run one graph speaking ``text``; latencies (ms) of the packets that arrived."""
-    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    udp.bind(("127.0.0.1", 0))
-    udp.setblocking(False)
+def measure(text: str, timeout_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Run the graph speaking ``text``; latencies (ms) of the fused and the baseline packets."""
+    socks = []
+    for _ in range(2):
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.bind(("127.0.0.1", 0))
+        udp.setblocking(False)
+        socks.append(udp)
+    launch_file = Path(os.environ.get("TMPDIR", "/tmp")) / f"say-latency-{os.getpid()}.yaml"
+    launch_file.write_text(GRAPH)
     address = fresh_registry_address()
     env = {**os.environ, "FACEWIRE_BUS": address}
-    graph = subprocess.Popen([sys.executable, "-m", "facewire", "launch", launch, "--registry",
-                              address, "--arg", f"text={text}", "--arg",
-                              f"port={udp.getsockname()[1]}", *extra], env=env,
+    graph = subprocess.Popen([sys.executable, "-m", "facewire", "launch", str(launch_file),
+                              "--registry", address, "--arg", f"text={text}",
+                              "--arg", f"port={socks[0].getsockname()[1]}",
+                              "--arg", f"baseline_port={socks[1].getsockname()[1]}"], env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     captures: list[tuple[float, int]] = []  # (media_time, capture_ns) of each chunk
-    arrivals: list[tuple[int, int]] = []  # (frame, arrival ns)
+    arrivals: list[list[tuple[int, int]]] = [[], []]  # per socket: (frame, arrival ns)
     phones: list[PhoneEvent] = []
     try:
         deadline = time.monotonic() + 60
         while not registry_answers(address, 0.5):
             if time.monotonic() > deadline or graph.poll() is not None:
-                raise RuntimeError(f"graph {launch} did not start")
+                raise RuntimeError("the say graph did not start")
         bus = Bus("say-bench", registry=address)
         bus.subscribe("/phones", PhoneEvent, callback=phones.append)
         bus.subscribe("/tts_audio", AudioChunk, callback=lambda m: captures.append(
@@ -93,48 +97,44 @@ def measure(launch: str, text: str, extra: list[str], timeout_s: float) -> np.nd
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             bus.spin_once(1)
-            while True:
-                try:
-                    packet = udp.recv(2048)
-                except BlockingIOError:
-                    break
-                arrivals.append((frame_number(packet), time.time_ns()))
+            for sock, out in zip(socks, arrivals):
+                while True:
+                    try:
+                        packet = sock.recv(2048)
+                    except BlockingIOError:
+                        break
+                    out.append((frame_number(packet), time.time_ns()))
             spoken = [p.end for p in phones if p.phone != "SIL"]
-            if spoken and arrivals and arrivals[-1][0] >= (spoken[-1] + 0.1) * 60:
+            if spoken and all(a and a[-1][0] >= (spoken[-1] + 0.1) * 60 for a in arrivals):
                 break
         bus.close()
     finally:
         graph.terminate()
         graph.wait(20)
-        udp.close()
-    if not captures or not arrivals:
-        raise RuntimeError(f"graph {launch}: no audio or no packets")
+        launch_file.unlink(missing_ok=True)
+        for sock in socks:
+            sock.close()
+    if not captures or not all(arrivals):
+        raise RuntimeError("the say graph sent no audio or no packets")
     t = np.array([c[0] for c in captures])
     ns = np.array([c[1] for c in captures], np.float64)
-    out = []
-    for frame, arrival in arrivals:  # capture time of the frame's sample, between chunks
-        media = frame / 60.0
-        if t[0] <= media <= t[-1]:
-            out.append((arrival - np.interp(media, t, ns)) / 1e6)
-    return np.array(out)
+    result = []
+    for packets in arrivals:  # capture time of each frame's sample, between chunk starts
+        lat = [(arrival - np.interp(frame / 60.0, t, ns)) / 1e6 for frame, arrival in packets
+               if t[0] <= frame / 60.0 <= t[-1]]
+        result.append(np.array(lat))
+    return result[0], result[1]
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--lines", type=int, default=4, help="lines spoken per graph (one text)")
+    ap.add_argument("--lines", type=int, default=4, help="lines spoken (as one text)")
     ap.add_argument("--quick", action="store_true", help="one short line (smoke run)")
     args = ap.parse_args()
     text = LINES[0] if args.quick else " ".join(LINES[:max(1, args.lines)])
-    timeout = 30.0 if args.quick else 30.0 + 4.0 * args.lines
-    baseline_file = Path(os.environ.get("TMPDIR", "/tmp")) / f"say-baseline-{os.getpid()}.yaml"
-    baseline_file.write_text(BASELINE)
-    try:
-        fused = measure("say", text, ["--arg", "wait_phones=2", "--arg", "vmc_port=9"], timeout)
-        voice = measure(str(baseline_file), text, [], timeout)
-    finally:
-        baseline_file.unlink(missing_ok=True)
+    fused, voice = measure(text, 30.0 if args.quick else 30.0 + 4.0 * args.lines)
     print(f"say latency, TTS playback (capture_ns) -> Live Link UDP packet; text of "
-          f"{len(text.split())} words")
+          f"{len(text.split())} words, both bridges in one graph on the same audio")
     rows = (("audio path only (baseline)", voice), ("phone-aware (say graph)", fused))
     for label, lat in rows:
         print(f"{label:28s} {lat.size:5d} packets  median {np.median(lat):6.1f} ms  "
