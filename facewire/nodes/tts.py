@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections import deque
 
 import numpy as np
 from scipy.signal import resample_poly
@@ -46,13 +45,12 @@ class TtsNode(Node):
             raise ValueError(f"espeak-ng has no voice {self.p.voice!r} (espeak-ng --voices "
                              "lists them)")
         self.chunk = int(round(self.p.sample_rate * self.p.chunk_ms / 1000))
-        self.lines: deque[str] = deque()
         self.audio = np.zeros(0, np.float32)  # synthesised, not yet sent
         self.sent = 0  # samples sent: the media clock
         self.anchor: tuple[int, float, int] | None = None  # (sample, monotonic, wall ns)
         self._wait()
         if self.p.text.strip():
-            self.lines.append(self.p.text)
+            self._speak(self.p.text)
         self.every(0.0 if not self.p.realtime else self.p.chunk_ms / 2000, self._tick)
 
     def _wait(self, timeout_s: float = 20.0) -> None:
@@ -65,10 +63,11 @@ class TtsNode(Node):
 
     def on_text(self, msg: Text) -> None:
         if msg.text.strip():
-            self.lines.append(msg.text)
+            self._speak(msg.text)
 
     def _speak(self, line: str) -> None:
-        """Synthesise a line after what is queued; publish its phones now."""
+        """Synthesise a line to play after what is queued; publish its phones now, so the
+        graph knows them before any of its audio, whatever is still playing."""
         u = self.espeak.synth(line, self.p.voice, {"rate": self.p.rate, "pitch": self.p.pitch})
         g = math.gcd(u.sample_rate, self.p.sample_rate)
         audio = resample_poly(u.audio, self.p.sample_rate // g, u.sample_rate // g)
@@ -91,10 +90,8 @@ class TtsNode(Node):
 
     def _tick(self) -> None:
         if len(self.audio) == 0:
-            if not self.lines:
-                self.anchor = None
-                return
-            self._speak(self.lines.popleft())
+            self.anchor = None  # idle: playback restarts from the next line's arrival
+            return
         if self.anchor is None:  # playback (re)starts now
             self.anchor = (self.sent, time.monotonic(), time.time_ns())
         base, t0, t0_ns = self.anchor
@@ -113,5 +110,3 @@ class TtsNode(Node):
                          .with_header(media_time=self.sent / self.p.sample_rate,
                                       capture_ns=capture_ns))
             self.sent += self.chunk
-            if len(self.audio) == 0 and self.lines:
-                self._speak(self.lines.popleft())  # the next line follows without a gap
