@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "emotion": "emotion",
     "rig": "rig",
     "preview": "preview",
+    "say": "say",
 }
 
 

@@ -49,3 +49,18 @@ def run_features_blendshapes(model: Path, chunks: list[AudioChunk], vad: str = "
     for node in nodes:
         node.end_of_stream()
     return out.received
+
+
+def node_counters(registry: str, name: str, wait_s: float = 1.2) -> dict[str, int]:
+    """A running node's counters from its latest heartbeat (sent once a second)."""
+    import time
+
+    from facewire.bus.client import ask_registry
+    from facewire.messages.codec import decode_bytes
+
+    time.sleep(wait_s)  # let a heartbeat carry what has just been processed
+    reply = ask_registry(registry, {"op": "list"}, timeout_s=3.0) or {}
+    for node in reply.get("nodes", []):
+        if node.get("node") == name and node.get("status"):
+            return dict(decode_bytes(node["status"]).counters)
+    return {}

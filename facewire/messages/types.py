@@ -74,7 +74,8 @@ class Emotion(Message):
 
 @message("PhoneEvent", version=1)
 class PhoneEvent(Message):
-    """A phone (ARPAbet) spoken from start to end seconds on the media clock (TTS engines)."""
+    """A phone (ARPAbet; ``SIL`` or ``""`` for silence) spoken from start to end seconds on
+    the media clock, sent by a TTS engine ahead of its audio (protocol: docs/tts.md)."""
 
     phone: str = ""
     start: float = 0.0
@@ -97,6 +98,6 @@ class NodeStatus(Message):
 
 @message("Text", version=1)
 class Text(Message):
-    """A line of text (logs, commands, tests)."""
+    """A line of text (logs, commands, tests; lines for the tts node to speak)."""
 
     text: str = ""

@@ -27,6 +27,8 @@ NODE_TYPES: dict[str, str] = {
     "bridge_unity_mesh": "facewire.nodes.bridge_unity_mesh:UnityMeshBridge",
     "emotion": "facewire.nodes.emotion:EmotionNode",
     "foxglove": "facewire.nodes.bridge_foxglove:FoxgloveBridge",
+    "phone_fusion": "facewire.nodes.phone_fusion:PhoneFusionNode",
+    "tts": "facewire.nodes.tts:TtsNode",
 }
 
 

@@ -18,8 +18,6 @@ Everything is a function of ``seed``: clip i draws from ``default_rng([seed, i])
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import importlib.util
 import json
 import math
@@ -42,10 +40,10 @@ from facewire.phones.arpabet import (
     SIL,
     Phone,
     arpabet_phones,
-    ipa_to_arpabet,
     merge_silences,
     split_phones,
 )
+from facewire.phones.espeak import EspeakLib
 from facewire.phones.teacher import TeacherConfig, phones_to_curves
 
 SAMPLE_RATE = 16000
@@ -178,80 +176,25 @@ def _to_16k(x: np.ndarray, sr: int) -> np.ndarray:
     return resample_poly(x, SAMPLE_RATE // g, sr // g).astype(np.float32)
 
 
-class _EspeakEvent(ctypes.Structure):
-    class _Id(ctypes.Union):
-        _fields_ = [("number", ctypes.c_int), ("name", ctypes.c_char_p),
-                    ("string", ctypes.c_char * 8)]
-
-    _fields_ = [("type", ctypes.c_int), ("unique_identifier", ctypes.c_uint),
-                ("text_position", ctypes.c_int), ("length", ctypes.c_int),
-                ("audio_position", ctypes.c_int), ("sample", ctypes.c_int),
-                ("user_data", ctypes.c_void_p), ("id", _Id)]
-
-
-_ESPEAK_CB = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int,
-                              ctypes.POINTER(_EspeakEvent))
-
-
-class _EspeakLib:
-    """espeak-ng through its C library: audio and IPA phoneme events (with their sample
-    positions), so no timing is guessed. The command-line tool prints phonemes but no
-    times; ``--pho`` needs mbrola voices."""
+class _EspeakLib(EspeakLib):
+    """espeak-ng's accent x variant voices, and utterances as corpus clips (16 kHz)."""
 
     ACCENTS = ("en-us", "en", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan",
                "en-gb-x-gbcwmd", "en-029", "en-us-nyc")
     VARIANTS = ("", "+m1", "+m2", "+m3", "+m4", "+m5", "+m6", "+m7", "+f1", "+f2", "+f3",
                 "+f4", "+f5", "+klatt", "+klatt2", "+Andy", "+Annie", "+Denis", "+Gene")
 
-    def __init__(self) -> None:
-        name = ctypes.util.find_library("espeak-ng") or "libespeak-ng.so.1"
-        self.lib = ctypes.CDLL(name)
-        # AUDIO_OUTPUT_SYNCHRONOUS, phoneme events in IPA
-        self.sr = self.lib.espeak_Initialize(2, 0, None, 0x0001 | 0x0002)
-        if self.sr <= 0:
-            raise RuntimeError("espeak-ng failed to initialise")
-        self._chunks: list[np.ndarray] = []
-        self._events: list[tuple[str, int]] = []
-        self._cb = _ESPEAK_CB(self._callback)
-        self.lib.espeak_SetSynthCallback(self._cb)
-
-    def _callback(self, wav, n, events) -> int:  # noqa: ANN001 - ctypes signature
-        if n > 0:
-            self._chunks.append(np.ctypeslib.as_array(wav, shape=(n,)).copy())
-        i = 0
-        while events[i].type != 0:
-            e = events[i]
-            if e.type == 7:  # espeakEVENT_PHONEME
-                self._events.append((e.id.string.decode("utf-8", "replace"), e.sample))
-            i += 1
-        return 0
-
     def voices(self) -> list[str]:
         """Accent x variant voices that this espeak-ng build accepts."""
         names = [a + v for a in self.ACCENTS for v in self.VARIANTS]
-        return [n for n in names if self.lib.espeak_SetVoiceByName(n.encode()) == 0]
+        return [n for n in names if self.has_voice(n)]
 
-    def synth(self, text: str, voice: str, settings: dict) -> Synthesized:
-        if self.lib.espeak_SetVoiceByName(voice.encode()) != 0:
-            raise RuntimeError(f"espeak-ng has no voice {voice!r}")
-        for key, param in (("rate", 1), ("pitch", 3), ("range", 4)):
-            self.lib.espeak_SetParameter(param, settings[key], 0)
-        self._chunks, self._events = [], []
-        data = text.encode("utf-8")
-        self.lib.espeak_Synth(data, len(data) + 1, 0, 0, 0, 0, None, None)
-        self.lib.espeak_Synchronize()
-        audio = (np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int16))
-        total = len(audio) / self.sr
-        phones: list[Phone] = []
-        ev = self._events
-        for k, (sym, sample) in enumerate(ev):
-            start = sample / self.sr
-            end = ev[k + 1][1] / self.sr if k + 1 < len(ev) else total
-            if end > start:
-                phones.extend(split_phones(ipa_to_arpabet(sym), start, end))
-        if phones and phones[0].start > 0:
-            phones.insert(0, Phone(SIL, 0.0, phones[0].start))
-        return Synthesized(_to_16k(audio / 32768.0, self.sr), merge_silences(phones), settings)
+    def synth(self, text: str, voice: str, settings: dict) -> Synthesized:  # type: ignore[override]
+        try:
+            u = super().synth(text, voice, {k: settings[k] for k in ("rate", "pitch", "range")})
+        except ValueError as exc:
+            raise RuntimeError(str(exc)) from None
+        return Synthesized(_to_16k(u.audio, u.sample_rate), u.phones, settings)
 
 
 _WORKER_LIB: _EspeakLib | None = None

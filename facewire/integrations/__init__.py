@@ -1,0 +1,1 @@
+"""Integrations with other frameworks (optional extras): ``pipecat`` for voice agents."""
