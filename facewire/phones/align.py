@@ -36,6 +36,14 @@ class ForcedAligner:
                                dict=os.path.join(mp, "en-us", "cmudict-en-us.dict"),
                                beam=1e-80, pbeam=1e-80, wbeam=1e-60, bestpath=False,
                                fwdflat=False, loglevel="FATAL")
+        self.last_score = 0.0
+        self.last_frames = 0
+
+    def add_words(self, pronunciations: dict[str, tuple[str, ...]]) -> None:
+        """Add words (ARPAbet phones) to the dictionary for the rest of this aligner's life:
+        out-of-dictionary words of a transcript (facewire.phones.lexicon)."""
+        for word, phones in pronunciations.items():
+            self.decoder.add_word(word, " ".join(phones), True)
 
     def _decode(self, pcm: bytes) -> None:
         self.decoder.start_utt()
@@ -65,6 +73,10 @@ class ForcedAligner:
         if alignment is None:
             raise AlignmentError(f"pocketsphinx could not align {text!r} to "
                                  f"{len(audio) / SAMPLE_RATE:.2f} s of audio")
+        # acoustic log-likelihood of the alignment (pocketsphinx log units) and its frames:
+        # facewire.phones.plausibility compares it with a free phone loop's
+        self.last_score = float(sum(w.score for w in alignment))
+        self.last_frames = int(self.decoder.n_frames())
         phones: list[Phone] = []
         aligned = 0
         end_s = len(audio) / SAMPLE_RATE
