@@ -69,7 +69,7 @@ class FusionParams:
     rounding_phone_weight: float = 1.0
     spread_phone_weight: float = 0.8
     tongue_phone_weight: float = 1.0
-    jaw_phone_weight: float = 0.6
+    jaw_phone_weight: float = 0.45
     jaw_gain: float = 1.0
 
     def __post_init__(self) -> None:

@@ -16,8 +16,8 @@ Each clip is animated three ways: ``audio-only`` (the model), ``teacher`` (the t
 the aligned phones) and ``fused`` (facewire.phones.fusion); where the alignment falls back
 (implausible or failed), teacher and fused rows use the model's curves, as ``animate`` does,
 and the fallbacks are counted. Columns: closure / false closure (bilabials, lips-apart
-consonants), ``vowel_closure`` (vowels whose lips close: a false closure), open/close and
-rounding ratios, ``jaw_loud`` (correlation of jawOpen with log loudness, best lag within
+consonants), ``vowel_closure`` (vowels whose lips stay shut: ``vowel_closure_rate``),
+open/close and rounding ratios, ``jaw_loud`` (correlation of jawOpen with log loudness, best lag within
 +-50 ms, mean over clips), ``l2`` where target curves exist.
 """
 
@@ -36,9 +36,9 @@ from facewire.phones.fusion import FusionParams, fuse_frames
 from facewire.phones.teacher import phones_to_curves
 from facewire.phones.words import WordsAligner
 from facewire.train.metrics import (
+    CLOSED_MM,
     LipAperture,
     bilabial_closure_rate,
-    closure_rate,
     false_closure_rate,
     open_close_aperture_ratio,
     rounding_ratio,
@@ -129,6 +129,23 @@ def load_text_clips(spec: str | Path, per_digit: int = 3, first_take: int = 0
         raise FileNotFoundError(f"{folder}: no audio with a STEM.txt/.lab transcript (or a "
                                 "Sphinx 'transcription' file) found")
     return clips
+
+
+def vowel_closure_rate(aperture_mm: np.ndarray, phones: Sequence[tuple[str, float, float]],
+                       fps: float = FPS) -> float:
+    """Share of vowels whose lips stay shut through their nucleus: mean aperture over the
+    central half of the segment below 2 mm. (The edges of a vowel beside /p b m/ are the
+    closure's own transition, closed in any correct take, so they are not counted.)"""
+    hits = []
+    for ph, start, end in phones:
+        if ph in VOWELS and end > start:
+            q = 0.25 * (end - start)
+            a = int(np.floor((start + q) * fps))
+            b = max(a + 1, int(np.ceil((end - q) * fps)))
+            seg = aperture_mm[max(a, 0): min(b, len(aperture_mm))]
+            if len(seg):
+                hits.append(float(np.mean(seg)) < CLOSED_MM)
+    return float(np.mean(hits)) if hits else float("nan")
 
 
 def jaw_loudness(weights: np.ndarray, audio: np.ndarray, fps: float = FPS) -> float:
@@ -225,8 +242,27 @@ def _pooled(preds: list[np.ndarray], refs: list[list[Phone]], audios: list[np.nd
     return {"bilabials": float(sum(p[0] in BILABIALS for p in phones)),
             "closure": bilabial_closure_rate(ap, phones, FPS),
             "false_closure": false_closure_rate(ap, phones, FPS),
-            "vowel_closure": closure_rate(ap, phones, VOWELS, FPS),
+            "vowel_closure": vowel_closure_rate(ap, phones, FPS),
             "open_close": open_close_aperture_ratio(ap, phones, FPS),
             "rounding": rounding_ratio(w, phones, FPS),
             "jaw_loud": float(np.nanmean(jl)) if jl else float("nan"),
             "l2": float(np.mean(l2)) if l2 else float("nan")}
+
+
+def words_table(models: Sequence[tuple[str, Predict, set[str]]], specs: Sequence[str],
+                aperture: LipAperture, fusion: FusionParams | None = None,
+                per_digit: int = 2, all_voices: bool = False,
+                progress: Callable | None = None) -> dict[str, dict[str, dict[str, float]]]:
+    """``{data: {"MODEL: row": metrics}}`` for each corpus and model (name, predict, voices it
+    trained on: dropped unless ``all_voices``). One aligner serves every clip."""
+    aligner = WordsAligner()
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for spec in specs:
+        clips = load_text_clips(spec, per_digit)
+        table: dict[str, dict[str, float]] = {}
+        for name, predict, seen in models:
+            use = [c for c in clips if all_voices or c.voice not in seen]
+            rows = score_words(predict, use, aperture, aligner, fusion, progress)
+            table.update({f"{name}: {row}": r for row, r in rows.items()})
+        out[str(spec)] = table
+    return out
