@@ -56,13 +56,18 @@ def _idx(names: tuple[str, ...]) -> np.ndarray:
     return np.array([ARKIT_INDEX[n] for n in names], dtype=np.intp)
 
 
+_POSITIVE = ("jaw_gain", "seal_sharpness")  # scale factors: in (0, 3], not weights
+
+
 @dataclass(frozen=True)
 class FusionParams:
     """How much each curve group follows the phones (1) or the voice (0), and the jaw blend.
 
     ``jaw_phone_weight`` is the exponent share of the teacher in the geometric mean of the
     two jaws; ``jaw_gain`` scales the result (the teacher's table is drawn for a moderate
-    speaker). All weights lie in [0, 1], the gain in (0, 3].
+    speaker); ``seal_sharpness`` raises the teacher's seal to this power, so a half-formed
+    seal in a short vowel between bilabials (aligned phones are coarse) lets the lips part.
+    Weights lie in [0, 1], the gain and the sharpness in (0, 3].
     """
 
     lips_phone_weight: float = 1.0
@@ -71,15 +76,17 @@ class FusionParams:
     tongue_phone_weight: float = 1.0
     jaw_phone_weight: float = 0.45
     jaw_gain: float = 1.0
+    seal_sharpness: float = 3.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
             v = getattr(self, f.name)
-            hi = 3.0 if f.name == "jaw_gain" else 1.0
-            lo_ok = v > 0 if f.name == "jaw_gain" else v >= 0
+            positive = f.name in _POSITIVE
+            hi = 3.0 if positive else 1.0
+            lo_ok = v > 0 if positive else v >= 0
             if not (isinstance(v, (int, float)) and np.isfinite(v) and lo_ok and v <= hi):
                 raise ValueError(f"fusion parameter {f.name}={v!r} is out of range "
-                                 f"({'(0' if f.name == 'jaw_gain' else '[0'}, {hi:g}]); "
+                                 f"({'(0' if positive else '[0'}, {hi:g}]); "
                                  "fix it in the fusion card")
 
     @classmethod
@@ -136,7 +143,7 @@ def fuse_frames(teacher: np.ndarray, voice: np.ndarray,
     jaw = p.jaw_gain * ((tj + JAW_FLOOR) ** a * (vj + JAW_FLOOR) ** (1.0 - a)) - JAW_FLOOR
     seal = np.where(tj > SEAL_MIN_JAW, np.clip(t[:, CLOSE], 0, None) / np.maximum(tj, SEAL_MIN_JAW),
                     0.0)
-    seal = np.clip(seal, 0.0, 1.0)
+    seal = np.clip(seal, 0.0, 1.0) ** p.seal_sharpness
     jaw = seal * tj + (1.0 - seal) * np.clip(jaw, 0.0, 1.0)
     out[:, JAW] = jaw
     out[:, CLOSE] = seal * jaw
