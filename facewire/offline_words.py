@@ -43,7 +43,7 @@ def apply_words(take: Take, src: PhoneSource, params: FusionParams | None = None
         take.source = "audio"
         return take
     fused = fused_curves(src.phones, take.weights, take.times, params or load_fusion(),
-                         take.fps)
+                         take.fps, src.known)
     take.weights = fused
     i = 0
     for k, (topic, msg) in enumerate(take.messages):

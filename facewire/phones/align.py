@@ -19,6 +19,20 @@ FRAME_S = 0.01  # pocketsphinx's frame rate is 100 per second
 PAD_S = 0.25  # silence added around the clip: the aligner needs room for the first phone
 
 
+DITHER = 1e-4  # ~3 LSB of int16
+
+
+def padded_pcm(audio: np.ndarray) -> bytes:
+    """16-bit PCM of the clip with ``PAD_S`` of silence each side and a fixed, seeded dither:
+    runs of exact zeros (the pad, and the stop closures of synthetic voices such as
+    espeak-ng) give pocketsphinx log-energies of minus infinity, and then no path through
+    the text at all."""
+    pad = np.zeros(int(PAD_S * SAMPLE_RATE))
+    padded = np.concatenate([pad, np.asarray(audio, np.float64).ravel(), pad])
+    padded += DITHER * np.random.default_rng(0).standard_normal(len(padded))
+    return (np.clip(padded, -1, 1) * 32767).astype("<i2").tobytes()
+
+
 class AlignmentError(RuntimeError):
     """The text could not be aligned to the audio (wrong words, silence, too short)."""
 
@@ -58,9 +72,7 @@ class ForcedAligner:
             raise AlignmentError(f"words not in the pocketsphinx dictionary: {unknown}")
         if not words:
             raise AlignmentError("nothing to align: empty text")
-        pad = np.zeros(int(PAD_S * SAMPLE_RATE))
-        padded = np.concatenate([pad, np.asarray(audio, np.float64).ravel(), pad])
-        pcm = (np.clip(padded, -1, 1) * 32767).astype("<i2").tobytes()
+        pcm = padded_pcm(audio)
         self.decoder.set_align_text(" ".join(words))
         self._decode(pcm)
         try:

@@ -29,7 +29,6 @@ ACTIVE_ABOVE_FLOOR_DB = 6.0
 ACTIVE_RANGE_DB = 30.0
 MIN_CONFIDENCE = -38.0  # per-frame log-likelihood against the phone loop (pocketsphinx units)
 MIN_COVERAGE = 0.6
-PAD_SAMPLES = 4000  # the aligner's 0.25 s of silence each side (facewire.phones.align.PAD_S)
 
 
 @dataclass(frozen=True)

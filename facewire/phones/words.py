@@ -18,7 +18,6 @@ import numpy as np
 from facewire.phones.arpabet import SIL, Phone
 from facewire.phones.fusion import FusionParams, fuse_frames
 from facewire.phones.plausibility import (
-    PAD_SAMPLES,
     check_alignment,
     coverage,
     silence_reason,
@@ -36,6 +35,8 @@ from facewire.phones.transcript import (
 
 SOURCES = ("transcript", "textgrid", "audio")
 SAMPLE_RATE = 16000
+LONG_S = 20.0  # longer clips align sentence by sentence (facewire.phones.chunking)
+MIN_ALIGNED_SHARE = 0.5  # of a long clip's sentences, or the whole clip falls back
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class PhoneSource:
     reason: str
     confidence: float = float("nan")
     coverage: float = float("nan")
+    known: list[tuple[float, float]] | None = None  # spans (s) the phones cover; None: all
 
     @property
     def fallback(self) -> bool:
@@ -99,19 +101,60 @@ class WordsAligner:
             self.aligner.add_words(espeak_pronunciations(oov))
         except PronunciationError as exc:
             return PhoneSource("audio", None, str(exc))
+        if len(audio) > LONG_S * SAMPLE_RATE:
+            return self._align_long(audio, text)
         try:
             phones = self.aligner.align(audio, " ".join(words))
         except AlignmentError as exc:
             return PhoneSource("audio", None, f"alignment failed: {exc}")
-        pad = np.zeros(PAD_SAMPLES)
-        pcm = (np.clip(np.concatenate([pad, np.asarray(audio, np.float64), pad]), -1, 1)
-               * 32767).astype("<i2").tobytes()
-        chk = check_alignment(phones, audio, self.aligner.last_score, self.aligner.last_frames,
-                              self.loop.score(pcm))
+        chk = self._check(phones, audio)
         if chk.reason:
             return PhoneSource("audio", None, chk.reason, chk.confidence, chk.coverage)
         return PhoneSource("transcript", phones, f"{len(words)} words aligned",
                            chk.confidence, chk.coverage)
+
+    def _check(self, phones: list[Phone], audio: np.ndarray):
+        from facewire.phones.align import padded_pcm
+
+        pcm = padded_pcm(audio)  # the same samples the aligner scored
+        return check_alignment(phones, audio, self.aligner.last_score,
+                               self.aligner.last_frames, self.loop.score(pcm))
+
+    def _align_long(self, audio: np.ndarray, text: str) -> PhoneSource:
+        """Sentence by sentence (facewire.phones.chunking): a long clip keeps every
+        sentence that aligns plausibly; the others' spans stay with the voice."""
+        from facewire.phones.align import AlignmentError
+        from facewire.phones.chunking import plan_chunks, split_units
+
+        units = [u for u in (normalize_transcript(x) for x in split_units(text)) if u]
+        dec = self.aligner.decoder
+        counts = [sum(len((dec.lookup_word(w) or "x").split()) for w in u) for u in units]
+        spans = plan_chunks(counts, audio)
+        if spans is None:
+            return PhoneSource("audio", None, f"the transcript has {len(units)} sentences but "
+                               "the audio has fewer pauses between them; is it this file's "
+                               "text?")
+        phones: list[Phone] = []
+        known: list[tuple[float, float]] = []
+        for words, (start, end) in zip(units, spans):
+            a, b = int(start * SAMPLE_RATE), int(end * SAMPLE_RATE)
+            piece = audio[a:b]
+            if silence_reason(piece):
+                continue
+            try:
+                got = self.aligner.align(piece, " ".join(words))
+            except AlignmentError:
+                continue
+            if self._check(got, piece).reason:
+                continue
+            phones += [Phone(p.phone, p.start + start, p.end + start) for p in got]
+            known.append((start, end))
+        share = len(known) / len(units)
+        why = f"{len(known)} of {len(units)} sentences aligned"
+        if share < MIN_ALIGNED_SHARE:
+            return PhoneSource("audio", None, f"only {why}; is it this file's text?")
+        return PhoneSource("transcript", phones, why, coverage=coverage(phones, audio),
+                           known=known)
 
     def resolve(self, audio: np.ndarray, text: str | None = None,
                 textgrid: str | Path | None = None, sidecar_for: str | Path | None = None
@@ -137,7 +180,7 @@ class WordsAligner:
                 return PhoneSource("audio", None, f"{origin}: {src.reason}", src.confidence,
                                    src.coverage)
             return PhoneSource("transcript", src.phones, f"{origin}: {src.reason}",
-                               src.confidence, src.coverage)
+                               src.confidence, src.coverage, src.known)
         if textgrid is not None:
             return self._from_textgrid(audio, Path(textgrid))
         return PhoneSource("audio", None, NO_WORDS)
@@ -151,7 +194,7 @@ class WordsAligner:
             src = self.align_text(audio, tg.words)
             return PhoneSource(src.source if src.source == "audio" else "textgrid", src.phones,
                                f"{path.name} (words tier): {src.reason}", src.confidence,
-                               src.coverage)
+                               src.coverage, src.known)
         why = silence_reason(audio)
         if why:
             return PhoneSource("audio", None, f"{path.name}: {why}")
@@ -180,7 +223,22 @@ def teacher_at(phones: list[Phone], times: np.ndarray, fps: float = 60.0) -> np.
                     ).astype(np.float32)
 
 
+def known_mask(known: list[tuple[float, float]] | None, times: np.ndarray) -> np.ndarray:
+    """Frames whose phones are known (all when ``known`` is None)."""
+    times = np.asarray(times)
+    if known is None:
+        return np.ones(len(times), bool)
+    mask = np.zeros(len(times), bool)
+    for a, b in known:
+        mask |= (times >= a) & (times < b)
+    return mask
+
+
 def fused_curves(phones: list[Phone], voice: np.ndarray, times: np.ndarray,
-                 params: FusionParams | None = None, fps: float = 60.0) -> np.ndarray:
-    """The words-path take: teacher on ``phones`` fused with the voice curves at ``times``."""
-    return fuse_frames(teacher_at(phones, times, fps), voice, params)
+                 params: FusionParams | None = None, fps: float = 60.0,
+                 known: list[tuple[float, float]] | None = None) -> np.ndarray:
+    """The words-path take: teacher on ``phones`` fused with the voice curves at ``times``;
+    frames outside the ``known`` spans (sentences that did not align) keep the voice."""
+    fused = fuse_frames(teacher_at(phones, times, fps), voice, params)
+    mask = known_mask(known, times)
+    return np.where(mask[:, None], fused, np.asarray(voice, np.float32)).astype(np.float32)

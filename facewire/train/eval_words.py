@@ -34,7 +34,7 @@ import numpy as np
 from facewire.phones.arpabet import SIL, VOWELS, Phone
 from facewire.phones.fusion import FusionParams, fuse_frames
 from facewire.phones.teacher import phones_to_curves
-from facewire.phones.words import WordsAligner
+from facewire.phones.words import WordsAligner, known_mask
 from facewire.train.metrics import (
     CLOSED_MM,
     LipAperture,
@@ -171,6 +171,7 @@ class Prepared:
 
     voice: np.ndarray
     teacher: np.ndarray | None  # None: the alignment fell back
+    known: np.ndarray | None = None  # frames whose phones are known (long clips)
     ref: list[Phone]
     audio: np.ndarray
     target: np.ndarray | None
@@ -190,7 +191,8 @@ def prepare(predict: Predict, clips: Sequence[TextClip], aligner: WordsAligner |
             continue
         teacher = (phones_to_curves([p for p in src.phones if p.phone != SIL], len(voice))
                    if src.phones is not None else None)
-        out.append(Prepared(voice, teacher, ref, c.audio, c.curves))
+        known = known_mask(src.known, np.arange(len(voice)) / FPS)
+        out.append(Prepared(voice, teacher, ref, c.audio, c.curves, known))
     return out
 
 
@@ -200,9 +202,13 @@ def score_prepared(prep: Sequence[Prepared], aperture: LipAperture,
     rows: dict[str, list[np.ndarray]] = {r: [] for r in ROWS}
     for p in prep:
         rows["audio-only"].append(p.voice)
-        rows["teacher"].append(p.voice if p.teacher is None else p.teacher)
-        rows["fused"].append(p.voice if p.teacher is None
-                             else fuse_frames(p.teacher, p.voice, fusion))
+        if p.teacher is None:
+            rows["teacher"].append(p.voice)
+            rows["fused"].append(p.voice)
+            continue
+        m = (np.ones(len(p.voice), bool) if p.known is None else p.known)[:, None]
+        rows["teacher"].append(np.where(m, p.teacher, p.voice))
+        rows["fused"].append(np.where(m, fuse_frames(p.teacher, p.voice, fusion), p.voice))
     aligned = float(sum(p.teacher is not None for p in prep))
     out: dict[str, dict[str, float]] = {}
     for row in ROWS:
