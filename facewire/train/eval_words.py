@@ -171,10 +171,10 @@ class Prepared:
 
     voice: np.ndarray
     teacher: np.ndarray | None  # None: the alignment fell back
-    known: np.ndarray | None = None  # frames whose phones are known (long clips)
     ref: list[Phone]
     audio: np.ndarray
     target: np.ndarray | None
+    known: np.ndarray | None = None  # frames whose phones are known (long clips)
 
 
 def prepare(predict: Predict, clips: Sequence[TextClip], aligner: WordsAligner | None = None,
