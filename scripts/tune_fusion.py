@@ -24,7 +24,7 @@ from facewire.train.eval_words import load_text_clips, prepare, score_prepared
 from facewire.train.evaluate import default_aperture, model_predictor
 
 JAW = (0.3, 0.45, 0.5, 0.6)
-SEAL = (1.0, 1.5, 2.0, 3.0)
+SEAL = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
 
 
 def main() -> int:

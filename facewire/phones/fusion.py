@@ -56,7 +56,7 @@ def _idx(names: tuple[str, ...]) -> np.ndarray:
     return np.array([ARKIT_INDEX[n] for n in names], dtype=np.intp)
 
 
-_POSITIVE = ("jaw_gain", "seal_sharpness")  # scale factors: in (0, 3], not weights
+_POSITIVE = {"jaw_gain": 3.0, "seal_sharpness": 8.0}  # not weights: in (0, upper bound]
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ class FusionParams:
     two jaws; ``jaw_gain`` scales the result (the teacher's table is drawn for a moderate
     speaker); ``seal_sharpness`` raises the teacher's seal to this power, so a half-formed
     seal in a short vowel between bilabials (aligned phones are coarse) lets the lips part.
-    Weights lie in [0, 1], the gain and the sharpness in (0, 3].
+    Weights lie in [0, 1], the gain in (0, 3], the sharpness in (0, 8].
     """
 
     lips_phone_weight: float = 1.0
@@ -82,7 +82,7 @@ class FusionParams:
         for f in fields(self):
             v = getattr(self, f.name)
             positive = f.name in _POSITIVE
-            hi = 3.0 if positive else 1.0
+            hi = _POSITIVE.get(f.name, 1.0)
             lo_ok = v > 0 if positive else v >= 0
             if not (isinstance(v, (int, float)) and np.isfinite(v) and lo_ok and v <= hi):
                 raise ValueError(f"fusion parameter {f.name}={v!r} is out of range "
