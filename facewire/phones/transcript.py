@@ -111,9 +111,12 @@ def _phone_symbols(label: str) -> tuple[str, ...]:
 
 def read_textgrid(path: str | Path) -> TextGridContent:
     """Read a Praat TextGrid (with ``praatio``): its phones tier, else its words tier."""
-    from praatio import textgrid
-
     p = Path(path)
+    try:
+        from praatio import textgrid
+    except ImportError:
+        raise TranscriptError(f"{p}: reading TextGrids needs praatio; pip install "
+                              "'facewire[words]'") from None
     try:
         tg = textgrid.openTextgrid(str(p), includeEmptyIntervals=False)
     except Exception as exc:  # praatio raises several types for a malformed file

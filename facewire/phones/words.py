@@ -89,13 +89,18 @@ class WordsAligner:
         from facewire.phones.align import AlignmentError
         from facewire.phones.lexicon import PronunciationError, espeak_pronunciations
 
-        words = normalize_transcript(text)
+        try:
+            words = normalize_transcript(text)
+            dec = self.aligner.decoder
+            self.loop  # noqa: B018 - both pocketsphinx searches load here
+        except ImportError as exc:
+            return PhoneSource("audio", None, f"{exc.name} is not installed; "
+                               "pip install 'facewire[words]' to animate from transcripts")
         if not words:
             return PhoneSource("audio", None, "the transcript holds no words")
         why = silence_reason(audio)
         if why:
             return PhoneSource("audio", None, why)
-        dec = self.aligner.decoder
         oov = sorted({w for w in words if dec.lookup_word(w) is None})
         try:
             self.aligner.add_words(espeak_pronunciations(oov))
