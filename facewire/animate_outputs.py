@@ -11,6 +11,7 @@ from facewire.rig.arkit import ARKIT_52, ARKIT_INDEX
 
 PLOT_CURVES = ("jawOpen", "mouthClose", "mouthFunnel", "mouthPucker", "mouthStretchLeft",
                "mouthPressLeft")
+TAKE_METADATA = "facewire.take"  # MCAP metadata record: which phone source made the take
 
 
 def write_outputs(take: Take, stem: Path, plot: bool = True) -> list[Path]:
@@ -25,10 +26,13 @@ def write_outputs(take: Take, stem: Path, plot: bool = True) -> list[Path]:
     written.append(csv_path)
     npz_path = stem.with_name(stem.name + ".npz")
     np.savez_compressed(npz_path, weights=take.weights, times=take.times, fps=take.fps,
-                        names=np.array(ARKIT_52))
+                        names=np.array(ARKIT_52), source=take.source,
+                        source_reason=take.source_reason)
     written.append(npz_path)
     bag_path = stem.with_name(stem.name + ".mcap")
     with BagWriter(bag_path) as bag:
+        bag.add_metadata(TAKE_METADATA, {"source": take.source,
+                                         "source_reason": take.source_reason})
         for topic, msg in take.messages:
             bag.write(topic, msg, log_time_ns=msg.header.stamp_ns)
     written.append(bag_path)

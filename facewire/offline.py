@@ -47,6 +47,8 @@ class Take:
     weights: np.ndarray  # (frames, 52) ARKit, smoothed
     fps: float
     messages: list[tuple[str, object]] = field(default_factory=list)  # (topic, msg) in order
+    source: str = "audio"  # which phones made it: "audio", "transcript", "textgrid"
+    source_reason: str = ""  # where the words came from, or why they were not used
 
     @classmethod
     def from_messages(cls, messages: list[tuple[str, object]], fps: float = 60.0) -> Take:

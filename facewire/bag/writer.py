@@ -97,6 +97,10 @@ class BagWriter:
                                sequence=sequence & 0xFFFFFFFF)
         self.counts[topic] = self.counts.get(topic, 0) + 1
 
+    def add_metadata(self, name: str, data: dict[str, str]) -> None:
+        """An MCAP metadata record (e.g. which phone source made a take)."""
+        self._mcap.add_metadata(name=name, data={str(k): str(v) for k, v in data.items()})
+
     def flush(self) -> None:
         """End the chunk in progress and push it to the OS (survives a SIGKILL)."""
         self._mcap.flush()

@@ -22,6 +22,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fps", type=float, default=60.0, choices=(60.0, 30.0))
     p.add_argument("--smoothing", default="savgol", choices=("savgol", "one_euro", "none"))
     p.add_argument("--no-plot", action="store_true", help="skip the PNG plots")
+    p.add_argument("--text", default=None, help="the transcript of a single input (else a "
+                   "STEM.TextGrid/.lab/.txt beside each audio file is used when present)")
+    p.add_argument("--no-transcript", action="store_true",
+                   help="ignore transcripts: animate from the audio alone")
+    p.add_argument("--fusion", default=None, help="phone fusion card (default: bundled)")
     p.set_defaults(func=run)
 
 
@@ -41,11 +46,24 @@ def run(args: argparse.Namespace) -> int:
 
     from facewire.animate_outputs import write_outputs
     from facewire.nodes.audio import AudioSourceError
-    from facewire.offline import animate_file
+    from facewire.offline_words import animate_file_words
+    from facewire.phones.fusion import load_fusion
+
+    def tqdm_warn(message: str) -> None:
+        tqdm.write(f"warning: {message}", file=sys.stderr)
 
     files = collect_inputs(args.inputs)
     if not files:
         print("facewire animate: no audio files found in the inputs", file=sys.stderr)
+        return 2
+    if args.text is not None and len(files) != 1:
+        print(f"facewire animate: --text gives one file's transcript but {len(files)} files "
+              "were given; animate one file, or put STEM.txt beside each", file=sys.stderr)
+        return 2
+    try:
+        fusion = load_fusion(args.fusion) if args.fusion else None
+    except (OSError, ValueError) as exc:
+        print(f"facewire animate: {exc}", file=sys.stderr)
         return 2
     out = Path(args.out)
     stems: dict[str, Path] = {}
@@ -61,8 +79,9 @@ def run(args: argparse.Namespace) -> int:
     for path in tqdm(files, desc="animate", unit="file", disable=len(files) < 2):
         t0 = time.perf_counter()
         try:
-            take = animate_file(path, model=args.model, smoothing={"method": args.smoothing},
-                                fps=args.fps)
+            take = animate_file_words(path, text=args.text, sidecar=not args.no_transcript,
+                                      model=args.model, smoothing={"method": args.smoothing},
+                                      fps=args.fps, fusion=fusion, warn=tqdm_warn)
         except AudioSourceError as exc:  # the audio node's own check names file and fix
             print(f"skipped: {exc}", file=sys.stderr)
             failed += 1

@@ -41,6 +41,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--by", choices=["engine", "voice"], default=None,
                    help="also break closure, false closure and the ratios down per engine "
                    "or per voice of the corpus (which voices a model fails on)")
+    p.add_argument("--words", action="append", default=[], metavar="DATA",
+                   help="score the words path instead: transcript-fused vs audio-only vs the "
+                   "teacher on aligned phones, on clips with transcripts (synth folder, "
+                   "spoken-digits folder, or audio with STEM.txt/.lab); repeatable")
+    p.add_argument("--fusion", default=None, help="phone fusion card for --words "
+                   "(default: bundled)")
     p.add_argument("--json", default=None, help="write the results as JSON here")
     p.add_argument("--update-card", action="store_true",
                    help="record the figures in the (single) exported model's card")
@@ -97,6 +103,8 @@ def _eval(args: argparse.Namespace) -> int:
     except (DatasetError, FileNotFoundError, RuntimeError, ValueError) as exc:
         print(f"facewire eval: {exc}", file=sys.stderr)
         return 2
+    if args.words:
+        return _eval_words(args, models)
     seen = set().union(*(_train_voices(m) for m in args.model))
     if utts and seen and not args.all_voices:
         kept = [u for u in utts if u.voice not in seen]
@@ -179,6 +187,36 @@ def _eval(args: argparse.Namespace) -> int:
         card["command"]["eval"] = info["command"]
         write_card(card_path, card)
         print(f"figures recorded in {card_path}")
+    return 0
+
+
+def _eval_words(args: argparse.Namespace, models: list[tuple[str, str, Any]]) -> int:
+    from tqdm import tqdm
+
+    from facewire.phones.fusion import load_fusion
+    from facewire.train.eval_words import COLUMNS, words_table
+    from facewire.train.evaluate import default_aperture, format_table
+
+    aperture = default_aperture(args.rig)
+    if aperture is None:
+        print("facewire eval: --words needs a rig for the lip aperture (--rig)", file=sys.stderr)
+        return 2
+    try:
+        fusion = load_fusion(args.fusion)
+        tables = words_table([(name, predict, _train_voices(path) if path != "pocketsphinx"
+                               else set()) for path, name, predict in models],
+                             args.words, aperture, fusion, all_voices=args.all_voices,
+                             progress=lambda xs: tqdm(xs, unit="clip", leave=False))
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"facewire eval: {exc}", file=sys.stderr)
+        return 2
+    for data, table in tables.items():
+        print(f"\n{data}")
+        print(format_table(table, COLUMNS))
+    if args.json:
+        Path(args.json).write_text(json.dumps(
+            {"command": "facewire " + " ".join(sys.argv[1:]), "fusion": fusion.to_dict(),
+             "unseen_voices_only": not args.all_voices, "words": tables}, indent=2) + "\n")
     return 0
 
 

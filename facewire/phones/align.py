@@ -19,6 +19,20 @@ FRAME_S = 0.01  # pocketsphinx's frame rate is 100 per second
 PAD_S = 0.25  # silence added around the clip: the aligner needs room for the first phone
 
 
+DITHER = 1e-4  # ~3 LSB of int16
+
+
+def padded_pcm(audio: np.ndarray) -> bytes:
+    """16-bit PCM of the clip with ``PAD_S`` of silence each side and a fixed, seeded dither:
+    runs of exact zeros (the pad, and the stop closures of synthetic voices such as
+    espeak-ng) give pocketsphinx log-energies of minus infinity, and then no path through
+    the text at all."""
+    pad = np.zeros(int(PAD_S * SAMPLE_RATE))
+    padded = np.concatenate([pad, np.asarray(audio, np.float64).ravel(), pad])
+    padded += DITHER * np.random.default_rng(0).standard_normal(len(padded))
+    return (np.clip(padded, -1, 1) * 32767).astype("<i2").tobytes()
+
+
 class AlignmentError(RuntimeError):
     """The text could not be aligned to the audio (wrong words, silence, too short)."""
 
@@ -36,6 +50,14 @@ class ForcedAligner:
                                dict=os.path.join(mp, "en-us", "cmudict-en-us.dict"),
                                beam=1e-80, pbeam=1e-80, wbeam=1e-60, bestpath=False,
                                fwdflat=False, loglevel="FATAL")
+        self.last_score = 0.0
+        self.last_frames = 0
+
+    def add_words(self, pronunciations: dict[str, tuple[str, ...]]) -> None:
+        """Add words (ARPAbet phones) to the dictionary for the rest of this aligner's life:
+        out-of-dictionary words of a transcript (facewire.phones.lexicon)."""
+        for word, phones in pronunciations.items():
+            self.decoder.add_word(word, " ".join(phones), True)
 
     def _decode(self, pcm: bytes) -> None:
         self.decoder.start_utt()
@@ -50,9 +72,7 @@ class ForcedAligner:
             raise AlignmentError(f"words not in the pocketsphinx dictionary: {unknown}")
         if not words:
             raise AlignmentError("nothing to align: empty text")
-        pad = np.zeros(int(PAD_S * SAMPLE_RATE))
-        padded = np.concatenate([pad, np.asarray(audio, np.float64).ravel(), pad])
-        pcm = (np.clip(padded, -1, 1) * 32767).astype("<i2").tobytes()
+        pcm = padded_pcm(audio)
         self.decoder.set_align_text(" ".join(words))
         self._decode(pcm)
         try:
@@ -65,6 +85,10 @@ class ForcedAligner:
         if alignment is None:
             raise AlignmentError(f"pocketsphinx could not align {text!r} to "
                                  f"{len(audio) / SAMPLE_RATE:.2f} s of audio")
+        # acoustic log-likelihood of the alignment (pocketsphinx log units) and its frames:
+        # facewire.phones.plausibility compares it with a free phone loop's
+        self.last_score = float(sum(w.score for w in alignment))
+        self.last_frames = int(self.decoder.n_frames())
         phones: list[Phone] = []
         aligned = 0
         end_s = len(audio) / SAMPLE_RATE

@@ -394,8 +394,9 @@ def format_table(results: dict[str, dict[str, float]], columns: Sequence[str] = 
         for c in cols:
             v = r.get(c, float("nan"))
             cells.append(("-" if v != v else
-                          f"{v:.0f}" if c in ("clips", "bilabials") else
-                          f"{100 * v:.1f}%" if c in ("closure", "false_closure") else
+                          f"{v:.0f}" if c in ("clips", "bilabials", "aligned") else
+                          f"{100 * v:.1f}%" if c in ("closure", "false_closure",
+                                                     "vowel_closure") else
                           f"{100 * v:.2f}%" if c.startswith("lmd") else
                           f"{v:.2e}" if c in ("smooth", "self_smooth", "mse") else
                           f"{v:.3f}").rjust(widths[c]))

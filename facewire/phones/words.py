@@ -1,0 +1,249 @@
+"""The words path: known text (or a TextGrid) + audio -> timed phones, or the reason why not.
+
+One entry, :meth:`WordsAligner.resolve`, decides which source animates a clip: timed phones
+from a TextGrid's phones tier, a transcript force-aligned with pocketsphinx (numbers and
+punctuation normalised, out-of-dictionary words pronounced by espeak-ng), or, when
+neither exists or the alignment fails or is implausible, the audio alone, with the reason
+in one line. :func:`fused_curves` then puts the teacher on those phones together with the
+voice model's curves (facewire.phones.fusion).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from facewire.phones.arpabet import SIL, Phone
+from facewire.phones.fusion import FusionParams, fuse_frames
+from facewire.phones.plausibility import (
+    check_alignment,
+    coverage,
+    silence_reason,
+)
+from facewire.phones.teacher import phones_to_curves
+from facewire.phones.transcript import (
+    TEXT_SUFFIXES,
+    TEXTGRID_SUFFIX,
+    TranscriptError,
+    find_sidecar,
+    normalize_transcript,
+    read_text_file,
+    read_textgrid,
+)
+
+SOURCES = ("transcript", "textgrid", "audio")
+SAMPLE_RATE = 16000
+LONG_S = 20.0  # longer clips align sentence by sentence (facewire.phones.chunking)
+MIN_ALIGNED_SHARE = 0.5  # of a long clip's sentences, or the whole clip falls back
+
+
+@dataclass(frozen=True)
+class PhoneSource:
+    """Which path animates a clip: ``source`` is one of SOURCES; ``phones`` are None for
+    ``"audio"``; ``reason`` says why audio (a fallback) or where the words came from."""
+
+    source: str
+    phones: list[Phone] | None
+    reason: str
+    confidence: float = float("nan")
+    coverage: float = float("nan")
+    known: list[tuple[float, float]] | None = None  # spans (s) the phones cover; None: all
+
+    @property
+    def fallback(self) -> bool:
+        """True when words were given but could not be used."""
+        return self.source == "audio" and bool(self.reason) and self.reason != NO_WORDS
+
+
+NO_WORDS = "no transcript"
+
+
+class WordsAligner:
+    """Aligns transcripts to audio; one pocketsphinx decoder and phone loop reused across
+    clips (a batch worker keeps one)."""
+
+    def __init__(self) -> None:
+        self._aligner = None
+        self._loop = None
+
+    @property
+    def aligner(self):
+        if self._aligner is None:
+            from facewire.phones.align import ForcedAligner
+
+            self._aligner = ForcedAligner()
+        return self._aligner
+
+    @property
+    def loop(self):
+        if self._loop is None:
+            from facewire.phones.plausibility import PhoneLoop
+
+            self._loop = PhoneLoop()
+        return self._loop
+
+    def align_text(self, audio: np.ndarray, text: str) -> PhoneSource:
+        """Force-align ``text`` to 16 kHz mono ``audio``: phones, or the audio fallback."""
+        from facewire.phones.align import AlignmentError
+        from facewire.phones.lexicon import PronunciationError, espeak_pronunciations
+
+        try:
+            words = normalize_transcript(text)
+            dec = self.aligner.decoder
+            self.loop  # noqa: B018 - both pocketsphinx searches load here
+        except ImportError as exc:
+            return PhoneSource("audio", None, f"{exc.name} is not installed; "
+                               "pip install 'facewire[words]' to animate from transcripts")
+        if not words:
+            return PhoneSource("audio", None, "the transcript holds no words")
+        why = silence_reason(audio)
+        if why:
+            return PhoneSource("audio", None, why)
+        oov = sorted({w for w in words if dec.lookup_word(w) is None})
+        try:
+            self.aligner.add_words(espeak_pronunciations(oov))
+        except PronunciationError as exc:
+            return PhoneSource("audio", None, str(exc))
+        if len(audio) > LONG_S * SAMPLE_RATE:
+            return self._align_long(audio, text)
+        try:
+            phones = self.aligner.align(audio, " ".join(words))
+        except AlignmentError as exc:
+            return PhoneSource("audio", None, f"alignment failed: {exc}")
+        chk = self._check(phones, audio)
+        if chk.reason:
+            return PhoneSource("audio", None, chk.reason, chk.confidence, chk.coverage)
+        return PhoneSource("transcript", phones, f"{len(words)} words aligned",
+                           chk.confidence, chk.coverage)
+
+    def _check(self, phones: list[Phone], audio: np.ndarray):
+        from facewire.phones.align import padded_pcm
+
+        pcm = padded_pcm(audio)  # the same samples the aligner scored
+        return check_alignment(phones, audio, self.aligner.last_score,
+                               self.aligner.last_frames, self.loop.score(pcm))
+
+    def _align_long(self, audio: np.ndarray, text: str) -> PhoneSource:
+        """Sentence by sentence (facewire.phones.chunking): a long clip keeps every
+        sentence that aligns plausibly; the others' spans stay with the voice."""
+        from facewire.phones.align import AlignmentError
+        from facewire.phones.chunking import plan_chunks, split_units
+
+        units = [u for u in (normalize_transcript(x) for x in split_units(text)) if u]
+        dec = self.aligner.decoder
+        counts = [sum(len((dec.lookup_word(w) or "x").split()) for w in u) for u in units]
+        spans = plan_chunks(counts, audio)
+        if spans is None:
+            return PhoneSource("audio", None, f"the transcript has {len(units)} sentences but "
+                               "the audio has fewer pauses between them; is it this file's "
+                               "text?")
+        phones: list[Phone] = []
+        known: list[tuple[float, float]] = []
+        for words, (start, end) in zip(units, spans):
+            a, b = int(start * SAMPLE_RATE), int(end * SAMPLE_RATE)
+            piece = audio[a:b]
+            if silence_reason(piece):
+                continue
+            try:
+                got = self.aligner.align(piece, " ".join(words))
+            except AlignmentError:
+                continue
+            if self._check(got, piece).reason:
+                continue
+            phones += [Phone(p.phone, p.start + start, p.end + start) for p in got]
+            known.append((start, end))
+        share = len(known) / len(units)
+        why = f"{len(known)} of {len(units)} sentences aligned"
+        if share < MIN_ALIGNED_SHARE:
+            return PhoneSource("audio", None, f"only {why}; is it this file's text?")
+        return PhoneSource("transcript", phones, why, coverage=coverage(phones, audio),
+                           known=known)
+
+    def resolve(self, audio: np.ndarray, text: str | None = None,
+                textgrid: str | Path | None = None, sidecar_for: str | Path | None = None
+                ) -> PhoneSource:
+        """The phone source for a clip: ``text`` wins, then ``textgrid``, then a sidecar of
+        the audio file ``sidecar_for`` (STEM.TextGrid/.lab/.txt), else audio only."""
+        origin = "--text"
+        if text is None and textgrid is None and sidecar_for is not None:
+            side = find_sidecar(sidecar_for)
+            if side is None:
+                return PhoneSource("audio", None, NO_WORDS)
+            if side.suffix == TEXTGRID_SUFFIX or side.suffix.lower() == ".textgrid":
+                textgrid = side
+            elif side.suffix.lower() in TEXT_SUFFIXES:
+                origin = side.name
+                try:
+                    text = read_text_file(side)
+                except TranscriptError as exc:
+                    return PhoneSource("audio", None, str(exc))
+        if text is not None:
+            src = self.align_text(audio, text)
+            if src.source == "audio":
+                return PhoneSource("audio", None, f"{origin}: {src.reason}", src.confidence,
+                                   src.coverage)
+            return PhoneSource("transcript", src.phones, f"{origin}: {src.reason}",
+                               src.confidence, src.coverage, src.known)
+        if textgrid is not None:
+            return self._from_textgrid(audio, Path(textgrid))
+        return PhoneSource("audio", None, NO_WORDS)
+
+    def _from_textgrid(self, audio: np.ndarray, path: Path) -> PhoneSource:
+        try:
+            tg = read_textgrid(path)
+        except TranscriptError as exc:
+            return PhoneSource("audio", None, str(exc))
+        if tg.phones is None:  # a words tier only: align its words
+            src = self.align_text(audio, tg.words)
+            return PhoneSource(src.source if src.source == "audio" else "textgrid", src.phones,
+                               f"{path.name} (words tier): {src.reason}", src.confidence,
+                               src.coverage, src.known)
+        why = silence_reason(audio)
+        if why:
+            return PhoneSource("audio", None, f"{path.name}: {why}")
+        end = len(audio) / SAMPLE_RATE
+        if tg.phones[-1].start >= end:
+            return PhoneSource("audio", None, f"{path.name}: its phones run to "
+                               f"{tg.phones[-1].end:.2f} s but the audio lasts {end:.2f} s; "
+                               "is it this file's TextGrid?")
+        cov = coverage(tg.phones, audio)
+        return PhoneSource("textgrid", tg.phones, f"{path.name}: {len(tg.phones)} phones",
+                           coverage=cov)
+
+
+def teacher_at(phones: list[Phone], times: np.ndarray, fps: float = 60.0) -> np.ndarray:
+    """The teacher's curves on ``phones`` sampled at ``times`` (s): ``(len(times), 52)``."""
+    times = np.asarray(times, np.float64)
+    if len(times) == 0:
+        return np.zeros((0, 52), np.float32)
+    n = int(np.ceil(max(times.max(), 0.0) * fps)) + 2
+    grid = phones_to_curves([p for p in phones if p.phone != SIL], n)
+    t = np.arange(n) / fps
+    idx = np.rint(times * fps).astype(int)
+    if np.allclose(idx / fps, times, atol=1e-6) and idx.min() >= 0:
+        return grid[idx]
+    return np.stack([np.interp(times, t, grid[:, k]) for k in range(52)], axis=1
+                    ).astype(np.float32)
+
+
+def known_mask(known: list[tuple[float, float]] | None, times: np.ndarray) -> np.ndarray:
+    """Frames whose phones are known (all when ``known`` is None)."""
+    times = np.asarray(times)
+    if known is None:
+        return np.ones(len(times), bool)
+    mask = np.zeros(len(times), bool)
+    for a, b in known:
+        mask |= (times >= a) & (times < b)
+    return mask
+
+
+def fused_curves(phones: list[Phone], voice: np.ndarray, times: np.ndarray,
+                 params: FusionParams | None = None, fps: float = 60.0,
+                 known: list[tuple[float, float]] | None = None) -> np.ndarray:
+    """The words-path take: teacher on ``phones`` fused with the voice curves at ``times``;
+    frames outside the ``known`` spans (sentences that did not align) keep the voice."""
+    fused = fuse_frames(teacher_at(phones, times, fps), voice, params)
+    mask = known_mask(known, times)
+    return np.where(mask[:, None], fused, np.asarray(voice, np.float32)).astype(np.float32)
