@@ -50,7 +50,7 @@ class PhoneFusionNode(Node):
 
     def on_start(self) -> None:
         self.fusion = load_fusion(self.p.fusion or None)
-        self.log.info("fusion %s, teacher lookahead %.0f ms, hold %.0f ms", self.fusion.name,
+        self.log.info("fusion %s, teacher lookahead %.0f ms, hold %.0f ms", self.p.fusion or "the shipped card",
                       self.p.lookahead_ms, self.p.hold_ms)
         self._reset()
 
