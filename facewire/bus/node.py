@@ -228,6 +228,8 @@ class Node:
         for port, sub in self._subs.items():
             for cause, n in sub.drops.items():
                 counters[f"drop.{port}.{cause}"] = n
+            if getattr(sub, "resets", 0):
+                counters[f"seq_reset.{port}"] = sub.resets
         for what, n in getattr(self.bus, "registry_drops", {}).items():
             counters[f"registry.bad_{what}"] = n
         if getattr(self.bus, "registrations", 0):

@@ -250,6 +250,7 @@ class Subscription:
         self.endpoints: set[str] = set()
         self.received = 0
         self.drops: Counter[str] = Counter()
+        self.resets = 0  # sequence restarts and jumps, each taken as a new stream
         self._last_seq: dict[bytes, int] = {}
         self._logged: set[str] = set()
         self.register()
@@ -331,11 +332,11 @@ class Subscription:
         seq = msg.header.seq
         if last is not None and seq > last + 1:
             if seq - last > MAX_SEQ_GAP:
-                self.drops["seq_reset"] += 1  # a new stream, not billions of lost messages
+                self.resets += 1  # a new stream, not billions of lost messages
             else:
                 self.drops["seq_gap"] += seq - last - 1
-        elif last is not None and seq <= last:
-            self.drops["seq_reset"] += 1
+        elif last is not None and seq < last:
+            self.resets += 1  # a restarted publisher, or a wrapped counter
         if last is None and len(self._last_seq) >= MAX_SOURCES:
             self._last_seq.clear()  # forged publisher ids must not grow this without bound
         self._last_seq[source] = seq
