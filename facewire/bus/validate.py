@@ -74,3 +74,41 @@ def publisher_entry(entry: Any) -> dict[str, Any]:
     return {"topic": topic(entry), "type": text(entry, "type", MAX_NAME),
             "endpoint": endpoint(entry), "pub_id": text(entry, "pub_id", MAX_ID),
             "node": text(entry, "node", MAX_NAME, empty=True)}
+
+
+def node_entries(reply: Any) -> tuple[list[dict[str, Any]], int]:
+    """The ``nodes`` of a registry ``list`` reply, checked, each with its NodeStatus decoded
+    (None when absent or malformed), and how many entries were malformed."""
+    from facewire.messages.codec import DecodeError, decode_bytes
+    from facewire.messages.types import NodeStatus
+
+    nodes = reply.get("nodes") if isinstance(reply, dict) else None
+    if not isinstance(nodes, list):
+        return [], 1
+    good, bad = [], 0
+    for entry in nodes:
+        try:
+            if not isinstance(entry, dict):
+                raise BadEntry("node entry is not a map")
+            row = {"node": text(entry, "node", MAX_NAME, empty=True),
+                   "host": text(entry, "host", MAX_NAME, empty=True),
+                   "pid": integer(entry, "pid", 0, MAX_PID),
+                   "age_s": entry.get("age_s") if isinstance(entry.get("age_s"), float | int)
+                   else 0.0,
+                   "status": None, "bad_status": False}
+        except BadEntry:
+            bad += 1
+            continue
+        raw = entry.get("status")
+        if raw is not None:
+            try:
+                status = decode_bytes(raw) if isinstance(raw, bytes) else None
+            except DecodeError:
+                status = None
+            if isinstance(status, NodeStatus):
+                row["status"] = status
+            else:
+                row["bad_status"] = True
+                bad += 1
+        good.append(row)
+    return good, bad

@@ -7,8 +7,6 @@ import json
 import logging
 import sys
 
-from facewire.messages.codec import decode_bytes
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("node", help="run a node by hand, list running nodes")
@@ -60,22 +58,27 @@ def list_nodes(args: argparse.Namespace) -> int:
     import zmq
 
     from facewire.bus.client import RegistryClient, RegistryUnreachable
+    from facewire.bus.validate import node_entries
 
     try:
         client = RegistryClient(zmq.Context.instance(), "facewire-cli", args.registry)
-        nodes = client.request({"op": "list"})["nodes"]
+        nodes, bad = node_entries(client.request({"op": "list"}))
         client.close()
-    except RegistryUnreachable as exc:
-        print(exc, file=sys.stderr)
+    except (RegistryUnreachable, RuntimeError) as exc:
+        print(f"facewire node list: {exc}", file=sys.stderr)
         return 2
+    if bad:
+        print(f"facewire node list: {bad} malformed registry entr{'y' if bad == 1 else 'ies'} "
+              "left out or shown as 'bad status' (a node of another facewire version?)",
+              file=sys.stderr)
     rows = []
     for n in nodes:
         if n["node"] == "facewire-cli":
             continue
-        status = decode_bytes(n["status"]) if n.get("status") else None
+        status = n["status"]
         rows.append({
             "node": n["node"], "host": n["host"], "pid": n["pid"], "age_s": n["age_s"],
-            "state": status.state if status else "starting",
+            "state": "bad status" if n["bad_status"] else status.state if status else "starting",
             "inputs": status.inputs if status else {},
             "outputs": status.outputs if status else {},
             "counters": status.counters if status else {},

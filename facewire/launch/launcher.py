@@ -111,6 +111,7 @@ class Launcher:
         self._stop = threading.Event()
         self._signals = 0
         self._failed = False
+        self._bad_entries = 0  # malformed entries in the registry's node list, counted
         self._delay_due: float | None = None  # when to ask the running nodes for delay_s
         self._delay_deadline = 0.0
         self._width = max([len(n.label) for n in nodes] + [len("registry"), len("launch")])
@@ -247,14 +248,16 @@ class Launcher:
 
     def _statuses(self) -> dict[int, Any]:
         """The latest NodeStatus of each process the registry knows, by pid."""
-        from facewire.messages.codec import decode_bytes
+        from facewire.bus.validate import node_entries
 
-        reply = ask_registry(self.registry, {"op": "list"}, 0.5) or {}
-        out = {}
-        for entry in reply.get("nodes", []):
-            if entry.get("status") is not None:
-                out[entry.get("pid")] = decode_bytes(entry["status"])
-        return out
+        reply = ask_registry(self.registry, {"op": "list"}, 0.5)
+        if reply is None:
+            return {}
+        nodes, bad = node_entries(reply)
+        if bad and not self._bad_entries:
+            self.say(f"ignored {bad} malformed registry entr{'y' if bad == 1 else 'ies'}")
+        self._bad_entries += bad
+        return {n["pid"]: n["status"] for n in nodes if n["status"] is not None}
 
     def _report_delay(self, now: float) -> None:
         """Once every node runs, print the graph's delay from the delay_s they report.
