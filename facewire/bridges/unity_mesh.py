@@ -32,6 +32,8 @@ import struct
 
 import numpy as np
 
+from facewire.subjects import DEFAULT_MAX_SUBJECTS, LruDict
+
 MAGIC = b"FWMD"
 VERSION = 1
 HEADER = struct.Struct("<4sBBHHIIIHdf")  # up to the subject length byte
@@ -82,14 +84,14 @@ class MeshStreamSender:
         self.address = (host, port)
         self.metres_per_unit = metres_per_unit
         self.max_packet = max_packet
-        self.frames: dict[str, int] = {}
+        self.frames: LruDict = LruDict(DEFAULT_MAX_SUBJECTS)  # subjects come from messages
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 * 1024 * 1024)
         self.datagrams = 0
 
     def send(self, displacements: np.ndarray, media_time: float, subject: str = "") -> int:
         """Send one frame; returns the number of datagrams."""
-        frame = self.frames.get(subject, 0)
+        frame = self.frames.use(subject, 0)
         packets = encode_frame(displacements, frame, media_time, self.metres_per_unit,
                                subject, self.max_packet)
         for p in packets:
