@@ -222,7 +222,7 @@ _keys = st.sampled_from(["node", "host", "pid", "topic", "type", "endpoint", "pu
                          "sub_id", "watch_id", "status", "id"])
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(st.integers(0, 3), _ops, st.dictionaries(_keys, _values, max_size=6)),
                 min_size=1, max_size=8))
 def test_fuzzed_requests_never_raise_and_store_only_valid_entries(requests: list) -> None:
