@@ -40,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from facewire.animate_outputs import write_outputs
+    from facewire.models.runtime import ModelError
     from facewire.nodes.audio import AudioSourceError
     from facewire.offline import animate_file
 
@@ -48,6 +49,10 @@ def run(args: argparse.Namespace) -> int:
         print("facewire animate: no audio files found in the inputs", file=sys.stderr)
         return 2
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        print(f"facewire animate: --out {out} is a file; name a folder (it is created if "
+              "missing)", file=sys.stderr)
+        return 2
     out.mkdir(parents=True, exist_ok=True)
     failed = 0
     audio_s = compute_s = 0.0
@@ -60,6 +65,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"skipped: {exc}", file=sys.stderr)
             failed += 1
             continue
+        except ModelError as exc:  # the same for every file: stop at once
+            print(f"facewire animate: --model: {exc}", file=sys.stderr)
+            return 2
         compute_s += time.perf_counter() - t0
         audio_s += len(take.audio) / take.sample_rate
         written = write_outputs(take, out / path.stem, plot=not args.no_plot)

@@ -44,8 +44,17 @@ def run_node(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr)
     try:
+        given = json.loads(args.params_json)
+    except json.JSONDecodeError as exc:
+        given = exc
+    if not isinstance(given, dict):
+        print(f"facewire node run: --params-json {args.params_json[:60]!r} is not a JSON object"
+              + (f" ({given})" if isinstance(given, Exception) else "")
+              + """; write e.g. '{"rate": 10}'""", file=sys.stderr)
+        return 2
+    try:
         cls = load_node_class(args.type)
-        params = {**json.loads(args.params_json), **_pairs(args.param, "param")}
+        params = {**given, **_pairs(args.param, "param")}
         node = cls(name=args.name or args.type.rsplit(":", 1)[-1].lower(), namespace=args.ns,
                    params=params, remaps=_pairs(args.remap, "remap"), registry=args.registry)
     except (UnknownNode, ParamError, RegistryUnreachable) as exc:
