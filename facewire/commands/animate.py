@@ -36,6 +36,18 @@ def collect_inputs(items: list[str]) -> list[Path]:
     return files
 
 
+def file_duration(path: Path, fallback: float) -> float:
+    """The file's own length (the take is padded to whole chunks)."""
+    import soundfile as sf
+
+    from facewire.nodes.audio import resolve_audio_path
+
+    try:
+        return float(sf.info(str(resolve_audio_path(str(path)))).duration)
+    except Exception:  # soundfile raises LibsndfileError/RuntimeError variants
+        return fallback
+
+
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -69,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"facewire animate: --model: {exc}", file=sys.stderr)
             return 2
         compute_s += time.perf_counter() - t0
-        audio_s += len(take.audio) / take.sample_rate
+        audio_s += file_duration(path, len(take.audio) / take.sample_rate)
         written = write_outputs(take, out / path.stem, plot=not args.no_plot)
         tqdm.write(f"{path} -> {', '.join(str(w) for w in written)}")
     if compute_s > 0:
