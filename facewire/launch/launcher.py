@@ -36,6 +36,7 @@ STABLE_AFTER_S = 10.0  # a node up this long gets its back-off reset
 POLL_S = 0.05
 READY_TIMEOUT_S = 15.0  # consumers get this long to subscribe before sources start
 DELAY_REPORT_S = 20.0  # give up waiting for every node's delay_s after this long
+CANNOT_START = 2  # the exit code of a node whose set-up failed (Node.run, `node run`)
 COLORS = (36, 32, 33, 35, 34, 91, 92, 93, 94, 95, 96)
 
 
@@ -87,6 +88,7 @@ class _Proc:
     ended: int | None = None  # final exit code once it will not come back
     restarts: int = 0
     readers: list[threading.Thread] = field(default_factory=list)
+    last_line: str = ""  # the reason, when it dies at start-up
 
 
 class Launcher:
@@ -147,7 +149,10 @@ class Launcher:
 
     def _read(self, proc: _Proc, stream: IO[bytes], color_index: int) -> None:
         for raw in iter(stream.readline, b""):
-            self._emit(proc.label, raw.decode(errors="replace").rstrip("\n"), color_index)
+            line = raw.decode(errors="replace").rstrip("\n")
+            if line.strip():
+                proc.last_line = line.strip()
+            self._emit(proc.label, line, color_index)
         stream.close()
 
     # -- processes --------------------------------------------------------------------
@@ -327,6 +332,15 @@ class Launcher:
         if spec.required:
             self.say(f"required node {proc.label} died ({how}) after {uptime:.1f} s; "
                      "stopping everything")
+            proc.ended = code
+            return False
+        if not spec.respawn and code == CANNOT_START:
+            # a node refusing its configuration (a missing file or model): the graph
+            # cannot work without it, so say why and stop instead of idling
+            for reader in proc.readers:
+                reader.join(timeout=1.0)  # its last words, which name the problem
+            reason = f": {proc.last_line}" if proc.last_line else ""
+            self.say(f"node {proc.label} could not start ({how}){reason}; stopping everything")
             proc.ended = code
             return False
         if not spec.respawn:
