@@ -9,7 +9,8 @@ Linux get SIGTERM if the launcher itself dies, so a ``kill -9`` of the launcher 
 orphans.
 
 Stop order: SIGTERM to every node, wait up to a grace period, SIGKILL what is left, then
-the registry last so nodes can say goodbye to it.
+the registry last so nodes can say goodbye to it. A registry that dies is started again;
+the nodes register again by themselves.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ STABLE_AFTER_S = 10.0  # a node up this long gets its back-off reset
 POLL_S = 0.05
 READY_TIMEOUT_S = 15.0  # consumers get this long to subscribe before sources start
 DELAY_REPORT_S = 20.0  # give up waiting for every node's delay_s after this long
+REGISTRY_STABLE_S = 2.0  # a registry up this long died of something else than its start
+REGISTRY_QUICK_DEATHS = 3  # quick deaths in a row before the launch gives up
 CANNOT_START = 2  # the exit code of a node whose set-up failed (Node.run, `node run`)
 COLORS = (36, 32, 33, 35, 34, 91, 92, 93, 94, 95, 96)
 
@@ -300,10 +303,9 @@ class Launcher:
                 self._report_delay(now)
             reg = self.registry_proc
             if reg is not None and reg.popen is not None and reg.popen.poll() is not None:
-                self.say(f"the registry died ({describe_exit(reg.popen.returncode)}); "
-                         "stopping everything")
-                self._failed = True
-                return
+                if not self._respawn_registry(reg, now):
+                    self._failed = True
+                    return
             for i, proc in enumerate(self.procs, start=1):
                 if proc.ended is not None:
                     continue
@@ -322,6 +324,24 @@ class Launcher:
             if self.procs and all(p.ended is not None for p in self.procs):
                 self.say("every node has ended")
                 return
+
+    def _respawn_registry(self, reg: _Proc, now: float) -> bool:
+        """Start the registry again at once; the nodes notice and register again (their
+        data connections never went through it). False when it keeps dying at start."""
+        assert reg.popen is not None
+        how = describe_exit(reg.popen.returncode)
+        if now - reg.started < REGISTRY_STABLE_S:
+            reg.next_delay += 1
+        else:
+            reg.next_delay = 0
+        if reg.next_delay > REGISTRY_QUICK_DEATHS:
+            self.say(f"the registry died ({how}) {REGISTRY_QUICK_DEATHS + 1} times in a row "
+                     "right after starting; stopping everything")
+            return False
+        self.say(f"the registry died ({how}); starting it again")
+        reg.restarts += 1
+        self._spawn(reg, 0)
+        return True
 
     def _handle_exit(self, proc: _Proc, code: int, now: float) -> bool:
         """Report a node that ended; schedule its respawn. False: stop the launch."""

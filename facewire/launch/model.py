@@ -31,6 +31,9 @@ from facewire.bus.node import ParamError, validate_params, validate_remaps
 BUNDLED_DIR = Path(__file__).resolve().parent / "files"
 
 TOP_KEYS = {"args", "namespace", "nodes", "include", "description"}
+# A respawned node should flow again within a second of dying (issue 26): its own start
+# takes most of that, so the first back-off is short; it still doubles on quick deaths.
+DEFAULT_RESPAWN_DELAY_S = 0.1
 NODE_KEYS = {"name", "node", "namespace", "params", "remap", "respawn", "respawn_delay",
              "required", "host", "if", "unless"}
 INCLUDE_KEYS = {"file", "args", "namespace", "host", "if", "unless"}
@@ -465,7 +468,7 @@ class _Loader:
         respawn = _truthy(respawn, w)
         required_flag, w = get("required", False)
         required_flag = _truthy(required_flag, w)
-        delay, w = get("respawn_delay", 1.0)
+        delay, w = get("respawn_delay", DEFAULT_RESPAWN_DELAY_S)
         if isinstance(delay, str):
             delay = parse_cli_value(delay, None)
         if isinstance(delay, bool) or not isinstance(delay, (int, float)) or delay < 0:
