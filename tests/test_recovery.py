@@ -116,3 +116,35 @@ def test_launcher_restarts_its_registry_and_respawns_after_it(tmp_path: Path) ->
         assert run.interrupt() == 0, run.text
     finally:
         run.kill()
+
+
+def test_a_standby_process_takes_over_a_killed_node(tmp_path: Path) -> None:
+    out = tmp_path / "sink.jsonl"
+    chain = CHAIN.replace("    respawn: true\n", "    respawn: true\n    standby: true\n")
+    run = Launch(str(write(tmp_path, "chain.yaml", chain)), "--arg", f"path={out}")
+    try:
+        wait_lines(out, 3)
+        time.sleep(2.0)  # the spare starts a second after the node
+        spare = int(subprocess.run(["pgrep", "-f", "-n", "--", "relay.*--standby"],
+                                   capture_output=True, text=True, check=True).stdout)
+        old = run.pids()["relay"]
+        os.kill(old, signal.SIGKILL)
+        m = run.wait_for(r"started relay \(pid (\d+)\) \(restart 1\) from standby")
+        assert int(m.group(1)) == spare  # the waiting process took over
+        before = len(lines_of(out))
+        assert wait_lines(out, before + 5)[-1]["text"].startswith("r: hello ")
+        time.sleep(1.5)  # its own spare is started in turn
+        assert run.interrupt() == 0, run.text
+    finally:
+        run.kill()
+    spares = subprocess.run(["pgrep", "-f", "--", f"{tmp_path}.*--standby|relay.*--standby"],
+                            capture_output=True, text=True).stdout.split()
+    assert not any(alive(int(p)) for p in spares if int(p) != os.getpid()), spares
+
+
+def test_standby_needs_respawn(tmp_path: Path) -> None:
+    from facewire.launch.model import LaunchError, load
+
+    file = write(tmp_path, "bad.yaml", "nodes:\n  - {name: t, node: talker, standby: true}\n")
+    with pytest.raises(LaunchError, match="standby: true needs respawn: true"):
+        load(str(file))

@@ -19,6 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--params-json", default="{}", help="parameters as a JSON object")
     run.add_argument("--remap", "-r", action="append", default=[], metavar="PORT=TOPIC")
     run.add_argument("--registry", help="registry address (default $FACEWIRE_BUS)")
+    run.add_argument("--standby", action="store_true",
+                     help="import everything, then wait for a line on stdin before joining "
+                          "the graph (the launcher's ready replacement; EOF: exit)")
     run.set_defaults(func=run_node)
     ls = inner.add_parser("list", help="running nodes with status and counters")
     ls.add_argument("--registry")
@@ -52,6 +55,13 @@ def run_node(args: argparse.Namespace) -> int:
               + (f" ({given})" if isinstance(given, Exception) else "")
               + """; write e.g. '{"rate": 10}'""", file=sys.stderr)
         return 2
+    if args.standby:  # imports are most of a start: do them now, join when told
+        try:
+            load_node_class(args.type)
+        except UnknownNode:
+            pass  # reported below, once activated
+        if not sys.stdin.readline():
+            return 0  # the launcher went away or stopped: never needed
     try:
         cls = load_node_class(args.type)
         params = {**given, **_pairs(args.param, "param")}

@@ -37,6 +37,7 @@ STABLE_AFTER_S = 10.0  # a node up this long gets its back-off reset
 POLL_S = 0.05
 READY_TIMEOUT_S = 15.0  # consumers get this long to subscribe before sources start
 DELAY_REPORT_S = 20.0  # give up waiting for every node's delay_s after this long
+SPARE_AFTER_S = 1.0  # a standby node's next spare starts this long after it took over
 REGISTRY_STABLE_S = 2.0  # a registry up this long died of something else than its start
 REGISTRY_QUICK_DEATHS = 3  # quick deaths in a row before the launch gives up
 CANNOT_START = 2  # the exit code of a node whose set-up failed (Node.run, `node run`)
@@ -92,6 +93,9 @@ class _Proc:
     restarts: int = 0
     readers: list[threading.Thread] = field(default_factory=list)
     last_line: str = ""  # the reason, when it dies at start-up
+    spare: subprocess.Popen[bytes] | None = None  # standby: started, waiting on stdin
+    spare_due: float | None = None  # when to start the next spare
+    color: int = 0
 
 
 class Launcher:
@@ -159,19 +163,65 @@ class Launcher:
         stream.close()
 
     # -- processes --------------------------------------------------------------------
-    def _spawn(self, proc: _Proc, color_index: int) -> None:
+    def _popen(self, proc: _Proc, command: list[str], stdin: int) -> subprocess.Popen[bytes]:
         popen = subprocess.Popen(
-            proc.command, env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            command, env=self.env, stdin=stdin, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, process_group=0, preexec_fn=self._preexec,
         )
-        proc.popen, proc.started, proc.respawn_at = popen, time.monotonic(), None
         assert popen.stdout is not None
-        reader = threading.Thread(target=self._read, args=(proc, popen.stdout, color_index),
+        reader = threading.Thread(target=self._read, args=(proc, popen.stdout, proc.color),
                                   name=f"log-{proc.label}", daemon=True)
         reader.start()
         proc.readers.append(reader)
+        return popen
+
+    def _spawn(self, proc: _Proc, color_index: int) -> None:
+        proc.color = color_index
+        popen = self._take_spare(proc)
+        how = " from standby" if popen is not None else ""
+        if popen is None:
+            popen = self._popen(proc, proc.command, subprocess.DEVNULL)
+        proc.popen, proc.started, proc.respawn_at = popen, time.monotonic(), None
+        if proc.spec is not None and proc.spec.standby:
+            proc.spare_due = proc.started + SPARE_AFTER_S  # not while this one starts
         again = f" (restart {proc.restarts})" if proc.restarts else ""
-        self.say(f"started {proc.label} (pid {popen.pid}){again}")
+        self.say(f"started {proc.label} (pid {popen.pid}){again}{how}")
+
+    def _take_spare(self, proc: _Proc) -> subprocess.Popen[bytes] | None:
+        """The waiting standby process, told to join the graph; None if there is none."""
+        spare, proc.spare = proc.spare, None
+        if spare is None or spare.poll() is not None or spare.stdin is None:
+            return None
+        try:
+            spare.stdin.write(b"go\n")
+            spare.stdin.close()
+        except OSError:
+            return None
+        return spare
+
+    def _start_spare(self, proc: _Proc) -> None:
+        """A standby node: imports done, waiting on stdin to take over (issue 26)."""
+        proc.spare_due = None
+        proc.spare = self._popen(proc, [*proc.command, "--standby"], subprocess.PIPE)
+
+    def _stop_spares(self) -> None:
+        """EOF ends a waiting spare; SIGKILL what does not end at once."""
+        spares = [p.spare for p in self.procs if p.spare is not None]
+        for spare in spares:
+            try:
+                if spare.stdin is not None:
+                    spare.stdin.close()
+            except OSError:
+                pass
+        deadline = time.monotonic() + 2.0
+        for spare in spares:
+            try:
+                spare.wait(max(0.01, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                spare.kill()
+                spare.wait()
+        for proc in self.procs:
+            proc.spare = None
 
     def _on_signal(self, signum: int, _frame: Any) -> None:
         self._signals += 1
@@ -309,6 +359,12 @@ class Launcher:
             for i, proc in enumerate(self.procs, start=1):
                 if proc.ended is not None:
                     continue
+                if proc.spare is not None and proc.spare.poll() is not None:
+                    self.say(f"the standby process of {proc.label} died "
+                             f"({describe_exit(proc.spare.returncode)})")
+                    proc.spare, proc.spare_due = None, now + STABLE_AFTER_S
+                if proc.spare_due is not None and now >= proc.spare_due:
+                    self._start_spare(proc)
                 if proc.respawn_at is not None:
                     if now >= proc.respawn_at:
                         proc.restarts += 1
@@ -378,6 +434,7 @@ class Launcher:
         return True
 
     def _shutdown(self) -> None:
+        self._stop_spares()
         running = [p for p in self.procs if p.popen is not None and p.popen.poll() is None]
         if running:
             self.say(f"stopping {len(running)} node(s)")
