@@ -51,7 +51,9 @@ def main() -> int:
         elif op == "advertise":
             reply["subscribers"] = [17, None, "x" * 10000]
         elif op == "list":
-            reply["topics"] = {}
+            reply["topics"] = {"/ok": {"types": ["Text"], "publishers": ["a"],
+                                       "subscribers": []},
+                               "/bad": {"types": 5, "publishers": None}}
             reply["nodes"] = [
                 {"node": "broken", "host": "h", "pid": 7, "age_s": 0.1,
                  "status": b"\xff\x00 not a status"},

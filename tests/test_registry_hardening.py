@@ -148,6 +148,11 @@ def test_consumers_survive_a_registry_that_hands_out_garbage(tmp_path: Path) -> 
         assert "Traceback" not in out.stderr
         assert "broken  [bad status]" in out.stdout
         assert "malformed registry entries" in out.stderr
+        out = subprocess.run(facewire_cmd("topic", "list", "--registry", address),
+                             capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
+        assert "/ok  [Text]" in out.stdout and "/bad" not in out.stdout
+        assert "left out 1 malformed registry entry" in out.stderr
 
         from facewire.launch.launcher import Launcher
 

@@ -71,6 +71,7 @@ def list_topics(args: argparse.Namespace) -> int:
     except RegistryUnreachable as exc:
         print(f"facewire topic: {exc}", file=sys.stderr)
         return 2
+    topics = _well_formed(topics)
     for info in topics.values():
         info["subscribers"] = [s for s in info["subscribers"] if s != CLI_NODE]
     if args.json:
@@ -85,6 +86,22 @@ def list_topics(args: argparse.Namespace) -> int:
         print(f"    publishers:  {', '.join(sorted(t['publishers'])) or '-'}")
         print(f"    subscribers: {', '.join(sorted(t['subscribers'])) or '-'}")
     return 0
+
+
+def _well_formed(topics: Any) -> dict[str, dict[str, list[str]]]:
+    """The registry's topic table with malformed entries left out (and said so once)."""
+    good: dict[str, dict[str, list[str]]] = {}
+    items = topics.items() if isinstance(topics, dict) else []
+    for name, info in items:
+        if isinstance(name, str) and isinstance(info, dict) and all(
+                isinstance(info.get(k), list) and all(isinstance(x, str) for x in info[k])
+                for k in ("types", "publishers", "subscribers")):
+            good[name] = info
+    bad = (len(topics) if isinstance(topics, dict) else 1) - len(good)
+    if bad:
+        print(f"facewire topic: left out {bad} malformed registry entr"
+              f"{'y' if bad == 1 else 'ies'}", file=sys.stderr)
+    return good
 
 
 # -- shared subscription loop ----------------------------------------------------------
