@@ -99,7 +99,8 @@ class RegistryClient:
                 raise RegistryUnreachable(
                     f"no answer from the facewire registry at {self.address} within "
                     f"{timeout_s:.0f} s: start one with 'facewire bus --address {self.address}', "
-                    "use 'facewire launch', or point FACEWIRE_BUS at a running one"
+                    "use 'facewire launch', or point FACEWIRE_BUS at a running one (with CURVE, "
+                    "every process needs FACEWIRE_CURVE naming the same keys)"
                 )
             reply = _unpack(self.sock.recv())
             if reply is None:
