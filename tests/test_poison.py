@@ -238,10 +238,11 @@ def _mutations(rng: np.random.Generator, i: int) -> list[bytes]:
     if kind == 1:
         return with_meta(good, h=[int(rng.integers(0, 2**62)), 0,
                                   float(rng.choice([np.nan, np.inf, -np.inf])), 0])
-    if kind == 2:
-        return with_meta(good, a=[["weights", "float32", [int(rng.integers(0, 200))]]])
-    if kind == 3:
-        return [good[0], rng.bytes(int(rng.integers(0, 400)))]
+    if kind == 2:  # any length but the 52 the buffer holds
+        return with_meta(good, a=[["weights", "float32", [int(rng.choice(
+            [n for n in range(200) if n != 52]))]]])
+    if kind == 3:  # any size but the 208 bytes that 52 floats take
+        return [good[0], rng.bytes(int(rng.choice([n for n in range(400) if n != 208])))]
     if kind == 4:
         return with_meta(good, s={**meta["s"], "subject": int(rng.integers(100))})
     if kind == 5:
