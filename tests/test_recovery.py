@@ -15,12 +15,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from bus_helpers import find_node, start_node, wait_running, wait_until
+from bus_helpers import start_node, wait_running, wait_until
 from conftest import facewire_cmd, stop_process, wait_for_registry
 from scipy.signal import firwin, savgol_coeffs
 from test_launch import CHAIN, Launch, alive, lines_of, wait_lines, write
 
 from facewire.bus import Bus
+from facewire.bus.client import ask_registry
+from facewire.bus.validate import node_entries
 from facewire.dsp.resample import kaiser_lowpass
 from facewire.dsp.smoothing import savgol_weights
 from facewire.messages import Text
@@ -45,6 +47,12 @@ def test_node_start_imports_no_scipy_signal() -> None:
     out = subprocess.run([os.sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60, check=True)
     assert out.stdout.strip() == "False"
+
+
+def listed(address: str) -> dict[str, dict]:
+    """The registry's nodes by name, asked in-process (a `node list` process costs 1 s)."""
+    nodes, _ = node_entries(ask_registry(address, {"op": "list"}, 0.5))
+    return {n["node"]: n for n in nodes}
 
 
 def start_registry(address: str) -> subprocess.Popen:
@@ -74,7 +82,7 @@ def test_nodes_register_again_with_a_restarted_registry(tmp_path: Path,
         assert len(lines_of(out)) > before + 20  # the data path never needs the registry
         registry = start_registry(address)
         # every registration comes back: node list, topics, and a NEW subscriber gets data
-        wait_until(lambda: find_node(address, "src") and find_node(address, "dst"), 10,
+        wait_until(lambda: {"src", "dst"} <= set(listed(address)), 10,
                    "both nodes listed again")
         bus = Bus("newcomer")
         try:
@@ -85,8 +93,13 @@ def test_nodes_register_again_with_a_restarted_registry(tmp_path: Path,
             assert sub.recv(timeout_s=10) is not None
         finally:
             bus.close()
-        counters = find_node(address, "src")["counters"]
-        assert counters["registry.registered_again"] == 1
+        def counted() -> dict | None:  # the heartbeat after the registration says so
+            status = listed(address)["src"]["status"]
+            return status.counters if status and "registry.registered_again" in \
+                status.counters else None
+
+        assert wait_until(counted, 5, "registered_again counted")[
+            "registry.registered_again"] == 1
         assert talker.poll() is None and sink.poll() is None
     finally:
         stop_process(talker)
@@ -105,7 +118,9 @@ def test_launcher_restarts_its_registry_and_respawns_after_it(tmp_path: Path) ->
         new_registry = int(run.wait_for(r"started registry \(pid (\d+)\) \(restart 1\)")
                            .group(1))
         assert alive(new_registry)
-        time.sleep(2.0)  # the nodes notice and register again
+        registry = run.wait_for(r"registry at (\S+) \(for hand-started").group(1)
+        wait_until(lambda: {"talker", "relay", "sink"} <= set(listed(registry)), 10,
+                   "every node registered again")
         # a node respawned after the restart finds its peers through the new registry
         old_relay = run.pids()["relay"]
         os.kill(old_relay, signal.SIGKILL)
@@ -124,16 +139,16 @@ def test_a_standby_process_takes_over_a_killed_node(tmp_path: Path) -> None:
     run = Launch(str(write(tmp_path, "chain.yaml", chain)), "--arg", f"path={out}")
     try:
         wait_lines(out, 3)
-        time.sleep(2.0)  # the spare starts a second after the node
-        spare = int(subprocess.run(["pgrep", "-f", "-n", "--", "relay.*--standby"],
-                                   capture_output=True, text=True, check=True).stdout)
+        spare = int(wait_until(lambda: subprocess.run(  # it starts a second after the node
+            ["pgrep", "-f", "-n", "--", "relay.*--standby"], capture_output=True,
+            text=True).stdout, 10, "the standby process"))
         old = run.pids()["relay"]
         os.kill(old, signal.SIGKILL)
         m = run.wait_for(r"started relay \(pid (\d+)\) \(restart 1\) from standby")
         assert int(m.group(1)) == spare  # the waiting process took over
         before = len(lines_of(out))
         assert wait_lines(out, before + 5)[-1]["text"].startswith("r: hello ")
-        time.sleep(1.5)  # its own spare is started in turn
+        time.sleep(1.2)  # its own spare is started in turn (and must not outlive the launch)
         assert run.interrupt() == 0, run.text
     finally:
         run.kill()
