@@ -198,6 +198,7 @@ def rss_kb(pid: int) -> int:
     raise AssertionError("no VmRSS")
 
 
+@pytest.mark.slow
 def test_running_smoother_memory_stays_bounded_over_10000_subjects(
         smoother_proc: tuple, registry: str) -> None:
     proc, raw, log = smoother_proc
