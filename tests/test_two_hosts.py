@@ -98,13 +98,13 @@ class Graph:
         self.procs.append(proc)
         return proc
 
-    def registry(self) -> None:
-        self.start(self.hosts.a, "registry", facewire_cmd("bus", "--address", REGISTRY))
+    def registry(self, curve: Path | None = None) -> None:
+        self.start(self.hosts.a, "registry", facewire_cmd("bus", "--address", REGISTRY), curve)
         # from the other host, over the veth pair: the registry answers
         def answers() -> bool:
             out = subprocess.run(["ip", "netns", "exec", self.hosts.b,
                                   *facewire_cmd("topic", "list", "--json")],
-                                 env=_env(), capture_output=True, timeout=30)
+                                 env=_env(curve), capture_output=True, timeout=30)
             return out.returncode == 0
         wait_until(answers, 20, f"the registry at {REGISTRY} from the other namespace")
 
@@ -158,7 +158,7 @@ def test_curve_only_the_authorised_subscriber_receives(graph: Graph, tmp_path: P
     for folder in (keys, stranger):
         subprocess.run(facewire_cmd("bus", "keys", str(folder)), check=True,
                        capture_output=True, timeout=30)
-    graph.registry()
+    graph.registry(curve=keys)  # the registry is authenticated too (issue 26)
     good = graph.sink("authorised", curve=keys)
     bad = graph.sink("stranger", curve=stranger)  # its own fresh keys, not authorised
     plain = graph.sink("plain")  # no CURVE at all
@@ -170,6 +170,10 @@ def test_curve_only_the_authorised_subscriber_receives(graph: Graph, tmp_path: P
     assert_consecutive(read_lines(good))
     assert read_lines(bad) == []
     assert read_lines(plain) == []
-    for proc in graph.procs:
+    # the unauthorised ones could not even join: the registry never answered them
+    for name, proc in (("stranger", graph.procs[2]), ("plain", graph.procs[3])):
+        assert proc.wait(15) == 2, name
+        assert "no answer from the facewire registry" in graph.log(name)
+    for proc in (graph.procs[0], graph.procs[1], graph.procs[4]):
         assert proc.poll() is None, "a process died"
 

@@ -31,6 +31,7 @@ import numpy as np
 
 from facewire.bridges.udp import UdpOut
 from facewire.rig.arkit import ARKIT_52, ARKIT_INDEX, LIVELINK_61, camel_case, mirror_name
+from facewire.subjects import DEFAULT_MAX_SUBJECTS, LruDict
 
 log = logging.getLogger(__name__)
 
@@ -219,13 +220,21 @@ class LiveLinkSender:
         device_id: str | None = None,
         fps: float | int | Fraction | tuple[int, int] = 60,
         mirror: bool = False,
+        max_subjects: int = DEFAULT_MAX_SUBJECTS,
     ) -> None:
         self.fps = fps
         self.mirror = mirror
         self.out = UdpOut(host, port)
-        self.encoders: dict[str, LiveLinkEncoder] = {}
+        # subjects come from messages: bounded, the default subject always kept
+        self.encoders: LruDict = LruDict(max_subjects, self._retire, pinned=(subject,))
+        self._retired = {"nonfinite": 0, "clamped": 0}
         self.default_subject = subject
         self.add_subject(subject, device_id)
+
+    def _retire(self, subject: str, enc: LiveLinkEncoder) -> None:
+        """An evicted subject's counts stay in the totals."""
+        self._retired["nonfinite"] += enc.stats.nonfinite
+        self._retired["clamped"] += enc.stats.clamped
 
     def add_subject(self, subject: str, device_id: str | None = None) -> LiveLinkEncoder:
         """Register a subject (validated now, so a bad name fails at start, not mid-stream)."""
@@ -243,7 +252,9 @@ class LiveLinkSender:
         subject: str | None = None,
     ) -> bool:
         """Encode and send one frame; False if the datagram could not be sent."""
-        enc = self.encoders[self.default_subject if subject is None else subject]
+        enc = self.encoders.use(self.default_subject if subject is None else subject)
+        if enc is None:
+            raise KeyError(f"Live Link subject {subject!r} was not added (add_subject)")
         return self.out.send(enc.encode(weights, media_time, rotations))
 
     @property
@@ -253,8 +264,11 @@ class LiveLinkSender:
         return {
             "sent": s.sent,
             "send_errors": s.errors,
-            "nonfinite": sum(e.stats.nonfinite for e in self.encoders.values()),
-            "clamped": sum(e.stats.clamped for e in self.encoders.values()),
+            "nonfinite": self._retired["nonfinite"]
+            + sum(e.stats.nonfinite for e in self.encoders.values()),
+            "clamped": self._retired["clamped"]
+            + sum(e.stats.clamped for e in self.encoders.values()),
+            "subjects_evicted": self.encoders.evicted,
         }
 
     def close(self) -> None:

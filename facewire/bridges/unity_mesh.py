@@ -32,6 +32,7 @@ import struct
 import numpy as np
 
 from facewire.bridges.udp import UdpOut
+from facewire.subjects import DEFAULT_MAX_SUBJECTS, LruDict
 
 MAGIC = b"FWMD"
 VERSION = 1
@@ -82,13 +83,13 @@ class MeshStreamSender:
                  metres_per_unit: float = 0.01, max_packet: int = DEFAULT_PACKET) -> None:
         self.metres_per_unit = metres_per_unit
         self.max_packet = max_packet
-        self.frames: dict[str, int] = {}
+        self.frames: LruDict = LruDict(DEFAULT_MAX_SUBJECTS)  # subjects come from messages
         self.out = UdpOut(host, port, send_buffer=4 * 1024 * 1024)
         self.datagrams = 0
 
     def send(self, displacements: np.ndarray, media_time: float, subject: str = "") -> int:
         """Send one frame; returns the number of datagrams."""
-        frame = self.frames.get(subject, 0)
+        frame = self.frames.use(subject, 0)
         packets = encode_frame(displacements, frame, media_time, self.metres_per_unit,
                                subject, self.max_packet)
         for p in packets:

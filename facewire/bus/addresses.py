@@ -20,6 +20,18 @@ def registry_address(explicit: str | None = None) -> str:
     return explicit or os.environ.get(REGISTRY_ENV) or DEFAULT_REGISTRY
 
 
+def address_problem(address: str) -> str | None:
+    """Why ``address`` cannot be a registry address (with the fix), or None when it can."""
+    if address.startswith("ipc://") and len(address) > len("ipc://"):
+        return None
+    if address.startswith("tcp://"):
+        host, sep, port = address[len("tcp://"):].rpartition(":")
+        if sep and host and port.isdigit() and 0 < int(port) < 65536:
+            return None
+    return (f"registry address {address!r} is not a ZeroMQ address: use tcp://HOST:PORT "
+            f"(e.g. {DEFAULT_REGISTRY}) or ipc://PATH")
+
+
 def runtime_dir() -> str:
     """Folder for ipc:// sockets (short paths: ipc paths are limited to ~100 bytes)."""
     base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()

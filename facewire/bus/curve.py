@@ -8,6 +8,7 @@ right keys completes no handshake and so receives nothing.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
 
 CURVE_ENV = "FACEWIRE_CURVE"
+log = logging.getLogger("facewire.curve")
 
 
 @dataclass
@@ -25,7 +27,9 @@ class CurveConfig:
     authenticator: ThreadAuthenticator | None = None
 
     @classmethod
-    def from_env(cls, ctx: zmq.Context) -> CurveConfig:
+    def from_env(cls, ctx: zmq.Context, authenticate: bool = True) -> CurveConfig:
+        """The keys $FACEWIRE_CURVE names; ``authenticate``: also check connecting clients
+        (servers); a process that only connects (a probe) needs no authenticator."""
         folder = os.environ.get(CURVE_ENV)
         if not folder:
             return cls()
@@ -36,6 +40,11 @@ class CurveConfig:
                     f"{CURVE_ENV}={folder}: {name} is missing; create the keys with "
                     f"'facewire bus keys {folder}'"
                 )
+            if (path / name).stat().st_mode & 0o077:
+                log.warning("%s is readable by other users; run 'chmod 600 %s'",
+                            path / name, path / name)
+        if not authenticate:
+            return cls(path)
         auth = ThreadAuthenticator(ctx)
         auth.start()
         auth.configure_curve(domain="*", location=str(path / "authorized"))
@@ -68,10 +77,22 @@ class CurveConfig:
 
 
 def create_keys(folder: str | Path) -> Path:
-    """Make a server and a client key pair; authorise the client."""
+    """Make a server and a client key pair; authorise the client.
+
+    The folders are 0700 and every key file 0600: a secret key readable by another user
+    is that user's way into the graph.
+    """
     path = Path(folder)
-    (path / "authorized").mkdir(parents=True, exist_ok=True)
-    zmq.auth.create_certificates(path, "server")
-    client_public, _ = zmq.auth.create_certificates(path, "client")
-    (path / "authorized" / "client.key").write_bytes(Path(client_public).read_bytes())
+    old_umask = os.umask(0o077)  # nothing is ever readable by others, not even briefly
+    try:
+        (path / "authorized").mkdir(parents=True, exist_ok=True)
+        zmq.auth.create_certificates(path, "server")
+        client_public, _ = zmq.auth.create_certificates(path, "client")
+        (path / "authorized" / "client.key").write_bytes(Path(client_public).read_bytes())
+    finally:
+        os.umask(old_umask)
+    for folder_path in (path, path / "authorized"):
+        folder_path.chmod(0o700)
+    for key in [*path.glob("*.key*"), *(path / "authorized").glob("*.key")]:
+        key.chmod(0o600)
     return path

@@ -228,6 +228,12 @@ class Node:
         for port, sub in self._subs.items():
             for cause, n in sub.drops.items():
                 counters[f"drop.{port}.{cause}"] = n
+            if getattr(sub, "resets", 0):
+                counters[f"seq_reset.{port}"] = sub.resets
+        for what, n in getattr(self.bus, "registry_drops", {}).items():
+            counters[f"registry.bad_{what}"] = n
+        if getattr(self.bus, "registrations", 0):
+            counters["registry.registered_again"] = self.bus.registrations
         return NodeStatus(
             node=self.name, state=state, pid=os.getpid(), host=hostname(),
             inputs={p: s.topic for p, s in self._subs.items()},

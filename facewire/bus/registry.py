@@ -5,6 +5,11 @@ on one host or across hosts): requests get replies, and the registry pushes even
 the clients concerned (a new publisher to a topic's subscribers, a new subscriber to its
 publishers). Clients that stop sending heartbeats are forgotten with their topics, so
 a node killed with SIGKILL does not leave stale endpoints behind.
+
+Any local process can reach the registry, so it trusts nobody: every field is checked
+before it is stored (:mod:`facewire.bus.validate`), only the client that made an entry may
+remove it, each client has a cap on entries and a request rate, and a client the registry
+does not know (it restarted) is asked to register again.
 """
 
 from __future__ import annotations
@@ -12,17 +17,26 @@ from __future__ import annotations
 import logging
 import signal
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 import msgpack
 import zmq
 
+from facewire.bus import validate as v
 from facewire.bus.addresses import registry_address
+from facewire.bus.curve import CurveConfig
 
 log = logging.getLogger("facewire.registry")
 
 CLIENT_TIMEOUT_S = 5.0
+MAX_CLIENTS = 1024
+MAX_ENTRIES_PER_CLIENT = 256  # publishers and subscriptions, each
+RATE_PER_S = 200.0  # requests per client and second, with a burst of RATE_BURST
+RATE_BURST = 400.0
+REREGISTER_EVERY_S = 1.0
+MAX_REQUEST_BYTES = 256 * 1024
 
 
 @dataclass
@@ -35,6 +49,8 @@ class _Client:
     status: bytes | None = None  # last NodeStatus, bag form
     watches_all: bool = False
     watch_id: str = ""  # a watcher subscribes to topic T as sub_id watch_id + T
+    tokens: float = RATE_BURST
+    asked_to_register: float = -1e9
 
 
 @dataclass
@@ -63,28 +79,68 @@ class Registry:
         self.pubs: dict[str, _Pub] = {}
         self.subs: dict[str, _Sub] = {}
         self.outbox: list[tuple[bytes, dict[str, Any]]] = []
+        self.refused: Counter[str] = Counter()
 
     def handle(self, identity: bytes, req: dict[str, Any]) -> dict[str, Any] | None:
+        """One request; a refused one gets ``ok: False`` and a one-line reason."""
+        now = time.monotonic()
         client = self.clients.get(identity)
         if client is None:
+            if len(self.clients) >= MAX_CLIENTS:
+                return self._refuse("clients", f"too many clients (at most {MAX_CLIENTS})")
             client = self.clients[identity] = _Client(identity)
-        client.last_seen = time.monotonic()
+        client.tokens = min(RATE_BURST, client.tokens + (now - client.last_seen) * RATE_PER_S)
+        client.last_seen = now
+        if client.tokens < 1.0:
+            reply = self._refuse("rate", f"more than {RATE_PER_S:.0f} requests/s")
+            return reply if "id" in req else None  # no reply floods for fire-and-forget
+        client.tokens -= 1.0
         op = req.get("op")
-        handler = getattr(self, f"_op_{op}", None)
+        handler = getattr(self, f"_op_{op}", None) if isinstance(op, str) else None
         if handler is None:
-            return {"ok": False, "error": f"unknown registry operation {op!r}"}
-        return handler(client, req)
+            return self._refuse("unknown_op", f"unknown registry operation {str(op)[:40]!r}")
+        if op in ("status", "ping") and not client.node and "id" not in req:
+            # heartbeats from a client that never said hello: this registry restarted
+            # under a running node, which is asked to register again
+            if now - client.asked_to_register >= REREGISTER_EVERY_S:
+                client.asked_to_register = now
+                self.outbox.append((identity, {"ev": "register"}))
+        try:
+            return handler(client, req)
+        except v.BadEntry as exc:
+            return self._refuse(f"bad_{op}", f"{op}: {exc}")
+
+    def _refuse(self, cause: str, text: str) -> dict[str, Any]:
+        if cause not in self.refused:
+            log.warning("refused a request (%s); further ones of this kind are only counted",
+                        text)
+        self.refused[cause] += 1
+        return {"ok": False, "error": text}
+
+    def _check_entries(self, client: _Client, table: dict[str, Any], key: str,
+                       what: str) -> None:
+        """Refuse an id another client owns, and more entries than the per-client cap."""
+        entry = table.get(key)
+        if entry is not None and entry.client != client.identity:
+            raise v.BadEntry(f"{what} id {key!r} belongs to another client")
+        if not client.node:
+            raise v.BadEntry("say hello first (RegistryClient does)")
+        if entry is None and sum(e.client == client.identity for e in table.values()
+                                 ) >= MAX_ENTRIES_PER_CLIENT:
+            raise v.BadEntry(f"more than {MAX_ENTRIES_PER_CLIENT} {what}s from one client")
 
     # -- operations -------------------------------------------------------------------
     def _op_hello(self, client: _Client, req: dict[str, Any]) -> dict[str, Any]:
-        client.node = str(req.get("node", ""))
-        client.host = str(req.get("host", ""))
-        client.pid = int(req.get("pid", 0))
+        node = v.text(req, "node", v.MAX_NAME)
+        host = v.text(req, "host", v.MAX_NAME, empty=True) if "host" in req else ""
+        client.pid = v.integer(req, "pid", 0, v.MAX_PID, 0)
+        client.node, client.host = node, host
         return {"ok": True}
 
     def _op_advertise(self, client: _Client, req: dict[str, Any]) -> dict[str, Any]:
-        pub = _Pub(client.identity, req["pub_id"], req["topic"], req["type"], req["endpoint"],
-                   client.node)
+        pub = _Pub(client.identity, v.text(req, "pub_id", v.MAX_ID), v.topic(req),
+                   v.text(req, "type", v.MAX_NAME), v.endpoint(req), client.node)
+        self._check_entries(client, self.pubs, pub.pub_id, "publisher")
         self.pubs[pub.pub_id] = pub
         event = {"ev": "publisher", **self._pub_info(pub)}
         notified = {s.client for s in self.subs.values() if s.topic == pub.topic}
@@ -99,7 +155,8 @@ class Registry:
         return {"ok": True, "subscribers": sorted(subs)}
 
     def _op_subscribe(self, client: _Client, req: dict[str, Any]) -> dict[str, Any]:
-        sub = _Sub(client.identity, req["sub_id"], req["topic"], client.node)
+        sub = _Sub(client.identity, v.text(req, "sub_id", v.MAX_ID), v.topic(req), client.node)
+        self._check_entries(client, self.subs, sub.sub_id, "subscription")
         self.subs[sub.sub_id] = sub
         event = {"ev": "subscriber", "topic": sub.topic, "sub_id": sub.sub_id}
         for ident in {p.client for p in self.pubs.values() if p.topic == sub.topic}:
@@ -108,23 +165,35 @@ class Registry:
         return {"ok": True, "publishers": pubs}
 
     def _op_unadvertise(self, client: _Client, req: dict[str, Any]) -> dict[str, Any]:
-        self.pubs.pop(req["pub_id"], None)
+        pub_id = v.text(req, "pub_id", v.MAX_ID)
+        pub = self.pubs.get(pub_id)
+        if pub is not None and pub.client != client.identity:
+            raise v.BadEntry(f"publisher {pub_id!r} belongs to another client")
+        self.pubs.pop(pub_id, None)
         return {"ok": True}
 
     def _op_unsubscribe(self, client: _Client, req: dict[str, Any]) -> dict[str, Any]:
-        sub = self.subs.pop(req["sub_id"], None)
-        if sub is not None:
+        sub_id = v.text(req, "sub_id", v.MAX_ID)
+        sub = self.subs.get(sub_id)
+        if sub is not None and sub.client != client.identity:
+            raise v.BadEntry(f"subscription {sub_id!r} belongs to another client")
+        if self.subs.pop(sub_id, None) is not None:
             self._notify_sub_gone(sub)
         return {"ok": True}
 
     def _op_watch(self, client: _Client, req: dict[str, Any]) -> dict[str, Any]:
         """Receive every publisher event (recorders of 'all topics')."""
+        client.watch_id = v.text(req, "watch_id", 64, empty=True) if "watch_id" in req else ""
         client.watches_all = True
-        client.watch_id = str(req.get("watch_id", ""))
         return {"ok": True, "publishers": [self._pub_info(p) for p in self.pubs.values()]}
 
     def _op_status(self, client: _Client, req: dict[str, Any]) -> None:
-        client.status = req.get("status")
+        status = req.get("status")
+        if status is not None and (not isinstance(status, bytes)
+                                   or len(status) > v.MAX_STATUS_BYTES):
+            self._refuse("bad_status", f"status must be at most {v.MAX_STATUS_BYTES} bytes")
+            return None
+        client.status = status
         return None  # heartbeats get no reply
 
     def _op_bye(self, client: _Client, req: dict[str, Any]) -> dict[str, Any]:
@@ -182,13 +251,21 @@ def serve(address: str | None = None, ready: Any = None) -> int:
     """Run the registry until SIGINT/SIGTERM."""
     address = registry_address(address)
     ctx = zmq.Context.instance()
+    try:
+        curve = CurveConfig.from_env(ctx)  # with CURVE, clients must prove their key here too
+    except (OSError, ValueError) as exc:
+        log.error("registry cannot start: %s", exc)
+        return 1
     sock = ctx.socket(zmq.ROUTER)
     sock.setsockopt(zmq.LINGER, 0)
     sock.setsockopt(zmq.ROUTER_MANDATORY, 0)
+    sock.setsockopt(zmq.MAXMSGSIZE, MAX_REQUEST_BYTES)  # larger ones cost the sender its link
+    curve.apply_server(sock)
     try:
         sock.bind(address)
     except zmq.ZMQError as exc:
         log.error("registry cannot bind %s: %s (is another registry running there?)", address, exc)
+        curve.close()
         return 1
     state = Registry()
     stopping = False
@@ -220,6 +297,7 @@ def serve(address: str | None = None, ready: Any = None) -> int:
                 if name:  # unnamed clients are one-off CLI queries
                     log.warning("node %r stopped sending heartbeats; forgot its topics", name)
     sock.close(0)
+    curve.close()
     return 0
 
 

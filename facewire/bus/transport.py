@@ -23,6 +23,7 @@ from typing import Any
 
 import zmq
 
+from facewire.bus import validate
 from facewire.bus.addresses import (
     advertise_ip,
     choose_transport,
@@ -44,6 +45,17 @@ def wire_prefix(topic: str) -> bytes:
     """What every message on ``topic`` starts with (and what subscribers filter on)."""
     return topic.encode() + b"\x00"
 SYNC_TIMEOUT_S = 2.0
+# Once a publisher is streaming, a subscriber announced later is waited for only briefly,
+# and all such waits together draw on a budget: announcements of subscribers that never
+# connect (dead, or made up by a hostile client) cannot stall a stream for long.
+LATE_SYNC_S = 0.1
+LATE_BUDGET_S = 0.5  # at most this much waiting in a burst ...
+LATE_REFILL = 0.05  # ... refilled at this many seconds per second (5% of the time at worst)
+# A sequence number this far ahead of the last one, or behind it, starts a new stream
+# (a restarted publisher, a wrapped or forged counter) instead of counting a huge gap.
+MAX_SEQ_GAP = 1 << 20
+MAX_SEEN = 4096  # connected subscriber ids a publisher remembers
+MAX_SOURCES = 1024  # publishers whose last seq a subscription remembers
 EVENT_CHECK_S = 0.05
 WAIT_SLICE_MS = 50
 QUEUED_S = 20e-6  # a blocking receive this fast found its message already queued
@@ -76,20 +88,29 @@ class Publisher:
         self._seen: set[str] = set()
         self._waiting = False  # some expected subscriber not seen yet (checked per publish)
         self._next_event_check = 0.0
-        reply = bus.registry.request(
-            {"op": "advertise", "topic": topic, "type": msg_type.TYPE,
+        self._late_budget = LATE_BUDGET_S
+        self._late_at = time.monotonic()
+        self._gave_up = 0
+        self.advertise()
+
+    def advertise(self) -> None:
+        """Tell the registry about this publisher (again, after a registry restart)."""
+        reply = self.bus.registry.request(
+            {"op": "advertise", "topic": self.topic, "type": self.msg_type.TYPE,
              "endpoint": self.endpoint, "pub_id": self.pub_id}
         )
-        self._expected.update(reply["subscribers"])
-        self._waiting = bool(self._expected)
+        subscribers = reply.get("subscribers")
+        for sub_id in subscribers if isinstance(subscribers, list) else ():
+            self.expect(sub_id)
 
     def _bind(self) -> str:
         if self.bus.transport == "ipc":
             endpoint = new_ipc_endpoint(self.topic)
             self.sock.bind(endpoint)
             return endpoint
+        # bound to the interface it is advertised on, never to every interface
         ip = advertise_ip(self.bus.registry.address)
-        self.sock.bind("tcp://0.0.0.0:*" if ip != "127.0.0.1" else "tcp://127.0.0.1:*")
+        self.sock.bind(f"tcp://{ip}:*")
         port = self.sock.getsockopt(zmq.LAST_ENDPOINT).decode().rsplit(":", 1)[1]
         return f"tcp://{ip}:{port}"
 
@@ -111,7 +132,10 @@ class Publisher:
         self.seq += 1
         self.sent += 1
 
-    def expect(self, sub_id: str) -> None:
+    def expect(self, sub_id: Any) -> None:
+        if not isinstance(sub_id, str) or not 0 < len(sub_id) <= validate.MAX_ID:
+            self.bus.count_bad_entry("subscriber_id")
+            return
         self._expected.add(sub_id)
         if sub_id not in self._seen:
             self._waiting = True
@@ -122,8 +146,21 @@ class Publisher:
         self._waiting = bool(self._expected - self._seen)
 
     def wait_for_subscribers(self, timeout_s: float = SYNC_TIMEOUT_S) -> bool:
-        """Block until every subscriber the registry announced has connected."""
-        deadline = time.monotonic() + timeout_s
+        """Block until every subscriber the registry announced has connected (bounded:
+        before the first send by ``timeout_s``, later by the late-joiner budget)."""
+        start = time.monotonic()
+        if self.sent:
+            self._late_budget = min(LATE_BUDGET_S, self._late_budget
+                                    + (start - self._late_at) * LATE_REFILL)
+            self._late_at = start
+            timeout_s = min(timeout_s, LATE_SYNC_S, self._late_budget)
+        try:
+            return self._wait(start + timeout_s)
+        finally:
+            if self.sent:
+                self._late_budget -= time.monotonic() - start
+
+    def _wait(self, deadline: float) -> bool:
         while True:
             self._drain_subscriptions()
             missing = self._expected - self._seen
@@ -132,8 +169,10 @@ class Publisher:
                 return True
             left = deadline - time.monotonic()
             if left <= 0:
-                log.warning("%s: %d subscriber(s) never connected; sending anyway",
-                            self.topic, len(missing))
+                (log.debug if self._gave_up else log.warning)(
+                    "%s: %d subscriber(s) never connected; sending anyway",
+                    self.topic, len(missing))
+                self._gave_up += 1
                 self._expected -= missing
                 self._waiting = False
                 return False
@@ -148,8 +187,11 @@ class Publisher:
                 return
             subscribe, body = frame[:1] == b"\x01", frame[1:]
             if body.startswith(HELLO_PREFIX):
-                sub_id = body[len(HELLO_PREFIX):].decode()
+                # any peer can send any bytes here: never let them raise or pile up
+                sub_id = body[len(HELLO_PREFIX):].decode(errors="replace")
                 if subscribe:
+                    if len(self._seen) >= MAX_SEEN:
+                        self._seen &= self._expected
                     self._seen.add(sub_id)
                 else:
                     self.forget(sub_id)
@@ -208,20 +250,42 @@ class Subscription:
         self.endpoints: set[str] = set()
         self.received = 0
         self.drops: Counter[str] = Counter()
+        self.resets = 0  # sequence restarts and jumps, each taken as a new stream
         self._last_seq: dict[bytes, int] = {}
         self._logged: set[str] = set()
-        reply = bus.registry.request({"op": "subscribe", "topic": topic, "sub_id": self.sub_id})
-        for pub in reply["publishers"]:
+        self.register()
+
+    def register(self) -> None:
+        """Tell the registry about this subscription (again, after a registry restart)
+        and connect to the publishers it knows."""
+        reply = self.bus.registry.request(
+            {"op": "subscribe", "topic": self.topic, "sub_id": self.sub_id})
+        publishers = reply.get("publishers")
+        if not isinstance(publishers, list):
+            self._count_once("bad_registry_entry", "the registry's publisher list is not a list")
+            return
+        for pub in publishers:
             self.connect(pub)
 
-    def connect(self, pub: dict[str, Any]) -> None:
+    def connect(self, pub: Any) -> None:
+        """Connect to a publisher the registry announced; a malformed announcement (bad
+        endpoint, wrong types) is counted as ``bad_registry_entry`` and skipped."""
+        try:
+            pub = validate.publisher_entry(pub)
+        except validate.BadEntry as exc:
+            self._count_once("bad_registry_entry", f"registry entry ignored: {exc}")
+            return
         if pub["endpoint"] in self.endpoints:
             return
         if self.msg_type is not None and pub["type"] != self.msg_type.TYPE:
             self._count_once("type_mismatch", f"publisher {pub['node']} sends {pub['type']} on "
                              f"{self.topic}, this subscriber expects {self.msg_type.TYPE}")
+        try:
+            self.sock.connect(pub["endpoint"])
+        except zmq.ZMQError as exc:  # e.g. a host name that does not resolve
+            self._count_once("bad_registry_entry", f"cannot connect to {pub['endpoint']}: {exc}")
+            return
         self.endpoints.add(pub["endpoint"])
-        self.sock.connect(pub["endpoint"])
 
     def _count_once(self, cause: str, text: str) -> None:
         self.drops[cause] += 1
@@ -267,7 +331,14 @@ class Subscription:
         last = self._last_seq.get(source)
         seq = msg.header.seq
         if last is not None and seq > last + 1:
-            self.drops["seq_gap"] += seq - last - 1
+            if seq - last > MAX_SEQ_GAP:
+                self.resets += 1  # a new stream, not billions of lost messages
+            else:
+                self.drops["seq_gap"] += seq - last - 1
+        elif last is not None and seq < last:
+            self.resets += 1  # a restarted publisher, or a wrapped counter
+        if last is None and len(self._last_seq) >= MAX_SOURCES:
+            self._last_seq.clear()  # forged publisher ids must not grow this without bound
         self._last_seq[source] = seq
         self.received += 1
         return msg
@@ -358,8 +429,9 @@ class Bus:
         self.node = node
         self.namespace = namespace
         self.curve = CurveConfig.from_env(self.ctx)
+        self.registry_drops: Counter[str] = Counter()
         try:
-            self.registry = RegistryClient(self.ctx, node, registry)
+            self.registry = RegistryClient(self.ctx, node, registry, self.curve)
         except Exception:
             self.curve.close()
             if self._own_ctx:
@@ -371,6 +443,7 @@ class Bus:
         self._publisher_watchers: list[Callable[[dict[str, Any]], Any]] = []
         self._poller: zmq.Poller | None = None
         self._next_keepalive = 0.0
+        self.registrations = 0  # times this bus registered again after a registry restart
         self.watch_id = uuid.uuid4().hex[:12] + ":"
 
     def resolve(self, name: str) -> str:
@@ -407,20 +480,62 @@ class Bus:
         while self.registry.events:
             ev = self.registry.events.popleft()
             kind, topic = ev.get("ev"), ev.get("topic")
+            if kind == "register":
+                self.register_again()
+                continue
+            if not isinstance(topic, str) or kind not in (
+                    "publisher", "subscriber", "unsubscriber"):
+                self.count_bad_entry("event")
+                continue
             if kind == "publisher":
                 for sub in self.subscriptions:
                     if sub.topic == topic:
                         sub.connect(ev)
+                try:
+                    entry = validate.publisher_entry(ev)
+                except validate.BadEntry:
+                    self.count_bad_entry("publisher")
+                    continue
                 for handler in self._publisher_watchers:
-                    handler(ev)
+                    handler(entry)
             elif kind == "subscriber":
                 for pub in self.publishers:
                     if pub.topic == topic:
-                        pub.expect(ev["sub_id"])
+                        pub.expect(ev.get("sub_id"))
             elif kind == "unsubscriber":
                 for pub in self.publishers:
                     if pub.topic == topic:
-                        pub.forget(ev["sub_id"])
+                        pub.forget(ev.get("sub_id"))
+
+    def count_bad_entry(self, what: str) -> None:
+        """A malformed registry entry or event: counted (node status), logged once."""
+        if not self.registry_drops:
+            log.warning("ignored a malformed registry %s; further ones are only counted", what)
+        self.registry_drops[what] += 1
+
+    def register_again(self) -> None:
+        """The registry restarted and forgot us: hello, advertise, subscribe, watch again.
+
+        Publisher and subscription ids stay the same, so connections that survived the
+        registry's absence (the data path never goes through it) are simply kept.
+        """
+        from facewire.bus.client import RegistryUnreachable
+
+        try:
+            self.registry.hello()
+            for pub in self.publishers:
+                pub.advertise()
+            for sub in self.subscriptions:
+                sub.register()
+            if self._publisher_watchers:
+                for entry in self._watch():
+                    for handler in self._publisher_watchers:
+                        handler(entry)
+        except (RegistryUnreachable, RuntimeError) as exc:
+            log.warning("could not register again with the registry: %s", exc)
+            return
+        self.registrations += 1
+        log.info("registered again with the restarted registry at %s", self.registry.address)
 
     def watch_publishers(self, handler: Callable[[dict[str, Any]], Any]) -> list[dict[str, Any]]:
         """Call ``handler`` for every publisher that appears on any topic (recorders).
@@ -429,7 +544,19 @@ class Bus:
         before sending, provided the handler subscribes with ``watch_sub_id(topic)``.
         """
         self._publisher_watchers.append(handler)
-        return self.registry.request({"op": "watch", "watch_id": self.watch_id})["publishers"]
+        return self._watch()
+
+    def _watch(self) -> list[dict[str, Any]]:
+        """Ask for every publisher event; the publishers known now, malformed ones left out."""
+        reply = self.registry.request({"op": "watch", "watch_id": self.watch_id})
+        entries = reply.get("publishers")
+        good = []
+        for entry in entries if isinstance(entries, list) else [None]:
+            try:
+                good.append(validate.publisher_entry(entry))
+            except validate.BadEntry:
+                self.count_bad_entry("publisher")
+        return good
 
     def watch_sub_id(self, topic: str) -> str:
         """The subscription id a watcher uses for ``topic`` (publishers expect it)."""

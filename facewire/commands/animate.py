@@ -41,10 +41,23 @@ def collect_inputs(items: list[str]) -> list[Path]:
     return files
 
 
+def file_duration(path: Path, fallback: float) -> float:
+    """The file's own length (the take is padded to whole chunks)."""
+    import soundfile as sf
+
+    from facewire.nodes.audio import resolve_audio_path
+
+    try:
+        return float(sf.info(str(resolve_audio_path(str(path)))).duration)
+    except Exception:  # soundfile raises LibsndfileError/RuntimeError variants
+        return fallback
+
+
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from facewire.animate_outputs import write_outputs
+    from facewire.models.runtime import ModelError
     from facewire.nodes.audio import AudioSourceError
     from facewire.offline_words import animate_file_words
     from facewire.phones.fusion import load_fusion
@@ -73,6 +86,10 @@ def run(args: argparse.Namespace) -> int:
                   f"{out / path.stem}.*; rename one or animate them into separate --out "
                   "folders", file=sys.stderr)
             return 2
+    if out.exists() and not out.is_dir():
+        print(f"facewire animate: --out {out} is a file; name a folder (it is created if "
+              "missing)", file=sys.stderr)
+        return 2
     out.mkdir(parents=True, exist_ok=True)
     failed = 0
     audio_s = compute_s = 0.0
@@ -86,8 +103,11 @@ def run(args: argparse.Namespace) -> int:
             print(f"skipped: {exc}", file=sys.stderr)
             failed += 1
             continue
+        except ModelError as exc:  # the same for every file: stop at once
+            print(f"facewire animate: --model: {exc}", file=sys.stderr)
+            return 2
         compute_s += time.perf_counter() - t0
-        audio_s += len(take.audio) / take.sample_rate
+        audio_s += file_duration(path, len(take.audio) / take.sample_rate)
         written = write_outputs(take, out / path.stem, plot=not args.no_plot)
         tqdm.write(f"{path} -> {', '.join(str(w) for w in written)}")
     if compute_s > 0:

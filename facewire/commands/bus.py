@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 
 from facewire.bus.addresses import registry_address
 
@@ -19,10 +20,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from facewire.bus.addresses import address_problem
     from facewire.bus.registry import serve
 
+    address = registry_address(args.address)
+    problem = address_problem(address)
+    if problem:
+        print(f"facewire bus: {problem}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    return serve(registry_address(args.address))
+    return serve(address)
 
 
 def make_keys(args: argparse.Namespace) -> int:

@@ -96,6 +96,13 @@ def run(args: argparse.Namespace) -> int:
     skipped = [n for n in spec.nodes if n not in nodes]
 
     explicit = args.registry or os.environ.get(REGISTRY_ENV)
+    if explicit:
+        from facewire.bus.addresses import address_problem
+
+        problem = address_problem(explicit)
+        if problem:
+            print(f"facewire launch: error: {problem}", file=sys.stderr)
+            return 2
     if args.host:
         if not explicit:
             print(f"facewire launch: error: --host {args.host} runs a secondary host's part: give "

@@ -7,8 +7,6 @@ import json
 import logging
 import sys
 
-from facewire.messages.codec import decode_bytes
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("node", help="run a node by hand, list running nodes")
@@ -21,6 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--params-json", default="{}", help="parameters as a JSON object")
     run.add_argument("--remap", "-r", action="append", default=[], metavar="PORT=TOPIC")
     run.add_argument("--registry", help="registry address (default $FACEWIRE_BUS)")
+    run.add_argument("--standby", action="store_true",
+                     help="import everything, then wait for a line on stdin before joining "
+                          "the graph (the launcher's ready replacement; EOF: exit)")
     run.set_defaults(func=run_node)
     ls = inner.add_parser("list", help="running nodes with status and counters")
     ls.add_argument("--registry")
@@ -46,8 +47,24 @@ def run_node(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr)
     try:
+        given = json.loads(args.params_json)
+    except json.JSONDecodeError as exc:
+        given = exc
+    if not isinstance(given, dict):
+        print(f"facewire node run: --params-json {args.params_json[:60]!r} is not a JSON object"
+              + (f" ({given})" if isinstance(given, Exception) else "")
+              + """; write e.g. '{"rate": 10}'""", file=sys.stderr)
+        return 2
+    if args.standby:  # imports are most of a start: do them now, join when told
+        try:
+            load_node_class(args.type)
+        except UnknownNode:
+            pass  # reported below, once activated
+        if not sys.stdin.readline():
+            return 0  # the launcher went away or stopped: never needed
+    try:
         cls = load_node_class(args.type)
-        params = {**json.loads(args.params_json), **_pairs(args.param, "param")}
+        params = {**given, **_pairs(args.param, "param")}
         node = cls(name=args.name or args.type.rsplit(":", 1)[-1].lower(), namespace=args.ns,
                    params=params, remaps=_pairs(args.remap, "remap"), registry=args.registry)
     except (UnknownNode, ParamError, RegistryUnreachable) as exc:
@@ -60,22 +77,27 @@ def list_nodes(args: argparse.Namespace) -> int:
     import zmq
 
     from facewire.bus.client import RegistryClient, RegistryUnreachable
+    from facewire.bus.validate import node_entries
 
     try:
         client = RegistryClient(zmq.Context.instance(), "facewire-cli", args.registry)
-        nodes = client.request({"op": "list"})["nodes"]
+        nodes, bad = node_entries(client.request({"op": "list"}))
         client.close()
-    except RegistryUnreachable as exc:
-        print(exc, file=sys.stderr)
+    except (RegistryUnreachable, RuntimeError) as exc:
+        print(f"facewire node list: {exc}", file=sys.stderr)
         return 2
+    if bad:
+        print(f"facewire node list: {bad} malformed registry entr{'y' if bad == 1 else 'ies'} "
+              "left out or shown as 'bad status' (a node of another facewire version?)",
+              file=sys.stderr)
     rows = []
     for n in nodes:
         if n["node"] == "facewire-cli":
             continue
-        status = decode_bytes(n["status"]) if n.get("status") else None
+        status = n["status"]
         rows.append({
             "node": n["node"], "host": n["host"], "pid": n["pid"], "age_s": n["age_s"],
-            "state": status.state if status else "starting",
+            "state": "bad status" if n["bad_status"] else status.state if status else "starting",
             "inputs": status.inputs if status else {},
             "outputs": status.outputs if status else {},
             "counters": status.counters if status else {},

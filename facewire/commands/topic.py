@@ -8,6 +8,7 @@ so what they show is what a real subscriber gets.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import signal
@@ -15,7 +16,7 @@ import statistics
 import sys
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -68,8 +69,9 @@ def list_topics(args: argparse.Namespace) -> int:
         topics = client.request({"op": "list"})["topics"]
         client.close()
     except RegistryUnreachable as exc:
-        print(exc, file=sys.stderr)
+        print(f"facewire topic: {exc}", file=sys.stderr)
         return 2
+    topics = _well_formed(topics)
     for info in topics.values():
         info["subscribers"] = [s for s in info["subscribers"] if s != CLI_NODE]
     if args.json:
@@ -86,6 +88,22 @@ def list_topics(args: argparse.Namespace) -> int:
     return 0
 
 
+def _well_formed(topics: Any) -> dict[str, dict[str, list[str]]]:
+    """The registry's topic table with malformed entries left out (and said so once)."""
+    good: dict[str, dict[str, list[str]]] = {}
+    items = topics.items() if isinstance(topics, dict) else []
+    for name, info in items:
+        if isinstance(name, str) and isinstance(info, dict) and all(
+                isinstance(info.get(k), list) and all(isinstance(x, str) for x in info[k])
+                for k in ("types", "publishers", "subscribers")):
+            good[name] = info
+    bad = (len(topics) if isinstance(topics, dict) else 1) - len(good)
+    if bad:
+        print(f"facewire topic: left out {bad} malformed registry entr"
+              f"{'y' if bad == 1 else 'ies'}", file=sys.stderr)
+    return good
+
+
 # -- shared subscription loop ----------------------------------------------------------
 class _Stop:
     """Set by SIGINT/SIGTERM so the tools end with their summary, not a traceback."""
@@ -98,6 +116,23 @@ class _Stop:
 
     def _set(self, *_: Any) -> None:
         self.stopped = True
+
+
+def _one_line_errors(command: Callable[[argparse.Namespace], int]
+                     ) -> Callable[[argparse.Namespace], int]:
+    """No registry (or a bad address) is a user's mistake: one line, exit code 2."""
+
+    @functools.wraps(command)
+    def run(args: argparse.Namespace) -> int:
+        from facewire.bus.client import RegistryUnreachable
+
+        try:
+            return command(args)
+        except RegistryUnreachable as exc:
+            print(f"facewire topic: {exc}", file=sys.stderr)
+            return 2
+
+    return run
 
 
 def _messages(args: argparse.Namespace, tick: float = 0.1) -> Iterator[Any]:
@@ -140,6 +175,7 @@ def message_dict(msg: Any, values: int = 6) -> dict[str, Any]:
     return out
 
 
+@_one_line_errors
 def echo_topic(args: argparse.Namespace) -> int:
     shown = 0
     for item in _messages(args):
@@ -174,6 +210,7 @@ def rate_stats(arrivals: list[float]) -> dict[str, float]:
     }
 
 
+@_one_line_errors
 def hz_topic(args: argparse.Namespace) -> int:
     arrivals: deque[float] = deque(maxlen=args.window + 1)
     next_report = time.monotonic() + args.period
@@ -212,6 +249,7 @@ def _human(n: float) -> str:
     return f"{n:.2f} GB"
 
 
+@_one_line_errors
 def bw_topic(args: argparse.Namespace) -> int:
     window: deque[tuple[float, int]] = deque(maxlen=args.window)
     next_report = time.monotonic() + args.period

@@ -15,7 +15,6 @@ from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import savgol_coeffs
 
 METHODS = ("savgol", "one_euro", "none")
 
@@ -45,9 +44,19 @@ class SmootherSpec:
         return (self.window - 1) // 2 if self.method == "savgol" else 0
 
 
+def savgol_weights(window: int, order: int) -> np.ndarray:
+    """scipy.signal.savgol_coeffs(window, order, use="dot") in numpy alone: importing
+    scipy.signal takes over a second, which a respawned smoother cannot spend (issue 26)."""
+    x = np.arange(window) - (window - 1) / 2  # centred (between two frames when even)
+    a = x[None, :] ** np.arange(order + 1)[:, None]  # (order + 1, window)
+    unit = np.zeros(order + 1)
+    unit[0] = 1.0  # the fitted polynomial's value at the centre
+    return np.linalg.lstsq(a, unit, rcond=None)[0]
+
+
 class _SavGol:
     def __init__(self, spec: SmootherSpec, width: int) -> None:
-        self.coeffs = savgol_coeffs(spec.window, spec.order, use="dot")
+        self.coeffs = savgol_weights(spec.window, spec.order)
         self.half = spec.delay_frames
         self.buf: deque[np.ndarray] = deque(maxlen=spec.window)
         self.pushed = 0

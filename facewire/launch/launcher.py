@@ -9,7 +9,8 @@ Linux get SIGTERM if the launcher itself dies, so a ``kill -9`` of the launcher 
 orphans.
 
 Stop order: SIGTERM to every node, wait up to a grace period, SIGKILL what is left, then
-the registry last so nodes can say goodbye to it.
+the registry last so nodes can say goodbye to it. A registry that dies is started again;
+the nodes register again by themselves.
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ STABLE_AFTER_S = 10.0  # a node up this long gets its back-off reset
 POLL_S = 0.05
 READY_TIMEOUT_S = 15.0  # consumers get this long to subscribe before sources start
 DELAY_REPORT_S = 20.0  # give up waiting for every node's delay_s after this long
+SPARE_AFTER_S = 1.0  # a standby node's next spare starts this long after it took over
+REGISTRY_STABLE_S = 2.0  # a registry up this long died of something else than its start
+REGISTRY_QUICK_DEATHS = 3  # quick deaths in a row before the launch gives up
+CANNOT_START = 2  # the exit code of a node whose set-up failed (Node.run, `node run`)
 COLORS = (36, 32, 33, 35, 34, 91, 92, 93, 94, 95, 96)
 
 
@@ -87,6 +92,10 @@ class _Proc:
     ended: int | None = None  # final exit code once it will not come back
     restarts: int = 0
     readers: list[threading.Thread] = field(default_factory=list)
+    last_line: str = ""  # the reason, when it dies at start-up
+    spare: subprocess.Popen[bytes] | None = None  # standby: started, waiting on stdin
+    spare_due: float | None = None  # when to start the next spare
+    color: int = 0
 
 
 class Launcher:
@@ -111,6 +120,7 @@ class Launcher:
         self._stop = threading.Event()
         self._signals = 0
         self._failed = False
+        self._bad_entries = 0  # malformed entries in the registry's node list, counted
         self._delay_due: float | None = None  # when to ask the running nodes for delay_s
         self._delay_deadline = 0.0
         self._width = max([len(n.label) for n in nodes] + [len("registry"), len("launch")])
@@ -146,23 +156,72 @@ class Launcher:
 
     def _read(self, proc: _Proc, stream: IO[bytes], color_index: int) -> None:
         for raw in iter(stream.readline, b""):
-            self._emit(proc.label, raw.decode(errors="replace").rstrip("\n"), color_index)
+            line = raw.decode(errors="replace").rstrip("\n")
+            if line.strip():
+                proc.last_line = line.strip()
+            self._emit(proc.label, line, color_index)
         stream.close()
 
     # -- processes --------------------------------------------------------------------
-    def _spawn(self, proc: _Proc, color_index: int) -> None:
+    def _popen(self, proc: _Proc, command: list[str], stdin: int) -> subprocess.Popen[bytes]:
         popen = subprocess.Popen(
-            proc.command, env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            command, env=self.env, stdin=stdin, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, process_group=0, preexec_fn=self._preexec,
         )
-        proc.popen, proc.started, proc.respawn_at = popen, time.monotonic(), None
         assert popen.stdout is not None
-        reader = threading.Thread(target=self._read, args=(proc, popen.stdout, color_index),
+        reader = threading.Thread(target=self._read, args=(proc, popen.stdout, proc.color),
                                   name=f"log-{proc.label}", daemon=True)
         reader.start()
         proc.readers.append(reader)
+        return popen
+
+    def _spawn(self, proc: _Proc, color_index: int) -> None:
+        proc.color = color_index
+        popen = self._take_spare(proc)
+        how = " from standby" if popen is not None else ""
+        if popen is None:
+            popen = self._popen(proc, proc.command, subprocess.DEVNULL)
+        proc.popen, proc.started, proc.respawn_at = popen, time.monotonic(), None
+        if proc.spec is not None and proc.spec.standby:
+            proc.spare_due = proc.started + SPARE_AFTER_S  # not while this one starts
         again = f" (restart {proc.restarts})" if proc.restarts else ""
-        self.say(f"started {proc.label} (pid {popen.pid}){again}")
+        self.say(f"started {proc.label} (pid {popen.pid}){again}{how}")
+
+    def _take_spare(self, proc: _Proc) -> subprocess.Popen[bytes] | None:
+        """The waiting standby process, told to join the graph; None if there is none."""
+        spare, proc.spare = proc.spare, None
+        if spare is None or spare.poll() is not None or spare.stdin is None:
+            return None
+        try:
+            spare.stdin.write(b"go\n")
+            spare.stdin.close()
+        except OSError:
+            return None
+        return spare
+
+    def _start_spare(self, proc: _Proc) -> None:
+        """A standby node: imports done, waiting on stdin to take over (issue 26)."""
+        proc.spare_due = None
+        proc.spare = self._popen(proc, [*proc.command, "--standby"], subprocess.PIPE)
+
+    def _stop_spares(self) -> None:
+        """EOF ends a waiting spare; SIGKILL what does not end at once."""
+        spares = [p.spare for p in self.procs if p.spare is not None]
+        for spare in spares:
+            try:
+                if spare.stdin is not None:
+                    spare.stdin.close()
+            except OSError:
+                pass
+        deadline = time.monotonic() + 2.0
+        for spare in spares:
+            try:
+                spare.wait(max(0.01, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                spare.kill()
+                spare.wait()
+        for proc in self.procs:
+            proc.spare = None
 
     def _on_signal(self, signum: int, _frame: Any) -> None:
         self._signals += 1
@@ -247,14 +306,16 @@ class Launcher:
 
     def _statuses(self) -> dict[int, Any]:
         """The latest NodeStatus of each process the registry knows, by pid."""
-        from facewire.messages.codec import decode_bytes
+        from facewire.bus.validate import node_entries
 
-        reply = ask_registry(self.registry, {"op": "list"}, 0.5) or {}
-        out = {}
-        for entry in reply.get("nodes", []):
-            if entry.get("status") is not None:
-                out[entry.get("pid")] = decode_bytes(entry["status"])
-        return out
+        reply = ask_registry(self.registry, {"op": "list"}, 0.5)
+        if reply is None:
+            return {}
+        nodes, bad = node_entries(reply)
+        if bad and not self._bad_entries:
+            self.say(f"ignored {bad} malformed registry entr{'y' if bad == 1 else 'ies'}")
+        self._bad_entries += bad
+        return {n["pid"]: n["status"] for n in nodes if n["status"] is not None}
 
     def _report_delay(self, now: float) -> None:
         """Once every node runs, print the graph's delay from the delay_s they report.
@@ -292,13 +353,18 @@ class Launcher:
                 self._report_delay(now)
             reg = self.registry_proc
             if reg is not None and reg.popen is not None and reg.popen.poll() is not None:
-                self.say(f"the registry died ({describe_exit(reg.popen.returncode)}); "
-                         "stopping everything")
-                self._failed = True
-                return
+                if not self._respawn_registry(reg, now):
+                    self._failed = True
+                    return
             for i, proc in enumerate(self.procs, start=1):
                 if proc.ended is not None:
                     continue
+                if proc.spare is not None and proc.spare.poll() is not None:
+                    self.say(f"the standby process of {proc.label} died "
+                             f"({describe_exit(proc.spare.returncode)})")
+                    proc.spare, proc.spare_due = None, now + STABLE_AFTER_S
+                if proc.spare_due is not None and now >= proc.spare_due:
+                    self._start_spare(proc)
                 if proc.respawn_at is not None:
                     if now >= proc.respawn_at:
                         proc.restarts += 1
@@ -315,6 +381,24 @@ class Launcher:
                 self.say("every node has ended")
                 return
 
+    def _respawn_registry(self, reg: _Proc, now: float) -> bool:
+        """Start the registry again at once; the nodes notice and register again (their
+        data connections never went through it). False when it keeps dying at start."""
+        assert reg.popen is not None
+        how = describe_exit(reg.popen.returncode)
+        if now - reg.started < REGISTRY_STABLE_S:
+            reg.next_delay += 1
+        else:
+            reg.next_delay = 0
+        if reg.next_delay > REGISTRY_QUICK_DEATHS:
+            self.say(f"the registry died ({how}) {REGISTRY_QUICK_DEATHS + 1} times in a row "
+                     "right after starting; stopping everything")
+            return False
+        self.say(f"the registry died ({how}); starting it again")
+        reg.restarts += 1
+        self._spawn(reg, 0)
+        return True
+
     def _handle_exit(self, proc: _Proc, code: int, now: float) -> bool:
         """Report a node that ended; schedule its respawn. False: stop the launch."""
         assert proc.spec is not None
@@ -324,6 +408,15 @@ class Launcher:
         if spec.required:
             self.say(f"required node {proc.label} died ({how}) after {uptime:.1f} s; "
                      "stopping everything")
+            proc.ended = code
+            return False
+        if not spec.respawn and code == CANNOT_START:
+            # a node refusing its configuration (a missing file or model): the graph
+            # cannot work without it, so say why and stop instead of idling
+            for reader in proc.readers:
+                reader.join(timeout=1.0)  # its last words, which name the problem
+            reason = f": {proc.last_line}" if proc.last_line else ""
+            self.say(f"node {proc.label} could not start ({how}){reason}; stopping everything")
             proc.ended = code
             return False
         if not spec.respawn:
@@ -341,6 +434,7 @@ class Launcher:
         return True
 
     def _shutdown(self) -> None:
+        self._stop_spares()
         running = [p for p in self.procs if p.popen is not None and p.popen.poll() is None]
         if running:
             self.say(f"stopping {len(running)} node(s)")

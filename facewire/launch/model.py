@@ -31,8 +31,11 @@ from facewire.bus.node import ParamError, validate_params, validate_remaps
 BUNDLED_DIR = Path(__file__).resolve().parent / "files"
 
 TOP_KEYS = {"args", "namespace", "nodes", "include", "description"}
+# A respawned node should flow again within a second of dying (issue 26): its own start
+# takes most of that, so the first back-off is short; it still doubles on quick deaths.
+DEFAULT_RESPAWN_DELAY_S = 0.1
 NODE_KEYS = {"name", "node", "namespace", "params", "remap", "respawn", "respawn_delay",
-             "required", "host", "if", "unless"}
+             "required", "host", "if", "unless", "standby"}
 INCLUDE_KEYS = {"file", "args", "namespace", "host", "if", "unless"}
 ARG_KEYS = {"default", "description", "choices"}
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
@@ -99,6 +102,7 @@ class NodeSpec:
     inputs: dict[str, str]  # port -> absolute topic
     outputs: dict[str, str]
     where: Where
+    standby: bool = False  # keep a started, idle process ready to take over at once
 
     @property
     def full_name(self) -> str:
@@ -465,11 +469,16 @@ class _Loader:
         respawn = _truthy(respawn, w)
         required_flag, w = get("required", False)
         required_flag = _truthy(required_flag, w)
-        delay, w = get("respawn_delay", 1.0)
+        delay, w = get("respawn_delay", DEFAULT_RESPAWN_DELAY_S)
         if isinstance(delay, str):
             delay = parse_cli_value(delay, None)
         if isinstance(delay, bool) or not isinstance(delay, (int, float)) or delay < 0:
             raise LaunchError(w, f"respawn_delay must be seconds >= 0, got {delay!r}")
+        standby, w = get("standby", False)
+        standby = _truthy(standby, w)
+        if standby and not respawn:
+            raise LaunchError(w, "standby: true needs respawn: true (a standby process "
+                                 "takes over when the node dies)")
         node_host, w = get("host", host)
         if node_host is not None and not isinstance(node_host, str):
             raise LaunchError(w, f"host must be text, got {node_host!r}")
@@ -479,7 +488,7 @@ class _Loader:
             host=node_host or None, delay_s=float(getattr(cls, "delay_s", 0.0)),
             inputs={p: resolve_topic(remap.get(p, p), ns) for p in cls.inputs},
             outputs={p: resolve_topic(remap.get(p, p), ns) for p in cls.outputs},
-            where=_where(path, item, key),
+            where=_where(path, item, key), standby=standby,
         )
         for other in self.nodes:
             if other.full_name == spec.full_name:

@@ -282,6 +282,8 @@ def _build(meta: dict[str, Any], entries: list[Any], buffers: Sequence[Any] | No
                 "dtype", f"{type_name}.{name} must be {dtype_name}, got {got_dtype}"
             )
         count = _check_shape(type_name, name, declared, shape, dims)
+        if count == 0:  # a declared shape means data: an empty array would reach a node
+            raise DecodeError("empty", f"{type_name}.{name} is empty (shape {shape})")
         try:  # one array construction on the buffer (frombuffer + reshape costs two)
             if (buf.nbytes if buf.__class__ is memoryview else len(buf)) != count * dtype.itemsize:
                 raise ValueError
@@ -303,8 +305,15 @@ def _build(meta: dict[str, Any], entries: list[Any], buffers: Sequence[Any] | No
         raise DecodeError("garbage", f"{type_name}: {exc}") from None
 
 
+_INT64 = 1 << 63
+
+
 def _header(values: Any) -> Header:
-    """The header from its wire list; exact types take the fast path, others are converted."""
+    """The header from its wire list; exact types take the fast path, others are converted.
+
+    A non-finite media_time would poison every clock that reads it (a smoother's, a
+    bridge's), and integers outside int64 break whoever does arithmetic with them.
+    """
     try:
         seq, stamp_ns, media_time, capture_ns = values
     except (TypeError, ValueError):
@@ -316,6 +325,11 @@ def _header(values: Any) -> Header:
             media_time, capture_ns = float(media_time), int(capture_ns)
         except (TypeError, ValueError, OverflowError):  # int(inf) overflows
             raise DecodeError("garbage", "malformed header") from None
+    if not math.isfinite(media_time):
+        raise DecodeError("non_finite", f"header media_time is {media_time}")
+    if not (0 <= seq < _INT64 and -_INT64 <= stamp_ns < _INT64
+            and -_INT64 <= capture_ns < _INT64):
+        raise DecodeError("garbage", "header integers outside int64 (seq must be >= 0)")
     header = object.__new__(Header)
     header.__dict__.update(seq=seq, stamp_ns=stamp_ns, media_time=media_time,
                            capture_ns=capture_ns)

@@ -83,6 +83,54 @@ def read_audio_file(path: str) -> tuple[np.ndarray, int]:
     return data, int(rate)
 
 
+MIN_USEFUL_S = 0.2  # shorter than this, a model sees too little speech to animate
+
+
+def declared_frames(path: str) -> int | None:
+    """The frame count a file's header promises (WAV data chunk, else libsndfile's view),
+    to tell a truncated file from a short one; None when unknown."""
+    import soundfile as sf
+
+    try:
+        info = sf.info(path)
+    except Exception:  # soundfile raises LibsndfileError/RuntimeError variants
+        return None
+    if info.format != "WAV":
+        return int(info.frames)
+    try:
+        block = info.channels * {"PCM_16": 2, "PCM_24": 3, "PCM_32": 4, "FLOAT": 4,
+                                 "DOUBLE": 8, "PCM_U8": 1}[info.subtype]
+    except KeyError:
+        return None
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        while len(chunk := f.read(8)) == 8:
+            size = int.from_bytes(chunk[4:], "little")
+            if chunk[:4] == b"data":
+                return size // block if size != 0xFFFFFFFF else None  # streaming: unknown
+            f.seek(size + (size & 1), 1)
+    return None
+
+
+def audio_file_warnings(path: str, samples: int, rate: int) -> list[str]:
+    """What is wrong with a file that reads but will not animate well, with its real
+    duration: empty, truncated (fewer samples than its header says), or too short."""
+    duration = samples / rate if rate else 0.0
+    declared = declared_frames(path)
+    out = []
+    if samples == 0:
+        out.append(f"audio file {path!r} holds no audio (0 samples)")
+    elif declared is not None and declared > samples:
+        out.append(f"audio file {path!r} is truncated: {duration:.3f} s of audio, its header "
+                   f"promises {declared / rate:.3f} s (re-export or re-copy it)")
+    if 0 < samples and duration < MIN_USEFUL_S:
+        out.append(f"audio file {path!r} is only {duration:.4f} s long ({samples} samples); "
+                   f"under {MIN_USEFUL_S} s gives little or no animation")
+    return out
+
+
 class Rechunker:
     """Mono samples of any block size in, fixed-size chunks out, media_time by count."""
 
@@ -163,6 +211,10 @@ class Audio(Node):
         if not self.p.path:
             raise AudioSourceError("source=file needs the 'path' parameter")
         self.data, self.rate = read_audio_file(self.p.path)
+        for warning in audio_file_warnings(str(resolve_audio_path(self.p.path)),
+                                           len(self.data), self.rate):
+            self.log.warning("%s", warning)
+            self.counters["file_warnings"] += 1
         self.pos = 0
         self.block = max(1, int(self.rate * self.p.chunk_ms / 1000))
         self.t0_ns = time.time_ns()

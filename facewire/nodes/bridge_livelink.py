@@ -12,6 +12,7 @@ import time
 from facewire.bridges.livelink import DEFAULT_PORT, LiveLinkSender
 from facewire.bus.node import Input, Node, Param
 from facewire.messages.types import Blendshapes
+from facewire.subjects import DEFAULT_MAX_SUBJECTS
 
 
 class LiveLinkBridge(Node):
@@ -27,13 +28,18 @@ class LiveLinkBridge(Node):
         "device_id": Param(str, "", "device id of `subject` (empty: a UUID derived from it)"),
         "fps": Param(float, 60.0, "frame rate written into the packets' frame time", min=1.0),
         "mirror": Param(bool, False, "swap Left/Right and negate yaw/roll (Unreal mirrored mode)"),
+        "max_subjects": Param(int, DEFAULT_MAX_SUBJECTS, "subjects kept (the least recently "
+                              "seen one from messages is freed first)", min=1),
     }
 
     def on_start(self) -> None:
         self.sender = LiveLinkSender(self.p.host, self.p.port, self.p.subject,
-                                     self.p.device_id or None, self.p.fps, self.p.mirror)
+                                     self.p.device_id or None, self.p.fps, self.p.mirror,
+                                     max_subjects=max(self.p.max_subjects,
+                                                      len(self.p.subjects) + 1))
         for subject in self.p.subjects:
             self.sender.add_subject(str(subject))
+        self.sender.encoders.pinned.update(self.sender.encoders)  # configured: always kept
         self.log.info("Live Link Face v6 to %s:%d, subjects %s", self.p.host, self.p.port,
                       ", ".join(self.sender.encoders))
 

@@ -6,6 +6,7 @@ smoothing delay shows up where it belongs: in the bridge's send time minus captu
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,9 @@ from facewire.dsp.smoothing import METHODS, CurveSmoother, SmootherSpec
 from facewire.messages.base import Header
 from facewire.messages.types import Blendshapes
 from facewire.rig.arkit import NAME_SETS
+from facewire.subjects import DEFAULT_MAX_SUBJECTS, LruDict
+
+MAX_HELD = 1024  # capture times held per subject (frames inside the smoothing window)
 
 
 def build_smoother(names: tuple[str, ...], default: dict[str, Any],
@@ -40,21 +44,37 @@ class Smoother(Node):
         "beta": Param(float, 0.05, "one_euro speed coefficient", min=0.0),
         "per_channel": Param(dict, {}, "curve name -> {method, window, ...} overrides"),
         "fps": Param(float, 60.0, "frame rate, to state the delay in seconds", min=1.0),
+        "max_subjects": Param(int, DEFAULT_MAX_SUBJECTS, "subjects whose filters are kept; "
+                              "the least recently seen one is flushed and freed", min=1),
     }
 
     def on_start(self) -> None:
         self.default = {"method": self.p.method, "window": self.p.window, "order": self.p.order,
                         "min_cutoff": self.p.min_cutoff, "beta": self.p.beta}
-        self.smoothers: dict[str, CurveSmoother] = {}
+        # per-subject state is bounded: one LRU table decides, the other maps follow it
+        self.smoothers: LruDict = LruDict(self.p.max_subjects, self._evict)
         probe = build_smoother(NAME_SETS["arkit52"], self.default, self.p.per_channel)
         self.delay_s = probe.delay_frames / self.p.fps
         self.last_time: dict[str, float] = {}
         self.captures: dict[str, dict[float, int]] = {}
         self.formats: dict[str, tuple[str, float]] = {}
 
+    def _evict(self, key: str, smoother: CurveSmoother) -> None:
+        self._send(key, smoother.flush())
+        for table in (self.last_time, self.captures, self.formats):
+            table.pop(key, None)
+        self.counters["subjects_evicted"] += 1
+
     def on_input(self, msg: Blendshapes) -> None:
+        # in-process graphs skip the codec's checks: one NaN would poison the filter state
+        if not math.isfinite(msg.header.media_time) or not np.isfinite(msg.weights).all():
+            self.counters["non_finite"] += 1
+            return
+        if msg.weights.size == 0:
+            self.counters["empty"] += 1
+            return
         key = msg.subject
-        smoother = self.smoothers.get(key)
+        smoother = self.smoothers.use(key)
         restart = key in self.last_time and msg.header.media_time <= self.last_time[key]
         if smoother is None or restart:
             names = NAME_SETS.get(msg.name_set)
@@ -64,6 +84,8 @@ class Smoother(Node):
             smoother = self.smoothers[key] = build_smoother(names, self.default, per_channel)
             self.captures[key] = {}
         captures = self.captures[key]
+        if len(captures) >= MAX_HELD:
+            captures.clear()
         self.last_time[key] = msg.header.media_time
         captures[msg.header.media_time] = msg.header.capture_ns
         self.formats[key] = (msg.name_set, msg.fps)
@@ -81,5 +103,5 @@ class Smoother(Node):
                 header=Header(0, 0, media_time, captures.pop(media_time, 0))))
 
     def end_of_stream(self) -> None:
-        for key, smoother in self.smoothers.items():
+        for key, smoother in list(self.smoothers.items()):
             self._send(key, smoother.flush())
