@@ -82,6 +82,13 @@ class PreloadedBlendshapes(BlendshapesNode):
         return self.loaded[key]
 
 
+def preload_model(model: str = "", device: str = "auto", fps: float = 60.0) -> None:
+    """Load a model now (a batch worker's start) so the first file does not pay for it."""
+    node = PreloadedBlendshapes(name="blendshapes", params={"model": model, "device": device,
+                                                            "fps": fps}, bus=LocalBus())
+    node.load_model()
+
+
 def animate_file(path: str | Path, model: str = "", smoothing: dict | None = None,
                  fps: float = 60.0, subject: str = "", device: str = "auto") -> Take:
     bus = LocalBus()

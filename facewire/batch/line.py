@@ -114,8 +114,8 @@ def animate_line(line: Line, opts: BatchOptions, audio: bytes | None = None,
               "audio_s": len(take.audio) / take.sample_rate, "frames": len(take.times),
               "take_s": float(take.times[-1]) if len(take.times) else 0.0,
               "options": asdict(opts)}
-    if shipped:
-        row["files"] = files
+    if shipped:  # the driver writes them
+        row["files"], row["record"] = files, record
     else:
         write_line_files(Path(opts.out), line.id, files, record)
     t4 = time.perf_counter()
