@@ -184,8 +184,8 @@ def _prepare(items: list[Line], opts: BatchOptions) -> tuple[list[tuple[Line, by
                           "reason": one_line(exc)})
             continue
         _, done = skip_if_complete(line, audio, opts)
-        if done:
-            early.append({"id": line.id, "audio": line.audio, "status": "skipped"})
+        if done is not None:
+            early.append({**done, "status": "skipped"})
         else:
             tasks.append((line, audio))
     return tasks, early
@@ -200,4 +200,6 @@ def _finish(row: dict, opts: BatchOptions, attempt: int) -> dict:
         row.setdefault("timings", {})["write_s"] = time.perf_counter() - t0
     row.pop("options", None)
     row["attempts"] = attempt
+    if attempt > 1 and row["status"] == "skipped":  # finished just before its worker died
+        row["status"] = "done"
     return row

@@ -19,7 +19,12 @@ from functools import lru_cache
 from pathlib import Path
 
 from facewire.batch.manifest import Line, check_text
-from facewire.batch.outputs import is_complete, output_suffixes, render_outputs, write_line_files
+from facewire.batch.outputs import (
+    complete_record,
+    output_suffixes,
+    render_outputs,
+    write_line_files,
+)
 
 DIGEST_VERSION = 1  # bump when the animation code changes what a line's files hold
 
@@ -70,11 +75,12 @@ def read_audio_bytes(line: Line) -> bytes:
                                 "reads audio by path: use shared storage or --ship)") from None
 
 
-def skip_if_complete(line: Line, audio: bytes, opts: BatchOptions) -> tuple[str, bool]:
-    """(digest, whether the line's files are already complete for it)."""
+def skip_if_complete(line: Line, audio: bytes, opts: BatchOptions) -> tuple[str, dict | None]:
+    """(digest, the line's record when its files are already complete for it)."""
     digest = line_digest(line, audio, opts)
-    done = not opts.force and is_complete(Path(opts.out), line.id, digest, opts.suffixes)
-    return digest, done
+    if opts.force:
+        return digest, None
+    return digest, complete_record(Path(opts.out), line.id, digest, opts.suffixes)
 
 
 def animate_line(line: Line, opts: BatchOptions, audio: bytes | None = None,
@@ -87,10 +93,9 @@ def animate_line(line: Line, opts: BatchOptions, audio: bytes | None = None,
     shipped = audio is not None
     audio = audio if shipped else read_audio_bytes(line)
     row = {"id": line.id, "audio": line.audio, "node": socket.gethostname(), "pid": os.getpid()}
-    digest, done = skip_if_complete(line, audio, opts) if not shipped else ("", False)
-    if done:
-        return {**row, "status": "skipped", "digest": digest,
-                "timings": {"total_s": time.perf_counter() - t0}}
+    digest, done = skip_if_complete(line, audio, opts) if not shipped else ("", None)
+    if done is not None:
+        return {**row, **done, "status": "skipped", "timings": {"total_s": time.perf_counter() - t0}}
     text = check_text(line.text) if line.text is not None else None
     t1 = time.perf_counter()
     holder = tempfile.NamedTemporaryFile(suffix=Path(line.audio).suffix) if shipped \

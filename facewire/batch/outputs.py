@@ -80,11 +80,12 @@ def write_line_files(out: Path, line_id: str, files: dict[str, bytes], record: d
     write_atomic(out / f"{line_id}{RECORD_SUFFIX}", json.dumps(record, sort_keys=True).encode())
 
 
-def is_complete(out: Path, line_id: str, digest: str, suffixes: list[str]) -> bool:
-    """True when the line's record matches ``digest`` and every output file is there."""
+def complete_record(out: Path, line_id: str, digest: str, suffixes: list[str]) -> dict | None:
+    """The line's record when it matches ``digest`` and every output file is there."""
     try:
         record = json.loads((out / f"{line_id}{RECORD_SUFFIX}").read_text())
     except (OSError, ValueError):
-        return False
-    return record.get("digest") == digest and all(
+        return None
+    complete = record.get("digest") == digest and all(
         (out / f"{line_id}{s}").is_file() for s in suffixes)
+    return record if complete else None
