@@ -29,6 +29,15 @@ TOPICS = {"audio": "/audio", "features": "/features", "raw": "/blendshapes_raw",
           "blendshapes": "/blendshapes"}
 
 
+def limit_blas_threads() -> None:
+    """One BLAS thread for this process: the graph's matrices are small (a second of log-mel
+    frames at a time) and on a busy machine BLAS threads mostly wait for each other (the
+    offline graph ran 10x slower with them on 2 shared cores)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1, user_api="blas")
+
+
 def run_graph(source: Node, nodes: list[Node]) -> None:
     """Start downstream nodes first, drive the source to its end, then flush in order."""
     for node in nodes:

@@ -88,8 +88,9 @@ class LineWorker:
     def __init__(self, model: str = "", fps: float = 60.0) -> None:
         import ray
 
-        from facewire.offline import preload_model
+        from facewire.offline import limit_blas_threads, preload_model
 
+        limit_blas_threads()
         # onnxruntime's CUDA provider when Ray gave this worker a GPU, else the CPU
         self.device = "cuda" if ray.get_gpu_ids() else "cpu"
         self.node_id = ray.get_runtime_context().get_node_id()
@@ -196,7 +197,7 @@ def _finish(row: dict, opts: BatchOptions, attempt: int) -> dict:
     files, record = row.pop("files", None), row.pop("record", None)
     if files is not None and record is not None:
         t0 = time.perf_counter()
-        write_line_files(Path(opts.out), row["id"], files, record)
+        write_line_files(Path(opts.out), row["id"], files, record, opts.fsync)
         row.setdefault("timings", {})["write_s"] = time.perf_counter() - t0
     row.pop("options", None)
     row["attempts"] = attempt

@@ -41,6 +41,7 @@ class BatchOptions:
     plot: bool = False
     force: bool = False
     ship: bool = False  # audio in and files out travel through Ray, not shared storage
+    fsync: bool = False  # outputs survive a power cut too, not only a killed process
 
     @property
     def suffixes(self) -> list[str]:
@@ -122,7 +123,7 @@ def animate_line(line: Line, opts: BatchOptions, audio: bytes | None = None,
     if shipped:  # the driver writes them
         row["files"], row["record"] = files, record
     else:
-        write_line_files(Path(opts.out), line.id, files, record)
+        write_line_files(Path(opts.out), line.id, files, record, opts.fsync)
     t4 = time.perf_counter()
     return {**row, **record, "status": "done",
             "timings": {"read_s": t1 - t0, "animate_s": t2 - t1, "render_s": t3 - t2,

@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
 
     from facewire.animate_outputs import write_outputs
     from facewire.nodes.audio import AudioSourceError
-    from facewire.offline import animate_file
+    from facewire.offline import animate_file, limit_blas_threads
 
     files = collect_inputs(args.inputs)
     if not files:
@@ -49,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    limit_blas_threads()
     failed = 0
     audio_s = compute_s = 0.0
     for path in tqdm(files, desc="animate", unit="file", disable=len(files) < 2):

@@ -24,6 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bag", action="store_true", help="also write each line's MCAP bag")
     p.add_argument("--plot", action="store_true", help="also write each line's PNG plot")
     p.add_argument("--force", action="store_true", help="redo lines that are already complete")
+    p.add_argument("--fsync", action="store_true",
+                   help="fsync each output (survives a power cut, not only a crash; slower)")
     p.add_argument("--address", default=None,
                    help="Ray cluster to join (default: RAY_ADDRESS, else a local instance)")
     p.add_argument("--workers", type=int, default=0,
@@ -64,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     opts = BatchOptions(out=str(Path(args.out).resolve()), model=args.model, fps=args.fps,
                         smoothing=args.smoothing, bag=args.bag, plot=args.plot,
-                        force=args.force, ship=args.ship)
+                        force=args.force, ship=args.ship, fsync=args.fsync)
     return run_batch(lines, opts, args)
 
 
