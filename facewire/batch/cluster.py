@@ -63,9 +63,11 @@ def start_ray(address: str | None = None, num_cpus: int | None = None,
         return f"Ray cluster at {address}: {len(nodes)} node(s)"
     if temp_dir:
         Path(temp_dir).mkdir(parents=True, exist_ok=True)
+    # workers keep this command's priority (Ray's default renices them to 15, which on a
+    # shared machine hands their CPU to everything else); run 'nice facewire batch' to yield
     ray.init(address="local", num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False,
              object_store_memory=object_store_mb * 1024 * 1024, _temp_dir=temp_dir,
-             log_to_driver=False, logging_level="error")
+             _system_config={"worker_niceness": 0}, log_to_driver=False, logging_level="error")
     return f"local Ray instance ({num_cpus or os.cpu_count()} CPU)"
 
 
