@@ -12,7 +12,7 @@ Prints lines/s, multiples of real time, the per-line overhead of batch over the 
 alone, the 2-worker / 1-worker ratio, and the projected wall-clock of 100,000 lines.
 
     python benchmarks/batch.py --quick            # a few seconds of work, plus Ray start-up
-    python benchmarks/batch.py --lines 2000       # the full run (minutes)
+    python benchmarks/batch.py --lines 2000 --old-ref ba08d50   # full run (minutes)
 """
 
 from __future__ import annotations
@@ -111,8 +111,8 @@ def main() -> int:
     ap.add_argument("--lines", type=int, default=2000)
     ap.add_argument("--data", default=os.environ.get("FACEWIRE_DATA", ""),
                     help="folder holding fsdd/ (default: FACEWIRE_DATA or ../shared/data)")
-    ap.add_argument("--old-tree", default="",
-                    help="also run 'facewire animate' from this checkout (e.g. before batch)")
+    ap.add_argument("--old-ref", default="",
+                    help="also run 'facewire animate' as of this git commit (e.g. before batch)")
     ap.add_argument("--chunk", type=int, default=8, help="lines per worker call")
     ap.add_argument("--fsync", action="store_true", help="batch: fsync every output file")
     args = ap.parse_args()
@@ -136,9 +136,14 @@ def main() -> int:
         results.append(("graph alone, in-process (floor)", graph_s * n))
         results.append(("facewire animate loop (this tree)",
                         run_animate_cli(lib, tmp / "animate", None)))
-        if args.old_tree:
-            results.append((f"facewire animate loop ({args.old_tree})",
-                            run_animate_cli(lib, tmp / "animate_old", Path(args.old_tree))))
+        if args.old_ref:
+            old = tmp / "old_tree"
+            old.mkdir()
+            archive = subprocess.run(["git", "archive", args.old_ref, "facewire"], check=True,
+                                     capture_output=True, cwd=Path(__file__).resolve().parents[1])
+            subprocess.run(["tar", "-x", "-C", str(old)], input=archive.stdout, check=True)
+            results.append((f"facewire animate loop (at {args.old_ref[:10]})",
+                            run_animate_cli(lib, tmp / "animate_old", old)))
 
         ray_temp = tempfile.mkdtemp(prefix="fwrayb-")
         t0 = time.perf_counter()

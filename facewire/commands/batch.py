@@ -83,6 +83,11 @@ def run_batch(lines: list, opts, args: argparse.Namespace) -> int:
     )
     from facewire.batch.report import Report
 
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        print("facewire batch: needs Ray: pip install 'facewire[batch]'", file=sys.stderr)
+        return 2
     local_cpus = args.workers or os.cpu_count() or 1
     try:
         where = start_ray(args.address, local_cpus, args.ray_temp_dir, args.object_store_mb)
