@@ -74,3 +74,17 @@ def test_cli_reports_a_bad_manifest_in_one_line(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0 and "line 2: not JSON" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_cli_fails_fast_on_an_address_nobody_listens_at(tmp_path: Path) -> None:
+    import socket
+
+    (tmp_path / "a.wav").write_bytes(b"")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    done = subprocess.run(facewire_cmd("batch", str(tmp_path), "--out", str(tmp_path / "out"),
+                                       "--address", f"127.0.0.1:{port}"),
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "nothing answers at 127.0.0.1" in done.stderr
+    assert "Traceback" not in done.stderr

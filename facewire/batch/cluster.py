@@ -53,6 +53,7 @@ def start_ray(address: str | None = None, num_cpus: int | None = None,
 
     address = address or os.environ.get("RAY_ADDRESS") or None
     if address:
+        check_reachable(address)
         try:
             ray.init(address=address, log_to_driver=False, logging_level="error")
         except Exception as exc:
@@ -69,6 +70,19 @@ def start_ray(address: str | None = None, num_cpus: int | None = None,
              object_store_memory=object_store_mb * 1024 * 1024, _temp_dir=temp_dir,
              _system_config={"worker_niceness": 0}, log_to_driver=False, logging_level="error")
     return f"local Ray instance ({num_cpus or os.cpu_count()} CPU)"
+
+
+def check_reachable(address: str, timeout_s: float = 3.0) -> None:
+    """Fail in seconds on a HOST:PORT nobody listens at (Ray itself retries for minutes)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or "://" in address or not port.isdigit():
+        return  # 'auto', ray:// client addresses: left to Ray
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise ClusterError(f"nothing answers at {address} ({exc.strerror or exc}): start the "
+                           "head with 'ray start --head --port PORT', or leave --address out to "
+                           "run on this machine") from None
 
 
 def stop_ray() -> None:
