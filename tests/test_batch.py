@@ -115,7 +115,7 @@ def test_a_killed_worker_loses_no_line(library: Path, tmp_path: Path, workers: l
     opts = BatchOptions(out=str(tmp_path / "out"))
     rows: dict[str, dict] = {}
     killed = None
-    for row in run_lines(lines, opts, workers, chunk=4):
+    for row in run_lines(lines, opts, workers, chunk=6):
         rows[row["id"]] = row
         if killed is None:  # its worker is already busy with its next chunk
             killed = row["pid"]
