@@ -113,7 +113,9 @@ class LineWorker:
         preload_model(model, self.device, fps)
 
     def where(self) -> dict:
-        return {"host": socket.gethostname(), "pid": os.getpid(), "node_id": self.node_id}
+        """Where this worker runs, and the CPU time its process has used so far."""
+        return {"host": socket.gethostname(), "pid": os.getpid(), "node_id": self.node_id,
+                "cpu_s": time.process_time()}
 
     def run(self, opts: BatchOptions, tasks: list[tuple[Line, bytes | None]]) -> list[dict]:
         rows = []

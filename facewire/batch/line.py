@@ -90,7 +90,7 @@ def animate_line(line: Line, opts: BatchOptions, audio: bytes | None = None,
     instead of being written. Raises on a line that cannot be animated."""
     from facewire.offline import animate_file
 
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     shipped = audio is not None
     audio = audio if shipped else read_audio_bytes(line)
     row = {"id": line.id, "audio": line.audio, "node": socket.gethostname(), "pid": os.getpid()}
@@ -127,5 +127,6 @@ def animate_line(line: Line, opts: BatchOptions, audio: bytes | None = None,
     t4 = time.perf_counter()
     return {**row, **record, "status": "done",
             "timings": {"read_s": t1 - t0, "animate_s": t2 - t1, "render_s": t3 - t2,
-                        "write_s": t4 - t3, "total_s": t4 - t0}}
+                        "write_s": t4 - t3, "total_s": t4 - t0,
+                        "cpu_s": time.process_time() - cpu0}}
 
