@@ -110,7 +110,10 @@ class LineWorker:
         # onnxruntime's CUDA provider when Ray gave this worker a GPU, else the CPU
         self.device = "cuda" if ray.get_gpu_ids() else "cpu"
         self.node_id = ray.get_runtime_context().get_node_id()
-        preload_model(model, self.device, fps)
+        try:
+            preload_model(model, self.device, fps)
+        except Exception:  # a bad model or device: each line then fails saying why
+            pass
 
     def where(self) -> dict:
         """Where this worker runs, and the CPU time its process has used so far."""
