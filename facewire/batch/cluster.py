@@ -153,16 +153,19 @@ def run_lines(lines: list[Line], opts: BatchOptions, workers: list, chunk: int =
     """Yield one final row per line (done, skipped or failed) as lines finish.
 
     A chunk whose worker died, and any line that failed, is queued again until it has had
-    MAX_ATTEMPTS; the actor restarts by itself (``max_restarts``)."""
+    MAX_ATTEMPTS. A dead actor restarts by itself (``max_restarts``); it gets no work until
+    it answers a ping, so a retry is not spent on an actor that is still coming back."""
     import ray
     from ray.exceptions import RayError
 
     queue: deque[tuple[int, list[Line]]] = deque((1, c) for c in chunks(lines, chunk))
     in_flight: dict = {}  # ObjectRef -> (actor index, attempt, lines)
+    down: dict = {}  # ping ObjectRef -> actor index, for actors restarting
     load = [0] * len(workers)
     while queue or in_flight:
+        resting = set(down.values())
         for i, actor in enumerate(workers):
-            while load[i] < CALLS_IN_FLIGHT and queue:
+            while i not in resting and load[i] < CALLS_IN_FLIGHT and queue:
                 attempt, items = queue.popleft()
                 tasks, early = _prepare(items, opts)
                 for row in early:
@@ -170,10 +173,17 @@ def run_lines(lines: list[Line], opts: BatchOptions, workers: list, chunk: int =
                 if tasks:
                     in_flight[actor.run.remote(opts, tasks)] = (i, attempt, [t[0] for t in tasks])
                     load[i] += 1
-        if not in_flight:
+        if not in_flight and not down:
             continue
-        ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=1.0)
+        ready, _ = ray.wait([*in_flight, *down], num_returns=1, timeout=1.0)
         for ref in ready:
+            if ref in down:  # a restarted actor answers (or is still away: ping again)
+                i = down.pop(ref)
+                try:
+                    ray.get(ref)
+                except RayError:
+                    down[workers[i].where.remote()] = i
+                continue
             i, attempt, items = in_flight.pop(ref)
             load[i] -= 1
             try:
@@ -182,6 +192,8 @@ def run_lines(lines: list[Line], opts: BatchOptions, workers: list, chunk: int =
                 reason = f"worker died: {one_line(exc)}"
                 rows = [{"id": ln.id, "audio": ln.audio, "status": "failed", "reason": reason}
                         for ln in items]
+                if i not in down.values():
+                    down[workers[i].where.remote()] = i
             retry = []
             for line, row in zip(items, rows):
                 if row["status"] == "failed" and attempt < MAX_ATTEMPTS:
