@@ -1,4 +1,4 @@
-"""``facewire batch --address`` on a real two-node Ray cluster on this machine.
+"""``facewire batch`` as whole processes: a real two-node Ray cluster, and Ctrl-C (slow).
 
 Two ``ray start`` processes (a head and a second node, one CPU each, 127.0.0.1 only, no
 dashboard, a small object store, their own temp folder and ports). ``ray stop`` would stop
@@ -125,3 +125,41 @@ def test_lines_run_on_both_nodes(two_nodes: dict[str, str], tmp_path: Path) -> N
     assert len(rows) == 12 and {r["status"] for r in rows} == {"done"}
     assert len({r["node_id"] for r in rows}) == 2, "all lines ran on one node"
     print(f"two-node batch of 12 lines: {time.monotonic() - t0:.1f} s")
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_cleanly_and_the_rerun_resumes(tmp_path: Path) -> None:
+    """SIGINT to the command's process group, as a terminal's Ctrl-C sends it."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    t = np.arange(int(2.5 * 16000)) / 16000
+    audio = (0.3 * np.sign(np.sin(2 * np.pi * 120 * t)) * (t > 0.1)).astype(np.float32)
+    for i in range(150):
+        sf.write(lib / f"l{i:03d}.wav", audio, 16000)
+    temp = tempfile.mkdtemp(prefix="fwray3-")
+    out = tmp_path / "out"
+    cmd = facewire_cmd("batch", str(lib), "--out", str(out), "--ray-temp-dir", temp,
+                       "--workers", "1", "--chunk", "2")
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    try:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=env, start_new_session=True)
+        report = out / "report.jsonl"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (report.is_file() and report.read_text()):
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.2)
+        os.killpg(proc.pid, signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+        assert proc.returncode == 130, stderr
+        assert "interrupted" in stderr and "Traceback" not in stderr
+        assert "not run" in stdout
+        assert not list(out.glob(".*.tmp"))
+        complete = len(list(out.glob("*.take.json")))
+        assert 0 < complete < 150
+        again = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
+        assert again.returncode == 0, again.stderr
+        assert f"{150 - complete} done, {complete} skipped, 0 failed" in again.stdout
+    finally:
+        stop_processes_under(temp)
+        shutil.rmtree(temp, ignore_errors=True)
