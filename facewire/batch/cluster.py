@@ -78,7 +78,7 @@ def check_reachable(address: str, timeout_s: float = 3.0) -> None:
     if not sep or "://" in address or not port.isdigit():
         return  # 'auto', ray:// client addresses: left to Ray
     try:
-        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
     except OSError as exc:
         raise ClusterError(f"nothing answers at {address} ({exc.strerror or exc}): start the "
                            "head with 'ray start --head --port PORT', or leave --address out to "
