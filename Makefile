@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install $(PIP_QUIET) --upgrade pip
 	$(PY) -m pip install $(PIP_QUIET) torch==2.13.0
-	$(PY) -m pip install $(PIP_QUIET) -e '.[train,dev,words,foxglove,pipecat]'
+	$(PY) -m pip install $(PIP_QUIET) -e '.[train,dev,words,batch,foxglove,pipecat]'
 	touch $(STAMP)
 
 test: setup

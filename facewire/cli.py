@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "bag": "bag",
     "data": "data",
     "animate": "animate",
+    "batch": "batch",
     "audio": "audio",
     "demo": "demo",
     "train": "train",

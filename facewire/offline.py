@@ -6,6 +6,7 @@ the file without pacing and every publish runs the downstream handlers at once.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,14 +15,27 @@ import numpy as np
 from facewire.bus.local import LocalBus
 from facewire.bus.node import Node
 from facewire.messages.types import AudioChunk, Blendshapes
+from facewire.models.runtime import StreamingPredictor, _resolve, default_model_path
 from facewire.nodes.audio import Audio
 from facewire.nodes.blendshapes import BlendshapesNode
 from facewire.nodes.features import FeaturesNode
 from facewire.nodes.smoother import Smoother
 
 OFFLINE_CHUNK_MS = 1000.0
+# a take ends with its audio; over its last END_RELEASE_S the face eases to neutral, so a
+# line cut off mid-word does not end (and hold, in an engine) with an open mouth
+END_RELEASE_S = 0.1
 TOPICS = {"audio": "/audio", "features": "/features", "raw": "/blendshapes_raw",
           "blendshapes": "/blendshapes"}
+
+
+def limit_blas_threads() -> None:
+    """One BLAS thread for this process: the graph's matrices are small (a second of log-mel
+    frames at a time) and on a busy machine BLAS threads mostly wait for each other (the
+    offline graph ran 10x slower with them on 2 shared cores)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1, user_api="blas")
 
 
 def run_graph(source: Node, nodes: list[Node]) -> None:
@@ -64,8 +78,30 @@ class Take:
         )
 
 
+class PreloadedBlendshapes(BlendshapesNode):
+    """The blendshapes node with its model loaded once per process, not once per file:
+    many short files (dialogue libraries) would otherwise spend their time opening ONNX."""
+
+    loaded: dict[tuple[str, str, float, int], StreamingPredictor] = {}
+
+    def load_model(self) -> StreamingPredictor:
+        path, _ = _resolve(self.p.model or default_model_path())
+        key = (str(path), self.p.device, self.p.fps, path.stat().st_mtime_ns if path.exists()
+               else 0)
+        if key not in self.loaded:
+            self.loaded[key] = super().load_model()
+        return self.loaded[key]
+
+
+def preload_model(model: str = "", device: str = "auto", fps: float = 60.0) -> None:
+    """Load a model now (a batch worker's start) so the first file does not pay for it."""
+    node = PreloadedBlendshapes(name="blendshapes", params={"model": model, "device": device,
+                                                            "fps": fps}, bus=LocalBus())
+    node.load_model()
+
+
 def animate_file(path: str | Path, model: str = "", smoothing: dict | None = None,
-                 fps: float = 60.0, subject: str = "") -> Take:
+                 fps: float = 60.0, subject: str = "", device: str = "auto") -> Take:
     bus = LocalBus()
     record: list[tuple[str, object]] = []
     for name in ("audio", "blendshapes"):
@@ -73,17 +109,46 @@ def animate_file(path: str | Path, model: str = "", smoothing: dict | None = Non
         bus.subscribe(topic, callback=lambda m, t=topic: record.append((t, m)))
     # large chunks: the same nodes, but each model call sees a second of frames at once
     source = Audio(name="audio", params={"source": "file", "path": str(path), "realtime": False,
-                                         "exit_at_end": True, "chunk_ms": OFFLINE_CHUNK_MS},
+                                         "exit_at_end": True, "chunk_ms": OFFLINE_CHUNK_MS,
+                                         "pad_end": False},
                    remaps={"audio": TOPICS["audio"]}, bus=bus)
     nodes = [
         FeaturesNode(name="features", remaps={"audio": TOPICS["audio"],
                                               "features": TOPICS["features"]}, bus=bus),
-        BlendshapesNode(name="blendshapes", params={"model": model, "fps": fps,
-                                                    "subject": subject},
-                        remaps={"features": TOPICS["features"], "blendshapes": TOPICS["raw"]},
-                        bus=bus),
+        PreloadedBlendshapes(name="blendshapes", params={"model": model, "fps": fps,
+                                                         "subject": subject, "device": device},
+                             remaps={"features": TOPICS["features"],
+                                     "blendshapes": TOPICS["raw"]}, bus=bus),
         Smoother(name="smoother", params={**(smoothing or {}), "fps": fps},
                  remaps={"input": TOPICS["raw"], "output": TOPICS["blendshapes"]}, bus=bus),
     ]
     run_graph(source, nodes)
-    return Take.from_messages(record, fps)
+    return Take.from_messages(end_with_audio(record, fps), fps)
+
+
+def release_gain(times: np.ndarray, release_s: float = END_RELEASE_S) -> np.ndarray:
+    """Per-frame gain: 1 until ``release_s`` before the last frame, then a smooth fall to 0."""
+    if len(times) == 0:
+        return np.ones(0)
+    x = np.clip((times[-1] - times) / release_s, 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)  # smoothstep: no velocity jump where the release starts
+
+
+def end_with_audio(record: list[tuple[str, object]], fps: float,
+                   release_s: float = END_RELEASE_S) -> list[tuple[str, object]]:
+    """Drop frames past the audio's end (within half a frame) and relax the face at the end."""
+    chunks = [m for _, m in record if isinstance(m, AudioChunk)]
+    if not chunks:
+        return record
+    last = chunks[-1]
+    duration = last.header.media_time + len(last.samples) / last.sample_rate
+    kept = [(t, m) for t, m in record
+            if not isinstance(m, Blendshapes) or m.header.media_time <= duration + 0.5 / fps]
+    frames = [i for i, (_, m) in enumerate(kept) if isinstance(m, Blendshapes)]
+    gains = release_gain(np.array([kept[i][1].header.media_time for i in frames]), release_s)
+    for i, gain in zip(frames, gains):
+        if gain < 1.0:
+            topic, msg = kept[i]
+            weights = (msg.weights * gain).astype(np.float32)
+            kept[i] = (topic, dataclasses.replace(msg, weights=weights))
+    return kept

@@ -62,14 +62,16 @@ def _with_weights(msg: Blendshapes, weights: np.ndarray) -> Blendshapes:
 def animate_file_words(path: str | Path, text: str | None = None,
                        textgrid: str | Path | None = None, sidecar: bool = True,
                        model: str = "", smoothing: dict | None = None, fps: float = 60.0,
-                       subject: str = "", fusion: FusionParams | None = None,
+                       subject: str = "", device: str = "cpu",
+                       fusion: FusionParams | None = None,
                        aligner: WordsAligner | None = None,
                        warn: Callable[[str], None] | None = warn_stderr) -> Take:
     """Animate one file, from its words when it has any. ``text`` (a manifest row's or
     ``--text``) wins over ``textgrid``, which wins over a sidecar of ``path`` (when
     ``sidecar``). ``take.source`` says which path made it; a transcript that could not be
     used is reported once through ``warn`` (None: silent) and the take is audio-only."""
-    take = animate_file(path, model=model, smoothing=smoothing, fps=fps, subject=subject)
+    take = animate_file(path, model=model, smoothing=smoothing, fps=fps, subject=subject,
+                        device=device)
     if text is None and textgrid is None and not sidecar:
         take.source, take.source_reason = "audio", "no transcript"
         return take

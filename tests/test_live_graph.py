@@ -129,8 +129,8 @@ def test_two_characters_animate_at_once_without_cross_talk(
         # each character's stream is exactly its own clip's offline animation
         offline = animate_file(tmp_path / f"{name}.wav", model=str(model), subject=name,
                                smoothing={"method": "one_euro"})  # the live graphs' default
-        n = len(frames)
-        live = np.stack([f.weights for f in frames])
+        n = min(len(frames), 80)  # before the offline take's end release (last 0.1 s)
+        live = np.stack([f.weights for f in frames[:n]])
         assert times[0] == 0.0
         bad = np.nonzero(np.abs(live - offline.weights[:n]).max(axis=1) >= 1e-5)[0]
         assert bad.size == 0, f"{name}: frames {bad} differ from the offline animation"

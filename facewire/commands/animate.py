@@ -64,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
 
     def tqdm_warn(message: str) -> None:
         tqdm.write(f"warning: {message}", file=sys.stderr)
+    from facewire.offline import limit_blas_threads
 
     files = collect_inputs(args.inputs)
     if not files:
@@ -91,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
               "missing)", file=sys.stderr)
         return 2
     out.mkdir(parents=True, exist_ok=True)
+    limit_blas_threads()
     failed = 0
     audio_s = compute_s = 0.0
     for path in tqdm(files, desc="animate", unit="file", disable=len(files) < 2):

@@ -164,6 +164,8 @@ class Audio(Node):
         "sample_rate": Param(int, 16000, "output rate (the model's)", min=8000),
         "wait_subscribers": Param(int, 0, "wait for this many subscribers before playing", min=0),
         "exit_at_end": Param(bool, False, "stop the node when the file ends (offline runs)"),
+        "pad_end": Param(bool, True, "pad the file's last chunk to a whole chunk (false: the "
+                         "last chunk is short and the stream ends with the file)"),
     }
 
     def on_start(self) -> None:
@@ -247,8 +249,13 @@ class Audio(Node):
         total = -(-len(self.data) * self.p.sample_rate // self.rate)
         tail = tail[: max(0, total - self.rechunker.samples_out - self.rechunker.buf.size)]
         pending = tail.size + self.rechunker.buf.size
-        for samples, start in self.rechunker.push(np.concatenate(
-                [tail, np.zeros((-pending) % self.chunk, np.float32)])):
+        pad = (-pending) % self.chunk if self.p.pad_end else 0
+        chunks = self.rechunker.push(np.concatenate([tail, np.zeros(pad, np.float32)]))
+        if not self.p.pad_end and self.rechunker.buf.size:  # the short last chunk
+            chunks.append((self.rechunker.buf, self.rechunker.samples_out))
+            self.rechunker.samples_out += self.rechunker.buf.size
+            self.rechunker.buf = np.zeros(0, np.float32)
+        for samples, start in chunks:
             self.publish("audio", AudioChunk(samples=samples[:, None],
                                              sample_rate=self.p.sample_rate)
                          .with_header(media_time=start / self.p.sample_rate,

@@ -8,6 +8,8 @@ silence, so background noise does not make the mouth flutter.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from facewire.bus.node import Input, Node, Output, Param
@@ -15,6 +17,9 @@ from facewire.dsp.vad import EnergyGate, RelaxGain
 from facewire.messages.base import Header
 from facewire.messages.types import Blendshapes, Features
 from facewire.nodes.features import check_features
+
+if TYPE_CHECKING:
+    from facewire.models.runtime import StreamingPredictor
 
 
 class BlendshapesNode(Node):
@@ -28,11 +33,15 @@ class BlendshapesNode(Node):
         "subject": Param(str, "", "character name carried to the bridges"),
     }
 
-    def on_start(self) -> None:
+    def load_model(self) -> StreamingPredictor:
+        """The model this node runs; offline runners override it to reuse a loaded one."""
         from facewire.models.runtime import StreamingPredictor, default_model_path
 
-        self.model = StreamingPredictor(self.p.model or default_model_path(), self.p.device,
-                                        fps=self.p.fps)
+        return StreamingPredictor(self.p.model or default_model_path(), self.p.device,
+                                  fps=self.p.fps)
+
+    def on_start(self) -> None:
+        self.model = self.load_model()
         self.kind = self.model.card["features"]["kind"]
         if self.kind not in ("logmel", "wav2vec2"):
             raise ValueError(f"model {self.model.path} needs {self.kind} features; the "
