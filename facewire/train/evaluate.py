@@ -13,6 +13,9 @@ Metrics, per model, averaged over clips:
   landmarks), normalised by mouth width (seed 000);
 * ``fsdd_open_close`` / ``fsdd_rounding``: the same phonetic ratios on real speech (the
   spoken digits), phones from pocketsphinx forced alignment of the known digit word;
+* ``fg_closure`` / ``fg_false_closure`` / ``fg_jaw_r`` (``--real``): on the real FACEGOOD
+  captures, the share of the real lips' closure events the model also closes, closed
+  frames where the real lips are wide open, and jaw correlation (facewire.train.real_voice);
 * ``xspk``: on the spoken-digits data, DTW distance between the same digit from different
   speakers over the same-speaker distance (1 = speaker-agnostic); ``xspk_warm`` the same
   with each digit animated after its speaker has talked for a few seconds (a live session).
@@ -45,7 +48,9 @@ from facewire.train.metrics import (
 Predict = Callable[[np.ndarray], np.ndarray]  # 16 kHz audio -> [frames, 52] at 60 fps
 REPO = Path(__file__).resolve().parents[2]
 COLUMNS = ("l2", "lmd", "lmd_lips", "smooth", "self_smooth", "closure", "false_closure",
-           "open_close", "rounding", "fsdd_open_close", "fsdd_rounding", "xspk", "xspk_warm")
+           "open_close", "rounding", "fg_closure", "fg_closure_short", "fg_false_closure",
+           "fg_jaw_r",
+           "fsdd_open_close", "fsdd_rounding", "xspk", "xspk_warm")
 GROUP_COLUMNS = ("clips", "bilabials", "closure", "false_closure", "open_close", "rounding",
                  "l2")
 GROUPINGS = ("engine", "voice")
@@ -395,7 +400,8 @@ def format_table(results: dict[str, dict[str, float]], columns: Sequence[str] = 
             v = r.get(c, float("nan"))
             cells.append(("-" if v != v else
                           f"{v:.0f}" if c in ("clips", "bilabials") else
-                          f"{100 * v:.1f}%" if c in ("closure", "false_closure") else
+                          f"{100 * v:.1f}%" if c in ("closure", "false_closure", "fg_closure",
+                                                     "fg_closure_short", "fg_false_closure") else
                           f"{100 * v:.2f}%" if c.startswith("lmd") else
                           f"{v:.2e}" if c in ("smooth", "self_smooth", "mse") else
                           f"{v:.3f}").rjust(widths[c]))

@@ -8,10 +8,12 @@ speech too. FACEGOOD is real Mandarin speech with the speaker's captured rig cur
 rig posed with the captured curves has an inner-lip aperture under 2 mm, as ``facewire
 eval`` scores closure everywhere else.
 
-* ``fg_closure``: share of the captured closure events inside speech (closed runs of at
-  most ``MAX_EVENT_S`` with open lips on both sides: bilabials and lip contacts, not the
-  pauses between sentences) during which the model's aperture also drops under 2 mm, with
-  ``TOLERANCE_S`` of slack either side for the 30 fps capture's timing;
+* ``fg_closure``: share of the captured closure events (closed runs with open lips on both
+  sides: lip contacts and the pauses between syllables and phrases) during which the
+  model's aperture also drops under 2 mm, with ``TOLERANCE_S`` of slack either side for the
+  30 fps capture's timing;
+* ``fg_closure_short``: the same over the short events only (at most ``MAX_EVENT_S``, at
+  least one 30 fps capture frame): closures inside running speech, the hard ones;
 * ``fg_false_closure``: share of frames where the captured lips are wide open (aperture at
   least ``OPEN_MM``) that the model shows closed;
 * ``fg_jaw_r``: Pearson correlation of the model's jawOpen with the captured jawOpen over
@@ -35,15 +37,18 @@ FPS = 60.0
 Predict = Callable[[np.ndarray], np.ndarray]
 
 
-def closure_events(aperture_mm: np.ndarray, fps: float = FPS, max_s: float = MAX_EVENT_S,
-                   threshold_mm: float = CLOSED_MM) -> list[tuple[int, int]]:
-    """``(first, end)`` frame ranges where the lips are closed for at most ``max_s`` with
-    open lips before and after (runs touching the clip's ends are silence, not speech)."""
+def closure_events(aperture_mm: np.ndarray, fps: float = FPS, max_s: float | None = None,
+                   min_frames: int = 1, threshold_mm: float = CLOSED_MM
+                   ) -> list[tuple[int, int]]:
+    """``(first, end)`` frame ranges where the lips are closed (for ``min_frames`` to
+    ``max_s``) with open lips before and after (runs touching the clip's ends are the
+    silence around the take, not speech)."""
     closed = np.asarray(aperture_mm) < threshold_mm
     edges = np.diff(np.r_[0, closed.astype(np.int8), 0])
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
     return [(int(s), int(e)) for s, e in zip(starts, ends)
-            if s > 0 and e < len(closed) and (e - s) <= max_s * fps]
+            if s > 0 and e < len(closed) and e - s >= min_frames
+            and (max_s is None or e - s <= max_s * fps)]
 
 
 def events_closed(pred_aperture_mm: np.ndarray, events: Sequence[tuple[int, int]],
@@ -62,8 +67,10 @@ def events_closed(pred_aperture_mm: np.ndarray, events: Sequence[tuple[int, int]
 
 def facegood_scores(predict: Predict, takes: Sequence, aperture: LipAperture,
                     fps: float = FPS) -> dict[str, float]:
-    """The three figures above, pooled over ``takes`` (``facewire.train.loaders.Take``)."""
+    """The figures above, pooled over ``takes`` (``facewire.train.loaders.Take``)."""
     hits: list[bool] = []
+    short: list[bool] = []
+    min_frames = int(round(fps / 30))
     wide, wide_closed = 0, 0
     jaw_p, jaw_t = [], []
     jaw = ARKIT_INDEX["jawOpen"]
@@ -72,6 +79,7 @@ def facegood_scores(predict: Predict, takes: Sequence, aperture: LipAperture,
         n = min(len(pred), len(take.curves))
         pa, ta = aperture(pred[:n]), aperture(take.curves[:n])
         hits += events_closed(pa, closure_events(ta, fps), fps)
+        short += events_closed(pa, closure_events(ta, fps, MAX_EVENT_S, min_frames), fps)
         open_ = ta >= OPEN_MM
         wide += int(open_.sum())
         wide_closed += int((open_ & (pa < CLOSED_MM)).sum())
@@ -81,5 +89,7 @@ def facegood_scores(predict: Predict, takes: Sequence, aperture: LipAperture,
     r = float(np.corrcoef(p, t)[0, 1]) if p.std() > 0 and t.std() > 0 else float("nan")
     return {"fg_closure": float(np.mean(hits)) if hits else float("nan"),
             "fg_events": float(len(hits)),
+            "fg_closure_short": float(np.mean(short)) if short else float("nan"),
+            "fg_short_events": float(len(short)),
             "fg_false_closure": wide_closed / wide if wide else float("nan"),
             "fg_jaw_r": r}
