@@ -23,15 +23,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from facewire.dsp.smoothing import CurveSmoother, SmootherSpec
+from facewire.dsp.smoothing import LIP_CURVES, CurveSmoother, SmootherSpec
 from facewire.offline import animate_file
 from facewire.rig.arkit import ARKIT_INDEX
-
-# curves that move the inner lips most on the ICT rig (LipAperture.d): left raw by "lips"
-LIP_CURVES = ("jawOpen", "mouthClose", "mouthFunnel", "mouthRollLower", "mouthRollUpper",
-              "mouthShrugLower", "mouthShrugUpper", "mouthPressLeft", "mouthPressRight",
-              "mouthUpperUpLeft", "mouthUpperUpRight", "mouthLowerDownLeft",
-              "mouthLowerDownRight")
 
 
 def candidates() -> dict[str, tuple[SmootherSpec, dict[int, SmootherSpec]]]:
