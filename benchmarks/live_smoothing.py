@@ -126,7 +126,7 @@ def main() -> int:
     print(f"model {args.model}; {len(utts)} synthetic clips, {len(takes)} FACEGOOD takes; "
           f"self_smooth relative to no smoothing")
     head = (f"{'smoother':40s} {'delay':>6s} {'closure':>8s} {'false':>6s} {'o/c':>5s} "
-            f"{'jitter':>7s} {'fg_clos':>8s} {'fg_false':>8s} {'fg_jaw_r':>8s} "
+            f"{'jitter':>7s} {'fg_clos':>8s} {'fg_short':>8s} {'fg_false':>8s} {'fg_jaw_r':>8s} "
             f"{'fsdd_o/c':>8s} {'fsdd_rnd':>8s} {'eligible':>8s}")
     print(head)
     print("-" * len(head))

@@ -54,6 +54,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "as real processes in real time with its own defaults (smoother, gate), "
                    "recorded to a bag: what users run (docs/validation.md). Skips "
                    "xspk_warm, --xspk-pairs and --baseline")
+    p.add_argument("--live-arg", action="append", default=[], metavar="K=V",
+                   help="--live: a launch arg to set besides path, wait and model (e.g. "
+                   "smoothing=one_euro to score the former default); repeatable")
     p.add_argument("--live-dir", default="out/eval_live", help="--live: folder for the "
                    "stream, the bags and the launch logs")
     p.add_argument("--json", default=None, help="write the results as JSON here")
@@ -142,7 +145,8 @@ def _eval(args: argparse.Namespace) -> int:
         if args.live:
             from facewire.train.live_graph import LiveGraph, LiveGraphError
 
-            graph = LiveGraph(Path(args.live_dir) / _slug(name), args.live, model=path)
+            graph = LiveGraph(Path(args.live_dir) / _slug(name + "_".join(args.live_arg)),
+                              args.live, model=path, launch_args=args.live_arg)
             _score_basic(graph, utts, takes, fsdd if do_fsdd else None, aperture, lmd, {})
             print(f"{name}: {len(graph.clips)} clips through `facewire launch {args.live}` "
                   "in real time ...", file=sys.stderr)
@@ -154,7 +158,9 @@ def _eval(args: argparse.Namespace) -> int:
             r = _score_basic(graph, utts, takes, fsdd if do_fsdd else None, aperture, lmd,
                              keep)
             r.update(graph.stats)
-            name = f"{name} [live: {args.live}]"
+            name = f"{name} [live: {' '.join([args.live, *args.live_arg])}]"
+            print(f"{name}: {r['live_frames']:.0f} frames recorded, "
+                  f"{r['live_missing_frames']:.0f} missing", file=sys.stderr)
             results[name] = r
             preds[name] = keep
             continue
@@ -248,7 +254,11 @@ def _check_live(args: argparse.Namespace) -> None:
         raise ValueError("--live runs exported models only (.onnx, .json or a folder); "
                          "export the checkpoint first (facewire export)")
     try:
-        spec = load(args.live, {"model": args.model[0]})
+        given = dict(kv.split("=", 1) for kv in args.live_arg if "=" in kv)
+        bad = [kv for kv in args.live_arg if "=" not in kv]
+        if bad:
+            raise ValueError(f"--live-arg {bad[0]}: write it as KEY=VALUE")
+        spec = load(args.live, {**given, "model": args.model[0]})
     except (LaunchError, FileNotFoundError) as exc:
         raise ValueError(f"--live {args.live}: {exc}") from exc
     if not {"path", "model", "wait"} <= set(spec.args):

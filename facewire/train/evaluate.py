@@ -9,6 +9,8 @@ Metrics, per model, averaged over clips:
   ``|e[t] - (e[t-1]+e[t+1])/2|^2 / N`` (lower is smoother; compare with the target's own);
 * phonetic checks on the ICT rig's lip aperture (facewire.train.metrics): ``closure`` (share of
   /p b m/ whose aperture drops below 2 mm), ``open_close`` aperture ratio, ``rounding`` ratio;
+* ``vowel_closure`` / ``fsdd_vowel_closure``: share of vowels whose aperture drops below
+  2 mm (lips shut where they must be open), on the clips and on the real digits;
 * ``lmd`` / ``lmd_lips``: landmark distance over the ICT rig's 68 landmarks (and its 20 lip
   landmarks), normalised by mouth width (seed 000);
 * ``fsdd_open_close`` / ``fsdd_rounding``: the same phonetic ratios on real speech (the
@@ -33,12 +35,14 @@ from typing import Any
 
 import numpy as np
 
+from facewire.phones.arpabet import VOWELS
 from facewire.train.dataset import Utterance
 from facewire.train.metrics import (
     BILABIALS,
     LandmarkDistance,
     LipAperture,
     bilabial_closure_rate,
+    closure_rate,
     dtw_distance,
     false_closure_rate,
     open_close_aperture_ratio,
@@ -48,9 +52,10 @@ from facewire.train.metrics import (
 Predict = Callable[[np.ndarray], np.ndarray]  # 16 kHz audio -> [frames, 52] at 60 fps
 REPO = Path(__file__).resolve().parents[2]
 COLUMNS = ("l2", "lmd", "lmd_lips", "smooth", "self_smooth", "closure", "false_closure",
+           "vowel_closure",
            "open_close", "rounding", "fg_closure", "fg_closure_short", "fg_false_closure",
            "fg_jaw_r",
-           "fsdd_open_close", "fsdd_rounding", "xspk", "xspk_warm")
+           "fsdd_open_close", "fsdd_rounding", "fsdd_vowel_closure", "xspk", "xspk_warm")
 GROUP_COLUMNS = ("clips", "bilabials", "closure", "false_closure", "open_close", "rounding",
                  "l2")
 GROUPINGS = ("engine", "voice")
@@ -182,6 +187,7 @@ def evaluate_clips(predict: Predict, utts: Sequence[Utterance], aperture: LipApe
         ap, w = np.concatenate(aps), np.concatenate(ws)
         out.update(closure=bilabial_closure_rate(ap, phones, 60.0),
                    false_closure=false_closure_rate(ap, phones, 60.0),
+                   vowel_closure=closure_rate(ap, phones, VOWELS, 60.0),
                    open_close=open_close_aperture_ratio(ap, phones, 60.0),
                    rounding=rounding_ratio(w, phones, 60.0))
     return out
@@ -383,6 +389,7 @@ def fsdd_phonetic(predict: Predict, folder: str | Path, aperture: LipAperture,
         return {"fsdd_open_close": float("nan"), "fsdd_rounding": float("nan")}
     ap, w = np.concatenate(aps), np.concatenate(ws)
     return {"fsdd_open_close": open_close_aperture_ratio(ap, phones, 60.0),
+            "fsdd_vowel_closure": closure_rate(ap, phones, VOWELS, 60.0),
             "fsdd_rounding": rounding_ratio(w, phones, 60.0),
             "fsdd_aligned": float(len(aps)), "fsdd_unaligned": float(failed)}
 
@@ -400,7 +407,8 @@ def format_table(results: dict[str, dict[str, float]], columns: Sequence[str] = 
             v = r.get(c, float("nan"))
             cells.append(("-" if v != v else
                           f"{v:.0f}" if c in ("clips", "bilabials") else
-                          f"{100 * v:.1f}%" if c in ("closure", "false_closure", "fg_closure",
+                          f"{100 * v:.1f}%" if c in ("closure", "false_closure", "vowel_closure",
+                                                     "fsdd_vowel_closure", "fg_closure",
                                                      "fg_closure_short", "fg_false_closure") else
                           f"{100 * v:.2f}%" if c.startswith("lmd") else
                           f"{v:.2e}" if c in ("smooth", "self_smooth", "mse") else

@@ -58,8 +58,10 @@ class LiveGraph:
     call it again to get the graph's frames for each clip it collected."""
 
     def __init__(self, workdir: str | Path, launch_file: str = "live_file",
-                 model: str | None = None, gap_s: float = GAP_S) -> None:
+                 model: str | None = None, gap_s: float = GAP_S,
+                 launch_args: list[str] | None = None) -> None:
         self.workdir = Path(workdir)
+        self.launch_args = list(launch_args or [])
         self.launch_file, self.model, self.gap_s = launch_file, model, gap_s
         self.clips: dict[str, np.ndarray] = {}
         self.offsets: dict[str, int] = {}
@@ -109,6 +111,8 @@ class LiveGraph:
         args = ["--arg", f"path={wav}", "--arg", "wait=2"]  # features + the recorder
         if self.model:
             args += ["--arg", f"model={self.model}"]
+        for kv in self.launch_args:
+            args += ["--arg", kv]
         log = open(self.workdir / "launch.log", "w")  # noqa: SIM115 (closed below)
         launch = subprocess.Popen([*py, "launch", self.launch_file, "--registry", address,
                                    *args], env=env, stdout=log, stderr=subprocess.STDOUT)
