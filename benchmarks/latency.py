@@ -30,7 +30,8 @@ from pathlib import Path
 import numpy as np
 
 from facewire.bus.transport import Bus
-from facewire.launch.launcher import fresh_registry_address, registry_answers, registry_request
+from facewire.bus.client import ask_registry
+from facewire.launch.launcher import fresh_registry_address, registry_answers
 from facewire.messages.codec import decode_bytes
 from facewire.messages.types import Blendshapes
 
@@ -39,7 +40,7 @@ description: latency benchmark graph
 args:
   port: {default: 0}
   model: {default: facewire_cnn_gru_logmel_live}
-  smoothing: {default: one_euro}
+  smoothing: {default: closure_safe}
 include:
   - file: live_file.yaml
     args: {path: demo_clip.wav, loop: true, wait: 1, model: $(arg model), smoothing: $(arg smoothing)}
@@ -71,7 +72,8 @@ def main() -> int:
     ap.add_argument("--warmup", type=float, default=2.0)
     ap.add_argument("--model", default="facewire_cnn_gru_logmel_live",
                     help="model (shipped name, folder or .onnx)")
-    ap.add_argument("--smoothing", default="one_euro", choices=("one_euro", "savgol", "none"))
+    ap.add_argument("--smoothing", default="closure_safe",
+                    choices=("closure_safe", "one_euro", "savgol", "none"))
     args = ap.parse_args()
 
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -119,13 +121,13 @@ def main() -> int:
                     udp_lat.append((now - capture) / 1e6)
             if not measuring and time.monotonic() - t_start > args.warmup and frames:
                 measuring = True
-                nodes = registry_request(address, {"op": "list"})["nodes"]
+                nodes = ask_registry(address, {"op": "list"}, 5.0)["nodes"]
                 pids = {n["node"]: n["pid"] for n in nodes if n["node"] != "latency-bench"}
                 cpu0 = {name: cpu_seconds(pid) for name, pid in pids.items()}
                 t_measure = time.monotonic()
         elapsed = time.monotonic() - t_measure
         cpu = {name: (cpu_seconds(pids[name]) - c0) / elapsed for name, c0 in cpu0.items()}
-        nodes = registry_request(address, {"op": "list"})["nodes"]
+        nodes = ask_registry(address, {"op": "list"}, 5.0)["nodes"]
         bus.close()
     finally:
         graph.terminate()

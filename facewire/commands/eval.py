@@ -147,6 +147,7 @@ def _eval(args: argparse.Namespace) -> int:
 
             graph = LiveGraph(Path(args.live_dir) / _slug(name + "_".join(args.live_arg)),
                               args.live, model=path, launch_args=args.live_arg)
+            _name_speakers(graph, utts, takes, fsdd if do_fsdd else None)
             _score_basic(graph, utts, takes, fsdd if do_fsdd else None, aperture, lmd, {})
             print(f"{name}: {len(graph.clips)} clips through `facewire launch {args.live}` "
                   "in real time ...", file=sys.stderr)
@@ -264,6 +265,21 @@ def _check_live(args: argparse.Namespace) -> None:
     if not {"path", "model", "wait"} <= set(spec.args):
         raise ValueError(f"--live {args.live}: a launch file that plays a file (args path, "
                          "model and wait, as live_file has) is needed")
+
+
+def _name_speakers(graph: Any, utts: list, takes: list, fsdd: str | None) -> None:
+    """Tell the live graph who says each clip, so that it plays one voice at a time."""
+    from facewire.train.evaluate import fsdd_clips
+    from facewire.train.loaders import load_audio
+
+    for u in utts:
+        graph.speaker(u.audio, u.voice)
+    for t in takes:
+        graph.speaker(t.audio, "facegood")
+    if fsdd:
+        for (_digit, speaker), files in fsdd_clips(fsdd, 2).items():
+            for f in files:
+                graph.speaker(load_audio(f), f"fsdd:{speaker}")
 
 
 def _slug(name: str) -> str:

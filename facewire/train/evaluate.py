@@ -9,8 +9,8 @@ Metrics, per model, averaged over clips:
   ``|e[t] - (e[t-1]+e[t+1])/2|^2 / N`` (lower is smoother; compare with the target's own);
 * phonetic checks on the ICT rig's lip aperture (facewire.train.metrics): ``closure`` (share of
   /p b m/ whose aperture drops below 2 mm), ``open_close`` aperture ratio, ``rounding`` ratio;
-* ``vowel_closure`` / ``fsdd_vowel_closure``: share of vowels whose aperture drops below
-  2 mm (lips shut where they must be open), on the clips and on the real digits;
+* ``vowel_closure`` / ``fsdd_vowel_closure``: share of vowels whose lips are closed (aperture
+  under 2 mm) at the vowel's middle frame, on the clips and on the real digits;
 * ``lmd`` / ``lmd_lips``: landmark distance over the ICT rig's 68 landmarks (and its 20 lip
   landmarks), normalised by mouth width (seed 000);
 * ``fsdd_open_close`` / ``fsdd_rounding``: the same phonetic ratios on real speech (the
@@ -35,18 +35,17 @@ from typing import Any
 
 import numpy as np
 
-from facewire.phones.arpabet import VOWELS
 from facewire.train.dataset import Utterance
 from facewire.train.metrics import (
     BILABIALS,
     LandmarkDistance,
     LipAperture,
     bilabial_closure_rate,
-    closure_rate,
     dtw_distance,
     false_closure_rate,
     open_close_aperture_ratio,
     rounding_ratio,
+    vowel_closure_rate,
 )
 
 Predict = Callable[[np.ndarray], np.ndarray]  # 16 kHz audio -> [frames, 52] at 60 fps
@@ -187,7 +186,7 @@ def evaluate_clips(predict: Predict, utts: Sequence[Utterance], aperture: LipApe
         ap, w = np.concatenate(aps), np.concatenate(ws)
         out.update(closure=bilabial_closure_rate(ap, phones, 60.0),
                    false_closure=false_closure_rate(ap, phones, 60.0),
-                   vowel_closure=closure_rate(ap, phones, VOWELS, 60.0),
+                   vowel_closure=vowel_closure_rate(ap, phones, 60.0),
                    open_close=open_close_aperture_ratio(ap, phones, 60.0),
                    rounding=rounding_ratio(w, phones, 60.0))
     return out
@@ -389,7 +388,7 @@ def fsdd_phonetic(predict: Predict, folder: str | Path, aperture: LipAperture,
         return {"fsdd_open_close": float("nan"), "fsdd_rounding": float("nan")}
     ap, w = np.concatenate(aps), np.concatenate(ws)
     return {"fsdd_open_close": open_close_aperture_ratio(ap, phones, 60.0),
-            "fsdd_vowel_closure": closure_rate(ap, phones, VOWELS, 60.0),
+            "fsdd_vowel_closure": vowel_closure_rate(ap, phones, 60.0),
             "fsdd_rounding": rounding_ratio(w, phones, 60.0),
             "fsdd_aligned": float(len(aps)), "fsdd_unaligned": float(failed)}
 

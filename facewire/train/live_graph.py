@@ -5,7 +5,8 @@ the voice-activity gate, the smoother and their defaults, and those erased the l
 closures without any offline figure showing it (issue 23). ``LiveGraph`` makes the same
 metrics score the shipped path instead: a first pass through the metrics only collects the
 clips they ask for; the clips are then written into one WAV with a second of silence
-between them (a live session hearing several utterances), played in real time by
+between them, each speaker's clips together (a live session hearing several utterances
+of one voice, then the next voice), played in real time by
 ``facewire launch <file>`` with the file's own defaults (only ``path``, ``wait`` and the
 model are set), the output recorded by ``facewire bag record``; a second pass through the
 metrics gets each clip's frames cut from the recording by media time.
@@ -64,6 +65,7 @@ class LiveGraph:
         self.launch_args = list(launch_args or [])
         self.launch_file, self.model, self.gap_s = launch_file, model, gap_s
         self.clips: dict[str, np.ndarray] = {}
+        self.speakers: dict[str, str] = {}
         self.offsets: dict[str, int] = {}
         self.frames: np.ndarray | None = None
         self.stats: dict[str, float] = {}
@@ -78,10 +80,21 @@ class LiveGraph:
         k0 = self.offsets[key] * int(FPS) // SAMPLE_RATE
         return self.frames[k0:k0 + _frames_of(audio)]
 
+    def speaker(self, audio: np.ndarray, name: str) -> None:
+        """Say who speaks a clip: the stream plays each speaker's clips one after another
+        (a live session hears one voice at a time), in the order they were asked for."""
+        self.speakers[_key(audio)] = name
+
     def _stream(self) -> np.ndarray:
         gap = int(self.gap_s * SAMPLE_RATE)
         parts, pos = [np.zeros(gap, np.float32)], gap
-        for key, audio in self.clips.items():
+        first: dict[str, int] = {}
+        for i, key in enumerate(self.clips):
+            first.setdefault(self.speakers.get(key, ""), i)
+        order = sorted(enumerate(self.clips), key=lambda ik: (
+            first[self.speakers.get(ik[1], "")], ik[0]))
+        for _, key in order:
+            audio = self.clips[key]
             self.offsets[key] = pos
             pad = (-(len(audio) + gap)) % ALIGN
             parts += [audio, np.zeros(gap + pad, np.float32)]
