@@ -1,0 +1,137 @@
+"""Real-voice checks (FACEGOOD closure events, vowel closure) and the live-graph scorer's
+bookkeeping (stream layout, frames cut back per clip), on arrays made here: fast, no data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from facewire.cli import main
+from facewire.rig.arkit import ARKIT_INDEX
+from facewire.train.live_graph import ALIGN, LiveGraph
+from facewire.train.metrics import LipAperture, vowel_closure_rate
+from facewire.train.real_voice import closure_events, events_closed, facegood_scores
+
+JAW, CLOSE = ARKIT_INDEX["jawOpen"], ARKIT_INDEX["mouthClose"]
+
+
+def toy_aperture() -> LipAperture:
+    """1 mm at rest (closed), +30 mm per unit jawOpen, -40 mm per unit mouthClose."""
+    d = np.zeros(52)
+    d[JAW], d[CLOSE] = 30.0, -40.0
+    return LipAperture(1.0, d)
+
+
+def test_closure_events_are_closed_runs_between_open_lips() -> None:
+    ap = np.array([1, 1, 9, 9, 1, 1, 1, 9, 9] + [1] * 30 + [9, 9, 1, 9, 1, 1], float)
+    assert closure_events(ap) == [(4, 7), (9, 39), (41, 42)]  # not the runs at the ends
+    assert closure_events(ap, max_s=0.3, min_frames=2) == [(4, 7)]
+
+
+def test_events_closed_allows_two_frames_of_timing_slack() -> None:
+    pred = np.full(20, 9.0)
+    pred[9] = 0.5  # closes two frames after the event's last frame (7)
+    assert events_closed(pred, [(5, 8), (12, 15)]) == [True, False]  # 1/30 s either side
+    assert events_closed(pred, [(5, 8)], tolerance_s=1 / 60) == [False]
+    assert events_closed(pred, [(9, 10)], tolerance_s=0) == [True]
+
+
+@dataclass
+class FakeTake:
+    audio: np.ndarray
+    curves: np.ndarray
+
+
+def talking_face(n: int = 300, seed: int = 0) -> np.ndarray:
+    """Jaw open and closing, with short closures (bilabials) in between."""
+    rng = np.random.default_rng(seed)
+    c = np.zeros((n, 52), np.float32)
+    c[:, JAW] = 0.3 + 0.1 * np.sin(np.arange(n) / 7)
+    for s in rng.choice(np.arange(20, n - 20, 25), size=6, replace=False):
+        c[s:s + 3, JAW], c[s:s + 3, CLOSE] = 0.0, 0.1
+    c[:5, JAW] = c[-5:, JAW] = 0.0  # silence at the ends
+    return c
+
+
+def test_facegood_scores_tell_a_closing_model_from_a_mumbling_one() -> None:
+    curves = talking_face()
+    takes = [FakeTake(np.zeros(len(curves) * 16000 // 60, np.float32), curves)]
+    ap = toy_aperture()
+    perfect = facegood_scores(lambda audio: curves, takes, ap)
+    assert perfect["fg_closure"] == 1.0 and perfect["fg_events"] == 6
+    assert perfect["fg_jaw_r"] > 0.99 and perfect["fg_false_closure"] == 0.0
+    mumble = curves.copy()
+    mumble[:, JAW] = np.maximum(mumble[:, JAW], 0.2)  # never closes
+    mumble[:, CLOSE] = 0.0
+    got = facegood_scores(lambda audio: mumble, takes, ap)
+    assert got["fg_closure"] == 0.0
+    shut = np.zeros_like(curves)  # lips shut all along: closes every event, falsely
+    got = facegood_scores(lambda audio: shut, takes, ap)
+    assert got["fg_closure"] == 1.0 and got["fg_false_closure"] == 1.0
+
+
+def test_vowel_closure_looks_at_the_vowels_middle() -> None:
+    ap = np.full(60, 8.0)
+    ap[0:12] = 0.5  # /m/ and the vowel's start closed: fine
+    ap[40:46] = 0.5  # the middle of the second vowel closed: false closure
+    phones = [("M", 0.0, 0.1), ("AA", 0.1, 0.4), ("IY", 0.5, 0.9)]
+    assert vowel_closure_rate(ap, phones) == 0.5
+
+
+def test_live_graph_lays_out_clips_by_speaker_and_cuts_frames_back(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    clips = [rng.standard_normal(n).astype(np.float32) for n in (8000, 12345, 4000)]
+    graph = LiveGraph(tmp_path, gap_s=0.5)
+    graph.speaker(clips[0], "a")
+    graph.speaker(clips[1], "b")
+    graph.speaker(clips[2], "a")
+    for c in clips:  # the collecting pass answers neutral frames of the right length
+        assert graph(c).shape == (len(c) * 60 // 16000, 52) and not graph(c).any()
+    stream = graph._stream()
+    starts = [graph.offsets[k] for k in graph.clips]
+    assert all(s % ALIGN == 0 for s in starts)
+    assert starts[0] < starts[2] < starts[1]  # speaker a's two clips together
+    for c, s in zip(clips, starts):
+        assert np.array_equal(stream[s:s + len(c)], c)
+    # frames as the graph would send them: frame k carries k in every curve
+    n = len(stream) * 60 // 16000
+    frames = [Frame(k) for k in range(n) if k != 40]  # one frame lost on the way
+    graph.frames, missing = graph._timeline(frames, n)
+    assert missing == 1 and graph.frames[40, 0] == 39  # held from the frame before
+    for c, s in zip(clips, starts):
+        assert graph(c)[0, 0] == s * 60 // 16000
+
+
+@dataclass
+class _Header:
+    media_time: float
+
+
+class Frame:
+    def __init__(self, k: int) -> None:
+        self.header = _Header(k / 60)
+        self.weights = np.full(52, float(k), np.float32)
+
+
+def test_live_graph_refuses_a_clip_it_did_not_collect(tmp_path: Path) -> None:
+    graph = LiveGraph(tmp_path)
+    graph(np.zeros(1600, np.float32))
+    graph._stream()
+    graph.frames = np.zeros((200, 52), np.float32)
+    with pytest.raises(RuntimeError, match="collecting pass"):
+        graph(np.ones(1600, np.float32))
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--live", "--live-arg", "smoothing"], "KEY=VALUE"),
+    (["--live", "--update-card"], "without --live"),
+    (["--real", "--facegood", "/nonexistent/facegood"], "/nonexistent/facegood"),
+])
+def test_eval_live_and_real_bad_input_is_one_line(argv: list[str], message: str,
+                                                   capsys) -> None:
+    code = main(["eval", "--model", "facewire_cnn_gru_logmel_live", "--fsdd", "none", *argv])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and "Traceback" not in err
