@@ -135,3 +135,27 @@ def test_eval_live_and_real_bad_input_is_one_line(argv: list[str], message: str,
     code = main(["eval", "--model", "facewire_cnn_gru_logmel_live", "--fsdd", "none", *argv])
     err = capsys.readouterr().err
     assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_closure_augment_changes_only_bilabial_intervals() -> None:
+    from facewire.phones.arpabet import Phone
+    from facewire.train.closure_aug import closure_augment
+
+    rng = np.random.default_rng(0)
+    t = np.arange(16000) / 16000
+    x = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    x[4000:5600] = 0.0  # a clean synthesiser /b/: 100 ms of silence
+    x[9000:10600] = 0.0  # and a /t/ closure, which must stay as it is
+    phones = [Phone("AA", 0.0, 0.25), Phone("B", 0.25, 0.35), Phone("AA", 0.35, 0.5625),
+              Phone("T", 0.5625, 0.6625), Phone("AA", 0.6625, 1.0)]
+    state = rng.bit_generator.state
+    same, rec = closure_augment(x, phones, rng, 0.0)
+    assert same is x and rec == {} and rng.bit_generator.state == state
+    made = set()
+    for seed in range(12):
+        y, rec = closure_augment(x, phones, np.random.default_rng(seed), 1.5)
+        assert np.array_equal(y[:4000], x[:4000]) and np.array_equal(y[5600:], x[5600:])
+        if rec:
+            assert np.abs(y[4100:5500]).max() > 1e-3  # the silence now holds something
+            made |= {k for k, v in rec.items() if v}
+    assert made == {"closure_voiced", "closure_noisy", "closure_smeared"}
