@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from facewire.dsp.smoothing import LIP_CURVES, CurveSmoother, SmootherSpec
+from facewire.dsp.smoothing import LIP_CURVES, PRESETS, CurveSmoother, SmootherSpec
 from facewire.offline import animate_file
 from facewire.rig.arkit import ARKIT_INDEX
 
@@ -33,20 +33,28 @@ def candidates() -> dict[str, tuple[SmootherSpec, dict[int, SmootherSpec]]]:
     lips_raw = {ARKIT_INDEX[n]: none for n in LIP_CURVES}
     out: dict[str, tuple[SmootherSpec, dict[int, SmootherSpec]]] = {
         "none": (none, {}),
-        "one_euro 1 Hz b0.05 (shipped)": (SmootherSpec("one_euro", min_cutoff=1.0, beta=0.05), {}),
+        "one_euro 1 Hz b0.05 (former default)": (SmootherSpec("one_euro", min_cutoff=1.0,
+                                                              beta=0.05), {}),
+        "closure_safe (one_euro 1 Hz, lips raw)": closure_safe(),
     }
     for mc, beta in ((1.0, 1.0), (1.0, 5.0), (1.0, 20.0), (3.0, 1.0), (3.0, 5.0), (5.0, 5.0),
                      (8.0, 2.0), (12.0, 2.0)):
         out[f"one_euro {mc:g} Hz b{beta:g}"] = (SmootherSpec("one_euro", min_cutoff=mc,
                                                              beta=beta), {})
-    out["one_euro 1 Hz b0.05, lips raw"] = (SmootherSpec("one_euro", min_cutoff=1.0,
-                                                         beta=0.05), lips_raw)
     out["one_euro 3 Hz b1, lips raw"] = (SmootherSpec("one_euro", min_cutoff=3.0, beta=1.0),
                                          lips_raw)
     out["savgol 5 (2 frames late; reference)"] = (SmootherSpec("savgol", window=5), {})
     out["savgol 3/1 (1 frame late; reference)"] = (SmootherSpec("savgol", window=3, order=1),
                                                     {})
     return out
+
+
+def closure_safe() -> tuple[SmootherSpec, dict[int, SmootherSpec]]:
+    """The preset the live launch files use, built as the smoother node builds it."""
+    base, per = PRESETS["closure_safe"]
+    default = {"min_cutoff": 1.0, "beta": 0.05, **base}  # the node's parameter defaults
+    return SmootherSpec(**default), {ARKIT_INDEX[n]: SmootherSpec(**{**default, **o})
+                                     for n, o in per.items()}
 
 
 def smooth(raw: np.ndarray, spec: SmootherSpec, per: dict[int, SmootherSpec],
@@ -113,7 +121,7 @@ def main() -> int:
         for name, (spec, per) in cands.items():
             cache.transform = lambda raw, s=spec, p=per: smooth(raw, s, p)
             r: dict[str, float] = {"delay_ms": CurveSmoother(52, spec, per).delay_frames
-                                   * 1000 / 60}
+                                   * 1000 / 60, "cost_us": cost_us(spec, per)}
             if utts:
                 r.update(evaluate_clips(cache, utts, aperture))
             if takes:
@@ -127,7 +135,7 @@ def main() -> int:
           f"self_smooth relative to no smoothing")
     head = (f"{'smoother':40s} {'delay':>6s} {'closure':>8s} {'false':>6s} {'o/c':>5s} "
             f"{'jitter':>7s} {'fg_clos':>8s} {'fg_short':>8s} {'fg_false':>8s} {'fg_jaw_r':>8s} "
-            f"{'fsdd_o/c':>8s} {'fsdd_rnd':>8s} {'eligible':>8s}")
+            f"{'fsdd_o/c':>8s} {'fsdd_rnd':>8s} {'us/frame':>8s} {'eligible':>8s}")
     print(head)
     print("-" * len(head))
     for name, r in rows.items():
@@ -138,6 +146,7 @@ def main() -> int:
               f"{100 * r.get('fg_closure_short', np.nan):7.1f}% "
               f"{100 * r.get('fg_false_closure', np.nan):7.1f}% {r.get('fg_jaw_r', np.nan):8.3f} "
               f"{r.get('fsdd_open_close', np.nan):8.2f} {r.get('fsdd_rounding', np.nan):8.2f} "
+              f"{r['cost_us']:8.1f} "
               f"{'yes' if eligible(r, base) else 'no':>8s}")
     pick = min((n for n, r in rows.items() if eligible(r, base)),
                key=lambda n: rows[n].get("self_smooth", 0.0))
@@ -146,6 +155,19 @@ def main() -> int:
         print(f"FACEGOOD closure events: {base['fg_events']:.0f} "
               f"({base['fg_short_events']:.0f} short)")
     return 0
+
+
+def cost_us(spec: SmootherSpec, per: dict[int, SmootherSpec], frames: int = 3000) -> float:
+    """Compute per frame of one CurveSmoother.push, best of three runs, in microseconds."""
+    x = np.random.default_rng(0).random((frames, 52))
+    best = float("inf")
+    for _ in range(3):
+        s = CurveSmoother(52, spec, per)
+        t0 = time.perf_counter()
+        for i, row in enumerate(x):
+            s.push(row, i / 60)
+        best = min(best, (time.perf_counter() - t0) / frames * 1e6)
+    return best
 
 
 def _train_voices(model: str) -> set[str]:
