@@ -57,6 +57,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--live-arg", action="append", default=[], metavar="K=V",
                    help="--live: a launch arg to set besides path, wait and model (e.g. "
                    "smoothing=one_euro to score the former default); repeatable")
+    p.add_argument("--live-sessions", action="store_true",
+                   help="--live: one launch per speaker (each voice a new live session) "
+                   "instead of one stream of every speaker's clips")
     p.add_argument("--live-dir", default="out/eval_live", help="--live: folder for the "
                    "stream, the bags and the launch logs")
     p.add_argument("--json", default=None, help="write the results as JSON here")
@@ -152,14 +155,15 @@ def _eval(args: argparse.Namespace) -> int:
             print(f"{name}: {len(graph.clips)} clips through `facewire launch {args.live}` "
                   "in real time ...", file=sys.stderr)
             try:
-                graph.run()
+                graph.run_sessions() if args.live_sessions else graph.run()
             except LiveGraphError as exc:
                 print(f"facewire eval: {exc}", file=sys.stderr)
                 return 1
             r = _score_basic(graph, utts, takes, fsdd if do_fsdd else None, aperture, lmd,
                              keep)
             r.update(graph.stats)
-            name = f"{name} [live: {' '.join([args.live, *args.live_arg])}]"
+            how = " per speaker" if args.live_sessions else ""
+            name = f"{name} [live{how}: {' '.join([args.live, *args.live_arg])}]"
             print(f"{name}: {r['live_frames']:.0f} frames recorded, "
                   f"{r['live_missing_frames']:.0f} missing", file=sys.stderr)
             results[name] = r

@@ -101,6 +101,31 @@ class LiveGraph:
             pos += len(audio) + gap + pad
         return np.concatenate(parts)
 
+    def run_sessions(self, progress: bool = True) -> None:
+        """One launch per speaker instead of one for all: each voice meets a graph that
+        has heard no other (a new live session), as a single user at a microphone does."""
+        groups: dict[str, list[str]] = {}
+        for key in self.clips:
+            groups.setdefault(self.speakers.get(key, ""), []).append(key)
+        frames, stats, base = [], dict.fromkeys(
+            ("live_seconds", "live_frames", "live_missing_frames"), 0.0), 0
+        for i, keys in enumerate(groups.values()):
+            sub = LiveGraph(self.workdir / f"session{i:02d}", self.launch_file, self.model,
+                            self.gap_s, self.launch_args)
+            sub.clips = {k: self.clips[k] for k in keys}
+            sub.run(progress=False)
+            assert sub.frames is not None
+            for k in keys:
+                self.offsets[k] = base + sub.offsets[k]
+            base += len(sub.frames) * SAMPLE_RATE // int(FPS)
+            frames.append(sub.frames)
+            for name in stats:
+                stats[name] += sub.stats[name]
+            if progress:
+                print(f"  live sessions: {i + 1} / {len(groups)}", file=sys.stderr)
+        self.frames = np.concatenate(frames)
+        self.stats = {**stats, "live_sessions": float(len(groups))}
+
     def run(self, progress: bool = True) -> None:
         """Play every collected clip through the launch file once, in real time."""
         import soundfile as sf
