@@ -159,3 +159,31 @@ def test_closure_augment_changes_only_bilabial_intervals() -> None:
             assert np.abs(y[4100:5500]).max() > 1e-3  # the silence now holds something
             made |= {k for k, v in rec.items() if v}
     assert made == {"closure_voiced", "closure_noisy", "closure_smeared"}
+
+
+def test_live_sessions_put_each_speakers_frames_back_in_place(tmp_path: Path,
+                                                              monkeypatch) -> None:
+    """One launch per speaker: the launches are replaced here by a stand-in that answers
+    each stream's frames with the stream's own sample positions (the real launch is
+    tests/test_live_closure.py's slow test); what is checked is the bookkeeping."""
+    def fake_run(self: LiveGraph, progress: bool = True) -> None:
+        stream = self._stream()
+        n = len(stream) * 60 // 16000
+        self.frames = np.repeat((np.arange(n) * 16000 // 60)[:, None], 52, 1).astype(
+            np.float32) + 1000 * len(self.clips)  # which session: its clip count
+        self.stats = {"live_seconds": len(stream) / 16000, "live_frames": float(n),
+                      "live_missing_frames": 0.0}
+
+    monkeypatch.setattr(LiveGraph, "run", fake_run)
+    rng = np.random.default_rng(2)
+    clips = [rng.standard_normal(n).astype(np.float32) for n in (8000, 6000, 9000)]
+    graph = LiveGraph(tmp_path, gap_s=0.5)
+    for c, who in zip(clips, ("a", "b", "a")):
+        graph.speaker(c, who)
+        graph(c)
+    graph.run_sessions(progress=False)
+    assert graph.stats["live_sessions"] == 2
+    first_a = graph(clips[0])[0, 0]
+    assert first_a == 8000 + 2000  # speaker a's session: two clips, first after the gap
+    assert graph(clips[2])[0, 0] > first_a
+    assert graph(clips[1])[0, 0] == 8000 + 1000  # speaker b's own session, its own clock
