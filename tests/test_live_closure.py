@@ -100,3 +100,23 @@ def test_live_file_as_real_processes_closes_the_lips(clip, aperture, tmp_path: P
     r = evaluate_clips(graph, [utt], aperture)
     assert graph.stats["live_missing_frames"] <= 0.02 * graph.stats["live_frames"]
     assert r["closure"] >= MIN_CLOSURE
+
+
+def test_closure_safe_leaves_lip_curves_raw_and_smooths_the_rest() -> None:
+    from facewire.dsp.smoothing import LIP_CURVES, expand_preset
+    from facewire.nodes.smoother import build_smoother
+    from facewire.rig.arkit import ARKIT_52, ARKIT_INDEX
+
+    default, per = expand_preset("closure_safe", {"method": "closure_safe", "min_cutoff": 1.0,
+                                                  "beta": 0.05}, {"mouthPucker": {
+                                                      "method": "none"}})
+    s = build_smoother(ARKIT_52, default, per)
+    assert s.delay_frames == 0
+    out = []
+    for k in range(6):  # a 50 ms closure: zeros, then three frames at 1, then zeros
+        x = np.full(52, 1.0 if 1 <= k <= 3 else 0.0)
+        out += [y for y, _ in s.push(x, k / 60)]
+    out = np.stack(out)
+    raw = [ARKIT_INDEX[n] for n in (*LIP_CURVES, "mouthPucker")]  # the user's override too
+    assert np.array_equal(out[:, raw], np.repeat([[0], [1], [1], [1], [0], [0]], len(raw), 1))
+    assert out[1:4, ARKIT_INDEX["browInnerUp"]].max() < 0.5  # One Euro at 1 Hz on the rest
