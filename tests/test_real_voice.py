@@ -187,3 +187,39 @@ def test_live_sessions_put_each_speakers_frames_back_in_place(tmp_path: Path,
     assert first_a == 8000 + 2000  # speaker a's session: two clips, first after the gap
     assert graph(clips[2])[0, 0] > first_a
     assert graph(clips[1])[0, 0] == 8000 + 1000  # speaker b's own session, its own clock
+
+
+def test_pad_silence_shifts_phones_with_the_audio() -> None:
+    from facewire.phones.arpabet import SIL, Phone
+    from facewire.train.closure_aug import pad_silence
+
+    x = np.ones(8000, np.float32)
+    phones = [Phone("B", 0.0, 0.1), Phone("AA", 0.1, 0.5)]
+    padded = 0
+    for seed in range(8):
+        y, ph, rec = pad_silence(x, phones, np.random.default_rng(seed), 1.0)
+        if not rec:
+            assert y is x and ph is phones
+            continue
+        padded += 1
+        lead = int(round(rec["pad_lead_s"] * 16000))
+        assert np.array_equal(y[lead:lead + 8000], x) and np.abs(y[:lead]).max() < 0.05
+        assert ph[0].phone == SIL and ph[1].start == pytest.approx(rec["pad_lead_s"])
+        assert len(y) == lead + 8000 + int(round(rec["pad_tail_s"] * 16000))
+    assert padded >= 3
+
+
+def test_lead_in_returns_the_clips_own_frames() -> None:
+    from facewire.train.evaluate import with_lead_in
+
+    seen = []
+
+    def predict(audio: np.ndarray) -> np.ndarray:  # frame k: the sample at k / 60 s
+        seen.append(len(audio))
+        n = len(audio) * 60 // 16000
+        return np.repeat(audio[np.arange(n) * 16000 // 60][:, None], 52, 1)
+
+    clip = np.full(16000, 0.5, np.float32)
+    out = with_lead_in(predict, 1.0)(clip)
+    assert seen == [32000] and out.shape == (60, 52)
+    assert np.all(out == 0.5)  # none of the lead-in's frames

@@ -49,6 +49,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "the data root's facegood/)")
     p.add_argument("--facegood-takes", type=int, default=None, metavar="N",
                    help="--real: only the first N FACEGOOD takes")
+    p.add_argument("--lead-in", type=float, default=0.0, metavar="SECONDS",
+                   help="precede every clip with this much -60 dBFS noise, as a "
+                   "microphone's stream has before speech (offline; 0: none)")
     p.add_argument("--live", nargs="?", const="live_file", default=None, metavar="LAUNCH",
                    help="score each model through a live launch file (default live_file) run "
                    "as real processes in real time with its own defaults (smoother, gate), "
@@ -111,6 +114,13 @@ def _eval(args: argparse.Namespace) -> int:
         check_spread_pairs(args.xspk_pairs, args.xspk_from)
         utts = load_sources(args.data) if args.data else []
         models = _unique_names([(m, *model_predictor(m)) for m in args.model])
+        if args.lead_in < 0:
+            raise ValueError(f"--lead-in {args.lead_in:g}: seconds of noise, 0 or more")
+        if args.lead_in > 0:
+            from facewire.train.evaluate import with_lead_in
+
+            models = [(m, f"{n} [lead-in {args.lead_in:g} s]", with_lead_in(f, args.lead_in))
+                      for m, n, f in models]
         takes = _facegood_takes(args) if args.real else []
         if args.live:
             _check_live(args)
@@ -255,6 +265,9 @@ def _check_live(args: argparse.Namespace) -> None:
 
     if args.update_card:
         raise ValueError("--update-card records offline figures; run it without --live")
+    if args.lead_in:
+        raise ValueError("--lead-in is for offline scoring; the live graph hears the "
+                         "silence between clips already")
     if any(m.endswith(".pt") for m in args.model):
         raise ValueError("--live runs exported models only (.onnx, .json or a folder); "
                          "export the checkpoint first (facewire export)")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import butter, sosfilt
 
-from facewire.phones.arpabet import BILABIALS, Phone
+from facewire.phones.arpabet import BILABIALS, SIL, Phone
 
 SAMPLE_RATE = 16000
 MODES = ("voiced", "noisy", "smeared")
@@ -86,3 +86,29 @@ def closure_augment(x: np.ndarray, phones: list[Phone], rng: np.random.Generator
     if peak > 0.99:
         y *= 0.99 / peak
     return y.astype(np.float32), {f"closure_{k}": v for k, v in counts.items() if v}
+
+
+def pad_silence(x: np.ndarray, phones: list[Phone], rng: np.random.Generator,
+                strength: float = 1.0) -> tuple[np.ndarray, list[Phone], dict]:
+    """0.3-3 s of low noise (-75 to -50 dBFS) or digital silence before and after the
+    speech, phones shifted: a microphone's stream has long quiet stretches between
+    utterances, and a network that only saw clips starting within a few hundred ms of
+    speech closes the lips less after them (docs/validation.md). Nothing is drawn when
+    ``strength`` is 0."""
+    if strength <= 0 or rng.random() >= min(1.0, 0.7 * strength):
+        return x, phones, {}
+    lead, tail = (int(float(rng.uniform(0.3, 3.0)) * SAMPLE_RATE) for _ in range(2))
+    level = float(rng.uniform(-75, -50))
+    digital = bool(rng.random() < 0.25)
+
+    def quiet(n: int) -> np.ndarray:
+        if digital:
+            return np.zeros(n, np.float32)
+        return (rng.standard_normal(n) * 10 ** (level / 20)).astype(np.float32)
+
+    shift = lead / SAMPLE_RATE
+    moved = [Phone(p.phone, p.start + shift, p.end + shift) for p in phones]
+    y = np.concatenate([quiet(lead), np.asarray(x, np.float32), quiet(tail)])
+    return y, [Phone(SIL, 0.0, shift), *moved], {
+        "pad_lead_s": shift, "pad_tail_s": tail / SAMPLE_RATE,
+        "pad_level_db": None if digital else round(level, 1)}

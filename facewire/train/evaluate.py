@@ -262,6 +262,22 @@ def after_warm_up(predict: Predict, warm: np.ndarray, gap_s: float = WARM_GAP_S)
     return run
 
 
+def with_lead_in(predict: Predict, seconds: float, level_db: float = -60.0,
+                 seed: int = 0) -> Predict:
+    """``predict`` on each clip preceded by ``seconds`` of low noise, as a microphone's
+    stream has before speech; only the clip's own frames come back. The noise is the same
+    for every clip (one seed), so models are compared on the same input."""
+    n = -(-int(seconds * SAMPLE_RATE) // WARM_STEP) * WARM_STEP
+    prefix = (np.random.default_rng(seed).standard_normal(n) * 10 ** (level_db / 20)
+              ).astype(np.float32)
+    skip = n // WARM_STEP * WARM_STEP_FRAMES
+
+    def run(audio: np.ndarray) -> np.ndarray:
+        return predict(np.concatenate([prefix, np.asarray(audio, np.float32)]))[skip:]
+
+    return run
+
+
 def speaker_warm_up(folder: str | Path, speaker: str, exclude: set[Path],
                     seconds: float) -> np.ndarray:
     """At least ``seconds`` of a speaker's other digits (none of ``exclude``), taking the
