@@ -29,8 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from facewire.bus.transport import Bus
 from facewire.bus.client import ask_registry
+from facewire.bus.transport import Bus
 from facewire.launch.launcher import fresh_registry_address, registry_answers
 from facewire.messages.codec import decode_bytes
 from facewire.messages.types import Blendshapes
