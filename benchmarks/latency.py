@@ -42,7 +42,7 @@ description: latency benchmark graph
 args:
   port: {default: 0}
   model: {default: facewire_cnn_gru_logmel_live}
-  smoothing: {default: one_euro}
+  smoothing: {default: closure_safe}
 include:
   - file: live_file.yaml
     args: {path: demo_clip.wav, loop: true, wait: 1, model: $(arg model), smoothing: $(arg smoothing)}
@@ -80,7 +80,8 @@ def main() -> int:
     ap.add_argument("--warmup", type=float, default=2.0)
     ap.add_argument("--model", default="facewire_cnn_gru_logmel_live",
                     help="model (shipped name, folder or .onnx)")
-    ap.add_argument("--smoothing", default="one_euro", choices=("one_euro", "savgol", "none"))
+    ap.add_argument("--smoothing", default="closure_safe",
+                    choices=("closure_safe", "one_euro", "savgol", "none"))
     ap.add_argument("--quick", action="store_true",
                     help="1 s measured after 1 s of warm-up (a smoke run)")
     args = ap.parse_args()

@@ -128,7 +128,7 @@ def test_two_characters_animate_at_once_without_cross_talk(
         assert np.allclose(np.diff(times), 1 / 60), f"{name}: frames from another stream mixed in"
         # each character's stream is exactly its own clip's offline animation
         offline = animate_file(tmp_path / f"{name}.wav", model=str(model), subject=name,
-                               smoothing={"method": "one_euro"})  # the live graphs' default
+                               smoothing={"method": "closure_safe"})  # the live graphs' default
         n = min(len(frames), 80)  # before the offline take's end release (last 0.1 s)
         live = np.stack([f.weights for f in frames[:n]])
         assert times[0] == 0.0

@@ -21,6 +21,8 @@ def _synth(args: argparse.Namespace) -> int:
         try:
             clips = synth_corpus(args.out, args.minutes, seed=args.seed, engines=engines,
                                  augment_strength=args.augment, progress=progress,
+                                 closure_strength=args.closure_aug,
+                                 pad_strength=args.pad_silence,
                                  flite_f0=args.flite_f0)
         except RuntimeError as exc:
             print(f"facewire data synth: {exc}", file=sys.stderr)
@@ -65,6 +67,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "(default: all installed)")
     s.add_argument("--augment", type=float, default=1.0,
                    help="augmentation strength, 0 turns it off")
+    s.add_argument("--closure-aug", type=float, default=0.0, metavar="S",
+                   help="make /p b m/ intervals voiced, noisy or smeared as people's are "
+                   "(label stays closed); 0.6*S of them (default 0: off)")
+    s.add_argument("--pad-silence", type=float, default=0.0, metavar="S",
+                   help="pad 0.7*S of the clips with 0.3-3 s of low noise or silence before "
+                   "and after the speech, as a microphone's stream has (default 0: off)")
     s.add_argument("--flite-f0", type=hz_range, default=None, metavar="LOW,HIGH",
                    help="draw each flite clip's mean pitch (Hz) from this range, so that the "
                    "male flite voices also speak at female pitch (default: their own)")

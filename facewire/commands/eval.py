@@ -47,6 +47,30 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "spoken-digits folder, or audio with STEM.txt/.lab); repeatable")
     p.add_argument("--fusion", default=None, help="phone fusion card for --words "
                    "(default: bundled)")
+    p.add_argument("--real", action="store_true",
+                   help="also score real voices: the FACEGOOD captures (closure events of the "
+                   "real lips closed by the model, false closure, jaw correlation; "
+                   "docs/validation.md); the FSDD figures come whenever FSDD is present")
+    p.add_argument("--facegood", default=None, help="FACEGOOD folder for --real (default: "
+                   "the data root's facegood/)")
+    p.add_argument("--facegood-takes", type=int, default=None, metavar="N",
+                   help="--real: only the first N FACEGOOD takes")
+    p.add_argument("--lead-in", type=float, default=0.0, metavar="SECONDS",
+                   help="precede every clip with this much -60 dBFS noise, as a "
+                   "microphone's stream has before speech (offline; 0: none)")
+    p.add_argument("--live", nargs="?", const="live_file", default=None, metavar="LAUNCH",
+                   help="score each model through a live launch file (default live_file) run "
+                   "as real processes in real time with its own defaults (smoother, gate), "
+                   "recorded to a bag: what users run (docs/validation.md). Skips "
+                   "xspk_warm, --xspk-pairs and --baseline")
+    p.add_argument("--live-arg", action="append", default=[], metavar="K=V",
+                   help="--live: a launch arg to set besides path, wait and model (e.g. "
+                   "smoothing=one_euro to score the former default); repeatable")
+    p.add_argument("--live-sessions", action="store_true",
+                   help="--live: one launch per speaker (each voice a new live session) "
+                   "instead of one stream of every speaker's clips")
+    p.add_argument("--live-dir", default="out/eval_live", help="--live: folder for the "
+                   "stream, the bags and the launch logs")
     p.add_argument("--json", default=None, help="write the results as JSON here")
     p.add_argument("--update-card", action="store_true",
                    help="record the figures in the (single) exported model's card")
@@ -96,7 +120,17 @@ def _eval(args: argparse.Namespace) -> int:
         check_spread_pairs(args.xspk_pairs, args.xspk_from)
         utts = load_sources(args.data) if args.data else []
         models = _unique_names([(m, *model_predictor(m)) for m in args.model])
-        if args.baseline:
+        if args.lead_in < 0:
+            raise ValueError(f"--lead-in {args.lead_in:g}: seconds of noise, 0 or more")
+        if args.lead_in > 0:
+            from facewire.train.evaluate import with_lead_in
+
+            models = [(m, f"{n} [lead-in {args.lead_in:g} s]", with_lead_in(f, args.lead_in))
+                      for m, n, f in models]
+        takes = _facegood_takes(args) if args.real else []
+        if args.live:
+            _check_live(args)
+        if args.baseline and not args.live:
             from facewire.train.evaluate import pocketsphinx_teacher
 
             models.insert(0, ("pocketsphinx", *pocketsphinx_teacher()))
@@ -126,12 +160,40 @@ def _eval(args: argparse.Namespace) -> int:
         targets = replay({u.id: u.curves for u in utts}, utts)
         results["teacher (target)"] = evaluate_clips(targets, utts, aperture,
                                                      landmarks=lmd)
-    for _path, name, predict in models:
+    for path, name, predict in models:
         r: dict[str, float] = {}
         keep: dict[str, object] = {}
+        if args.live:
+            from facewire.train.live_graph import LiveGraph, LiveGraphError
+
+            graph = LiveGraph(Path(args.live_dir) / _slug(name + "_".join(args.live_arg)),
+                              args.live, model=path, launch_args=args.live_arg)
+            _name_speakers(graph, utts, takes, fsdd if do_fsdd else None)
+            _score_basic(graph, utts, takes, fsdd if do_fsdd else None, aperture, lmd, {})
+            print(f"{name}: {len(graph.clips)} clips through `facewire launch {args.live}` "
+                  "in real time ...", file=sys.stderr)
+            try:
+                graph.run_sessions() if args.live_sessions else graph.run()
+            except LiveGraphError as exc:
+                print(f"facewire eval: {exc}", file=sys.stderr)
+                return 1
+            r = _score_basic(graph, utts, takes, fsdd if do_fsdd else None, aperture, lmd,
+                             keep)
+            r.update(graph.stats)
+            how = " per speaker" if args.live_sessions else ""
+            name = f"{name} [live{how}: {' '.join([args.live, *args.live_arg])}]"
+            print(f"{name}: {r['live_frames']:.0f} frames recorded, "
+                  f"{r['live_missing_frames']:.0f} missing", file=sys.stderr)
+            results[name] = r
+            preds[name] = keep
+            continue
         if utts:
             r.update(evaluate_clips(predict, utts, aperture, lambda xs, n=name: tqdm(
                 xs, desc=n, unit="clip", leave=False), keep, landmarks=lmd))
+        if takes and aperture is not None:
+            from facewire.train.real_voice import facegood_scores
+
+            r.update(facegood_scores(predict, takes, aperture))
         if do_fsdd:
             r.update(cross_speaker_ratio(predict, fsdd))
             if args.xspk_warm > 0:
@@ -218,6 +280,82 @@ def _eval_words(args: argparse.Namespace, models: list[tuple[str, str, Any]]) ->
             {"command": "facewire " + " ".join(sys.argv[1:]), "fusion": fusion.to_dict(),
              "unseen_voices_only": not args.all_voices, "words": tables}, indent=2) + "\n")
     return 0
+def _facegood_takes(args: argparse.Namespace) -> list:
+    """The FACEGOOD captures for --real, or a one-line error naming the folder."""
+    from facewire.train.loaders import DataError, data_root, load_facegood
+
+    root = data_root()
+    folder = Path(args.facegood) if args.facegood else (root / "facegood" if root else None)
+    if folder is None or not folder.exists():
+        raise FileNotFoundError(f"--real needs the FACEGOOD captures: {folder or 'no data root'}"
+                                " not found; pass --facegood DIR or set FACEWIRE_DATA")
+    try:
+        takes = load_facegood(folder)
+    except DataError as exc:
+        raise ValueError(str(exc)) from exc
+    return takes[: args.facegood_takes] if args.facegood_takes else takes
+
+
+def _check_live(args: argparse.Namespace) -> None:
+    from facewire.launch.model import LaunchError, load
+
+    if args.update_card:
+        raise ValueError("--update-card records offline figures; run it without --live")
+    if args.lead_in:
+        raise ValueError("--lead-in is for offline scoring; the live graph hears the "
+                         "silence between clips already")
+    if any(m.endswith(".pt") for m in args.model):
+        raise ValueError("--live runs exported models only (.onnx, .json or a folder); "
+                         "export the checkpoint first (facewire export)")
+    try:
+        given = dict(kv.split("=", 1) for kv in args.live_arg if "=" in kv)
+        bad = [kv for kv in args.live_arg if "=" not in kv]
+        if bad:
+            raise ValueError(f"--live-arg {bad[0]}: write it as KEY=VALUE")
+        spec = load(args.live, {**given, "model": args.model[0]})
+    except (LaunchError, FileNotFoundError) as exc:
+        raise ValueError(f"--live {args.live}: {exc}") from exc
+    if not {"path", "model", "wait"} <= set(spec.args):
+        raise ValueError(f"--live {args.live}: a launch file that plays a file (args path, "
+                         "model and wait, as live_file has) is needed")
+
+
+def _name_speakers(graph: Any, utts: list, takes: list, fsdd: str | None) -> None:
+    """Tell the live graph who says each clip, so that it plays one voice at a time."""
+    from facewire.train.evaluate import fsdd_clips
+    from facewire.train.loaders import load_audio
+
+    for u in utts:
+        graph.speaker(u.audio, u.voice)
+    for t in takes:
+        graph.speaker(t.audio, "facegood")
+    if fsdd:
+        for (_digit, speaker), files in fsdd_clips(fsdd, 2).items():
+            for f in files:
+                graph.speaker(load_audio(f), f"fsdd:{speaker}")
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:80]
+
+
+def _score_basic(predict: Any, utts: list, takes: list, fsdd: str | None, aperture: Any,
+                 lmd: Any, keep: dict) -> dict[str, float]:
+    """The figures --live reports: clips, FACEGOOD, FSDD (no warm-up or spread)."""
+    from facewire.train.evaluate import cross_speaker_ratio, evaluate_clips, fsdd_phonetic
+
+    r: dict[str, float] = {}
+    if utts:
+        r.update(evaluate_clips(predict, utts, aperture, keep=keep, landmarks=lmd))
+    if takes and aperture is not None:
+        from facewire.train.real_voice import facegood_scores
+
+        r.update(facegood_scores(predict, takes, aperture))
+    if fsdd:
+        r.update(cross_speaker_ratio(predict, fsdd))
+        if aperture is not None:
+            r.update(fsdd_phonetic(predict, fsdd, aperture))
+    return r
 
 
 def _unique_names(models: list[tuple[str, str, Any]]) -> list[tuple[str, str, Any]]:

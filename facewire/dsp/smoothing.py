@@ -18,6 +18,34 @@ import numpy as np
 
 METHODS = ("savgol", "one_euro", "none")
 
+# Curves that move the inner lips most on the ICT rig (``LipAperture.d``): closing, opening,
+# funnelling, rolling, shrugging and pressing the lips, and the jaw.
+LIP_CURVES = ("jawOpen", "mouthClose", "mouthFunnel", "mouthRollLower", "mouthRollUpper",
+              "mouthShrugLower", "mouthShrugUpper", "mouthPressLeft", "mouthPressRight",
+              "mouthUpperUpLeft", "mouthUpperUpRight", "mouthLowerDownLeft",
+              "mouthLowerDownRight")
+
+# Named settings a smoother node's ``method`` may take besides METHODS: a default spec and
+# per-curve overrides. ``closure_safe`` (the live default, chosen by measurement in
+# docs/validation.md): One Euro (with the given cut-off, 1 Hz at rest by default) on every
+# curve except those that move the lips, which pass unsmoothed. A /b/ in connected speech closes the lips for 30-60 ms;
+# One Euro at 1 Hz (a 160 ms time constant) erased most of those closures on real speech,
+# while the network's own lip curves are smooth enough to need no filter.
+PRESETS: dict[str, tuple[dict, dict[str, dict]]] = {
+    "closure_safe": ({"method": "one_euro"},
+                     {name: {"method": "none"} for name in LIP_CURVES}),
+}
+
+
+def expand_preset(method: str, default: dict, per_channel: dict[str, dict]
+                  ) -> tuple[dict, dict[str, dict]]:
+    """A preset name -> its default spec and per-curve overrides (the caller's own
+    per-curve overrides win); a plain method passes through unchanged."""
+    if method not in PRESETS:
+        return default, per_channel
+    base, per = PRESETS[method]
+    return {**default, **base}, {**per, **per_channel}
+
 
 @dataclass(frozen=True)
 class SmootherSpec:

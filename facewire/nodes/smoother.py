@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from facewire.bus.node import Input, Node, Output, Param
-from facewire.dsp.smoothing import METHODS, CurveSmoother, SmootherSpec
+from facewire.dsp.smoothing import METHODS, PRESETS, CurveSmoother, SmootherSpec, expand_preset
 from facewire.messages.base import Header
 from facewire.messages.types import Blendshapes
 from facewire.rig.arkit import NAME_SETS
@@ -37,7 +37,8 @@ class Smoother(Node):
     inputs = {"input": Input(Blendshapes)}
     outputs = {"output": Output(Blendshapes)}
     params = {
-        "method": Param(str, "savgol", "savgol | one_euro | none", choices=METHODS),
+        "method": Param(str, "savgol", "savgol | one_euro | none | closure_safe (one_euro, "
+                        "lip curves unsmoothed)", choices=METHODS + tuple(PRESETS)),
         "window": Param(int, 5, "savgol window (odd, frames)", min=3),
         "order": Param(int, 2, "savgol polynomial order", min=0),
         "min_cutoff": Param(float, 1.0, "one_euro cut-off at rest (Hz)", min=1e-3),
@@ -49,11 +50,12 @@ class Smoother(Node):
     }
 
     def on_start(self) -> None:
-        self.default = {"method": self.p.method, "window": self.p.window, "order": self.p.order,
-                        "min_cutoff": self.p.min_cutoff, "beta": self.p.beta}
+        self.default, self.per_channel = expand_preset(self.p.method, {
+            "method": self.p.method, "window": self.p.window, "order": self.p.order,
+            "min_cutoff": self.p.min_cutoff, "beta": self.p.beta}, self.p.per_channel)
         # per-subject state is bounded: one LRU table decides, the other maps follow it
         self.smoothers: LruDict = LruDict(self.p.max_subjects, self._evict)
-        probe = build_smoother(NAME_SETS["arkit52"], self.default, self.p.per_channel)
+        probe = build_smoother(NAME_SETS["arkit52"], self.default, self.per_channel)
         self.delay_s = probe.delay_frames / self.p.fps
         self.last_time: dict[str, float] = {}
         self.captures: dict[str, dict[float, int]] = {}
@@ -80,7 +82,7 @@ class Smoother(Node):
             names = NAME_SETS.get(msg.name_set)
             if names is None or len(names) != msg.weights.size:
                 names = tuple(f"c{i}" for i in range(msg.weights.size))
-            per_channel = self.p.per_channel if msg.name_set in NAME_SETS else {}
+            per_channel = self.per_channel if msg.name_set in NAME_SETS else {}
             smoother = self.smoothers[key] = build_smoother(names, self.default, per_channel)
             self.captures[key] = {}
         captures = self.captures[key]

@@ -9,10 +9,15 @@ Metrics, per model, averaged over clips:
   ``|e[t] - (e[t-1]+e[t+1])/2|^2 / N`` (lower is smoother; compare with the target's own);
 * phonetic checks on the ICT rig's lip aperture (facewire.train.metrics): ``closure`` (share of
   /p b m/ whose aperture drops below 2 mm), ``open_close`` aperture ratio, ``rounding`` ratio;
+* ``vowel_closure`` / ``fsdd_vowel_closure``: share of vowels whose lips are closed (aperture
+  under 2 mm) at the vowel's middle frame, on the clips and on the real digits;
 * ``lmd`` / ``lmd_lips``: landmark distance over the ICT rig's 68 landmarks (and its 20 lip
   landmarks), normalised by mouth width (seed 000);
 * ``fsdd_open_close`` / ``fsdd_rounding``: the same phonetic ratios on real speech (the
   spoken digits), phones from pocketsphinx forced alignment of the known digit word;
+* ``fg_closure`` / ``fg_false_closure`` / ``fg_jaw_r`` (``--real``): on the real FACEGOOD
+  captures, the share of the real lips' closure events the model also closes, closed
+  frames where the real lips are wide open, and jaw correlation (facewire.train.real_voice);
 * ``xspk``: on the spoken-digits data, DTW distance between the same digit from different
   speakers over the same-speaker distance (1 = speaker-agnostic); ``xspk_warm`` the same
   with each digit animated after its speaker has talked for a few seconds (a live session).
@@ -40,12 +45,16 @@ from facewire.train.metrics import (
     false_closure_rate,
     open_close_aperture_ratio,
     rounding_ratio,
+    vowel_closure_rate,
 )
 
 Predict = Callable[[np.ndarray], np.ndarray]  # 16 kHz audio -> [frames, 52] at 60 fps
 REPO = Path(__file__).resolve().parents[2]
 COLUMNS = ("l2", "lmd", "lmd_lips", "smooth", "self_smooth", "closure", "false_closure",
-           "open_close", "rounding", "fsdd_open_close", "fsdd_rounding", "xspk", "xspk_warm")
+           "vowel_closure",
+           "open_close", "rounding", "fg_closure", "fg_closure_short", "fg_false_closure",
+           "fg_jaw_r",
+           "fsdd_open_close", "fsdd_rounding", "fsdd_vowel_closure", "xspk", "xspk_warm")
 GROUP_COLUMNS = ("clips", "bilabials", "closure", "false_closure", "open_close", "rounding",
                  "l2")
 GROUPINGS = ("engine", "voice")
@@ -177,6 +186,7 @@ def evaluate_clips(predict: Predict, utts: Sequence[Utterance], aperture: LipApe
         ap, w = np.concatenate(aps), np.concatenate(ws)
         out.update(closure=bilabial_closure_rate(ap, phones, 60.0),
                    false_closure=false_closure_rate(ap, phones, 60.0),
+                   vowel_closure=vowel_closure_rate(ap, phones, 60.0),
                    open_close=open_close_aperture_ratio(ap, phones, 60.0),
                    rounding=rounding_ratio(w, phones, 60.0))
     return out
@@ -244,6 +254,22 @@ def after_warm_up(predict: Predict, warm: np.ndarray, gap_s: float = WARM_GAP_S)
     n = -(-(len(warm) + int(gap_s * SAMPLE_RATE)) // WARM_STEP) * WARM_STEP
     prefix = np.zeros(n, np.float32)
     prefix[: len(warm)] = warm
+    skip = n // WARM_STEP * WARM_STEP_FRAMES
+
+    def run(audio: np.ndarray) -> np.ndarray:
+        return predict(np.concatenate([prefix, np.asarray(audio, np.float32)]))[skip:]
+
+    return run
+
+
+def with_lead_in(predict: Predict, seconds: float, level_db: float = -60.0,
+                 seed: int = 0) -> Predict:
+    """``predict`` on each clip preceded by ``seconds`` of low noise, as a microphone's
+    stream has before speech; only the clip's own frames come back. The noise is the same
+    for every clip (one seed), so models are compared on the same input."""
+    n = -(-int(seconds * SAMPLE_RATE) // WARM_STEP) * WARM_STEP
+    prefix = (np.random.default_rng(seed).standard_normal(n) * 10 ** (level_db / 20)
+              ).astype(np.float32)
     skip = n // WARM_STEP * WARM_STEP_FRAMES
 
     def run(audio: np.ndarray) -> np.ndarray:
@@ -378,6 +404,7 @@ def fsdd_phonetic(predict: Predict, folder: str | Path, aperture: LipAperture,
         return {"fsdd_open_close": float("nan"), "fsdd_rounding": float("nan")}
     ap, w = np.concatenate(aps), np.concatenate(ws)
     return {"fsdd_open_close": open_close_aperture_ratio(ap, phones, 60.0),
+            "fsdd_vowel_closure": vowel_closure_rate(ap, phones, 60.0),
             "fsdd_rounding": rounding_ratio(w, phones, 60.0),
             "fsdd_aligned": float(len(aps)), "fsdd_unaligned": float(failed)}
 
@@ -395,8 +422,9 @@ def format_table(results: dict[str, dict[str, float]], columns: Sequence[str] = 
             v = r.get(c, float("nan"))
             cells.append(("-" if v != v else
                           f"{v:.0f}" if c in ("clips", "bilabials", "aligned") else
-                          f"{100 * v:.1f}%" if c in ("closure", "false_closure",
-                                                     "vowel_closure") else
+                          f"{100 * v:.1f}%" if c in ("closure", "false_closure", "vowel_closure",
+                                                     "fsdd_vowel_closure", "fg_closure",
+                                                     "fg_closure_short", "fg_false_closure") else
                           f"{100 * v:.2f}%" if c.startswith("lmd") else
                           f"{v:.2e}" if c in ("smooth", "self_smooth", "mse") else
                           f"{v:.3f}").rjust(widths[c]))

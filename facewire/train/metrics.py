@@ -27,6 +27,7 @@ from facewire.phones.arpabet import (
     OPEN_VOWELS,
     ROUNDED,
     SPREAD,
+    VOWELS,
     Phone,
 )
 from facewire.rig.arkit import ARKIT_52, ARKIT_INDEX
@@ -146,6 +147,20 @@ def closure_rate(aperture_mm: np.ndarray, phones: Iterable[Phone | Sequence],
     return float(np.mean(hits)) if hits else float("nan")
 
 
+def vowel_closure_rate(aperture_mm: np.ndarray, phones: Iterable[Phone | Sequence],
+                       fps: float = 60.0, threshold_mm: float = CLOSED_MM) -> float:
+    """Share of vowels whose lips are closed (aperture below ``threshold_mm``) at the
+    vowel's middle frame: lips shut where they must be open. The middle, not the minimum,
+    because a vowel after /m/ or before /b/ rightly starts or ends closed."""
+    hits = []
+    for p in _as_phone_list(phones):
+        if p.phone in VOWELS:
+            k = int((p.start + p.end) / 2 * fps)
+            if 0 <= k < len(aperture_mm):
+                hits.append(float(aperture_mm[k]) < threshold_mm)
+    return float(np.mean(hits)) if hits else float("nan")
+
+
 def _mean_over(values: np.ndarray, phones: list[Phone], group: frozenset[str], fps: float) -> float:
     """Mean of per-segment means of ``values`` over segments whose phone is in ``group``."""
     means = []
@@ -201,5 +216,5 @@ def dtw_distance(a: np.ndarray, b: np.ndarray) -> float:
 __all__ = [
     "ARKIT_52", "CLOSED_MM", "LandmarkDistance", "LipAperture", "bilabial_closure_rate",
     "closure_rate", "dtw_distance", "false_closure_rate",
-    "open_close_aperture_ratio", "rounding_ratio",
+    "open_close_aperture_ratio", "rounding_ratio", "vowel_closure_rate",
 ]

@@ -45,6 +45,7 @@ from facewire.phones.arpabet import (
 )
 from facewire.phones.espeak import EspeakLib
 from facewire.phones.teacher import TeacherConfig, phones_to_curves
+from facewire.train.closure_aug import closure_augment, pad_silence
 
 SAMPLE_RATE = 16000
 FPS = 60.0
@@ -495,6 +496,8 @@ def synth_corpus(
     teacher: TeacherConfig | None = None,
     progress: Callable[[float], None] | None = None,
     flite_f0: tuple[float, float] | None = None,
+    closure_strength: float = 0.0,
+    pad_strength: float = 0.0,
 ) -> list[Clip]:
     """Build a corpus of about ``minutes`` of speech in ``out``; returns the manifest.
 
@@ -546,6 +549,12 @@ def synth_corpus(
             if len(syn.audio) < SAMPLE_RATE // 10 or not syn.phones:
                 continue
             audio, phones, rec = augment(syn.audio, syn.phones, rng, augment_strength)
+            if closure_strength > 0:
+                audio, closure_rec = closure_augment(audio, phones, rng, closure_strength)
+                rec.update(closure_rec)
+            if pad_strength > 0:
+                audio, phones, pad_rec = pad_silence(audio, phones, rng, pad_strength)
+                rec.update(pad_rec)
             duration = len(audio) / SAMPLE_RATE
             phones = _fit_phones(phones, duration)
             n_frames = int(math.ceil(duration * FPS))
@@ -570,7 +579,9 @@ def synth_corpus(
         "seed": seed, "minutes_asked": minutes, "minutes": round(total / 60, 3),
         "clips": len(clips), "engines": sorted(eng), "voices": sorted({c.voice for c in clips}),
         "sample_rate": SAMPLE_RATE, "fps": FPS, "teacher": asdict(tcfg),
-        "augment_strength": augment_strength, "flite_f0": list(flite_f0) if flite_f0 else None,
+        "augment_strength": augment_strength, "closure_strength": closure_strength,
+        "pad_strength": pad_strength,
+        "flite_f0": list(flite_f0) if flite_f0 else None,
         "build_seconds": round(time.perf_counter() - t0, 2),
     }
     (out / "corpus.json").write_text(json.dumps(summary, indent=2) + "\n")
