@@ -590,4 +590,6 @@ class Bus:
         self.registry.close()
         self.curve.close()
         if self._own_ctx:
-            self.ctx.term()
+            # destroy, not term: a socket this handle does not know of (closed by nobody)
+            # would make term() wait forever; destroy closes it with a bounded linger
+            self.ctx.destroy(linger=500)
