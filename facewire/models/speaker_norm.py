@@ -55,18 +55,26 @@ class SpeakerNormaliser:
         self.loudest = -np.inf
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
+        """The gate (energy, loudest so far) does not depend on the mean, so it is computed
+        for all frames at once; only speech frames step the mean, one at a time with the
+        same arithmetic as a per-frame loop (a silent frame keeps the mean before it)."""
         x = np.asarray(frames, np.float64)
-        out = np.empty_like(x)
+        if len(x) == 0:
+            return np.zeros(x.shape, np.float32)
         cfg = self.cfg
-        for t, frame in enumerate(x):
-            energy = float(frame.mean())
-            self.loudest = max(self.loudest, energy)
-            if energy > cfg.floor and energy > self.loudest - self._gate:
-                self.count += 1
-                rate = max(1.0 / (cfg.n0 + self.count), 1.0 / cfg.horizon)
-                self.mean += rate * (frame - self.mean)
-            out[t] = frame - self.mean + self.prior
-        return out.astype(np.float32)
+        energy = x.mean(axis=1)
+        loudest = np.maximum.accumulate(np.maximum(energy, self.loudest))
+        self.loudest = float(loudest[-1])
+        speech = (energy > cfg.floor) & (energy > loudest - self._gate)
+        mean, history = self.mean, [self.mean]  # the mean after 0, 1, 2... speech frames
+        for t in np.flatnonzero(speech).tolist():
+            self.count += 1
+            rate = max(1.0 / (cfg.n0 + self.count), 1.0 / cfg.horizon)
+            mean = mean + rate * (x[t] - mean)
+            history.append(mean)
+        self.mean = mean.copy()
+        means = np.stack(history)[np.cumsum(speech)]  # frame t: after the speech up to t
+        return (x - means + self.prior).astype(np.float32)
 
 
 def check_prior_weight(n0: float) -> None:
