@@ -32,7 +32,7 @@ class LocalPublisher:
         self.subs = bus.subs[topic]  # the bus's own list: later subscribers join it
 
     def publish(self, msg: Message) -> None:
-        msg = msg.with_header(seq=self.seq, stamp_ns=time.time_ns())
+        msg = msg.stamped(self.seq, time.time_ns())
         self.seq += 1
         for sub in self.subs:
             sub.callback(msg)

@@ -94,6 +94,20 @@ class Message:
         fields.update(changes)
         return copy
 
+    def stamped(self: M, seq: int, stamp_ns: int) -> M:
+        """``with_header(seq=seq, stamp_ns=stamp_ns)`` for in-process publishers, which stamp
+        every message (several per animation frame) and need no check of field names."""
+        header = object.__new__(Header)
+        fields = header.__dict__
+        fields.update(self.header.__dict__)
+        fields["seq"] = seq
+        fields["stamp_ns"] = stamp_ns
+        copy = object.__new__(self.__class__)
+        fields = copy.__dict__
+        fields.update(self.__dict__)
+        fields["header"] = header
+        return copy
+
     def with_header(self: M, **changes: Any) -> M:
         """A copy with some header fields replaced (arrays are shared, not copied).
 
