@@ -95,6 +95,19 @@ def run_animate_cli(lib: Path, out: Path, tree: Path | None) -> tuple[float, flo
     return time.perf_counter() - t0, children_cpu() - cpu0
 
 
+def output_difference(new: Path, old: Path) -> tuple[float, int]:
+    """Largest absolute difference between the curves of two ``animate`` output folders
+    (inf when a take's frame count differs), and how many takes were compared."""
+    worst, takes = 0.0, 0
+    for path in sorted(new.glob("*.npz")):
+        with np.load(path) as a, np.load(old / path.name) as b:
+            if a["weights"].shape != b["weights"].shape:
+                return float("inf"), takes + 1
+            worst = max(worst, float(np.abs(a["weights"] - b["weights"]).max(initial=0.0)))
+        takes += 1
+    return worst, takes
+
+
 def run_batch(lines: list, opts: BatchOptions, n_workers: int, chunk: int
               ) -> tuple[float, float, float, list]:
     """(worker start-up s, steady-state wall s, CPU s of workers and driver, rows)."""
@@ -155,6 +168,9 @@ def main() -> int:
             subprocess.run(["tar", "-x", "-C", str(old)], input=archive.stdout, check=True)
             results.append((f"facewire animate loop (at {args.old_ref[:10]})",
                             *run_animate_cli(lib, tmp / "animate_old", old)))
+            diff, takes = output_difference(tmp / "animate", tmp / "animate_old")
+            print(f"outputs against {args.old_ref[:10]}: largest |weight difference| "
+                  f"{diff:.2g} over {takes} takes (speed-ups must keep it <= 1e-5)")
 
         ray_temp = tempfile.mkdtemp(prefix="fwrayb-")
         t0 = time.perf_counter()
