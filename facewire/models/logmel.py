@@ -93,7 +93,9 @@ class StreamingLogMel:
         n = 0 if self._buf.size < cfg.n_fft else 1 + (self._buf.size - cfg.n_fft) // cfg.hop
         if n == 0:
             return np.zeros((0, cfg.n_mels), np.float32)
-        frames = np.lib.stride_tricks.sliding_window_view(self._buf, cfg.n_fft)[:: cfg.hop][:n]
+        step = self._buf.strides[0]  # the frames as a strided view (no index arrays)
+        frames = np.lib.stride_tricks.as_strided(self._buf, (n, cfg.n_fft), (cfg.hop * step, step),
+                                                 writeable=False)
         power = np.abs(np.fft.rfft(frames * self.window, axis=1)) ** 2
         mel = np.log(np.maximum(power @ self.bank_t, cfg.floor))
         self._buf = self._buf[n * cfg.hop:]
