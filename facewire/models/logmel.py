@@ -93,9 +93,11 @@ class StreamingLogMel:
         n = 0 if self._buf.size < cfg.n_fft else 1 + (self._buf.size - cfg.n_fft) // cfg.hop
         if n == 0:
             return np.zeros((0, cfg.n_mels), np.float32)
-        step = self._buf.strides[0]  # the frames as a strided view (no index arrays)
-        frames = np.lib.stride_tricks.as_strided(self._buf, (n, cfg.n_fft), (cfg.hop * step, step),
-                                                 writeable=False)
+        # the frames as a strided view of the (contiguous) buffer: no index arrays, and
+        # cheap enough for the one frame of a live 10 ms chunk
+        item = self._buf.itemsize
+        frames = np.ndarray((n, cfg.n_fft), self._buf.dtype, buffer=self._buf,
+                            strides=(cfg.hop * item, item))
         power = np.abs(np.fft.rfft(frames * self.window, axis=1)) ** 2
         mel = np.log(np.maximum(power @ self.bank_t, cfg.floor))
         self._buf = self._buf[n * cfg.hop:]
