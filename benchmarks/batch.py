@@ -87,11 +87,12 @@ def children_cpu() -> float:
 def run_animate_cli(lib: Path, out: Path, tree: Path | None) -> tuple[float, float]:
     """(wall s, CPU s) of ``facewire animate`` over the library, as a user runs it."""
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
-    if tree is not None:
-        env["PYTHONPATH"] = str(tree)
+    env["PYTHONPATH"] = str(tree or Path(__file__).resolve().parents[1])
     cmd = [sys.executable, "-m", "facewire", "animate", str(lib), "--out", str(out), "--no-plot"]
     t0, cpu0 = time.perf_counter(), children_cpu()
-    subprocess.run(cmd, check=True, capture_output=True, env=env)
+    # cwd outside the repository: "python -m" puts the cwd first on sys.path, so run from
+    # the repository root the old tree's loop would import this tree's facewire
+    subprocess.run(cmd, check=True, capture_output=True, env=env, cwd=out.parent)
     return time.perf_counter() - t0, children_cpu() - cpu0
 
 

@@ -47,8 +47,10 @@ for line in sys.stdin:
 
 
 def start_worker(tree: Path, lib: Path, env: dict[str, str]) -> subprocess.Popen:
+    # cwd outside the repository: "python -c" puts the cwd first on sys.path, which would
+    # import the working tree's facewire whatever PYTHONPATH says
     proc = subprocess.Popen([sys.executable, "-c", WORKER, str(lib)], text=True,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=lib,
                             env={**env, "PYTHONPATH": str(tree), "PYTHONDONTWRITEBYTECODE": "1"})
     if proc.stdout.readline().strip() != "ready":
         raise SystemExit(f"worker for {tree} did not start")
