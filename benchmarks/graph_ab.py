@@ -7,6 +7,7 @@ both trees run in two worker processes at once, get the same slices of lines in 
 the median of the per-slice ratios is the figure. Lines of 1-4 s as in batch.py.
 
     python benchmarks/graph_ab.py --old-ref abd2fb9 [--lines 200] [--rounds 6] [--chunk-ms 10]
+    python benchmarks/graph_ab.py --old-ref abd2fb9 --render   # plus a batch line's files
     python benchmarks/graph_ab.py --quick      # this tree against itself, a few seconds
 """
 
@@ -33,6 +34,10 @@ offline.limit_blas_threads()
 if os.environ.get("FW_CHUNK_MS"):  # e.g. 10: the live graph's chunking, in-process
     offline.OFFLINE_CHUNK_MS = float(os.environ["FW_CHUNK_MS"])
 model = os.environ.get("FW_MODEL", "")
+render = None
+if os.environ.get("FW_RENDER"):  # also a batch line's CSV and npz, as a worker renders them
+    from facewire.batch.outputs import render_outputs
+    render = lambda take: render_outputs(take, False, False)  # noqa: E731
 files = sorted(Path(sys.argv[1]).glob("*.wav"))
 for f in files[:5]:  # load the model, warm the caches
     offline.animate_file(f, model=model)
@@ -41,7 +46,9 @@ for line in sys.stdin:
     a, b = map(int, line.split())
     cpu = time.process_time()
     for f in files[a:b]:
-        offline.animate_file(f, model=model)
+        take = offline.animate_file(f, model=model)
+        if render is not None:
+            render(take)
     print((time.process_time() - cpu) / (b - a), flush=True)
 """
 
@@ -68,6 +75,8 @@ def main() -> int:
     ap.add_argument("--chunk-ms", type=float, default=0.0,
                     help="audio chunk (default: the offline 1000 ms; 10: live-sized chunks)")
     ap.add_argument("--model", default="", help="e.g. facewire_cnn_gru_logmel_live")
+    ap.add_argument("--render", action="store_true",
+                    help="also render each take's CSV and npz (a batch line's work)")
     ap.add_argument("--data", default=os.environ.get("FACEWIRE_DATA", ""),
                     help="folder holding fsdd/ (default: FACEWIRE_DATA or ../shared/data)")
     args = ap.parse_args()
@@ -93,6 +102,8 @@ def main() -> int:
             env["FW_CHUNK_MS"] = str(args.chunk_ms)
         if args.model:
             env["FW_MODEL"] = args.model
+        if args.render:
+            env["FW_RENDER"] = "1"
         label_old = args.old_ref[:10] or "this tree (again)"
         workers = {"old": start_worker(old_tree, lib, env), "new": start_worker(REPO, lib, env)}
         cpu: dict[str, list[float]] = {"old": [], "new": []}
@@ -106,7 +117,8 @@ def main() -> int:
         ratios = [n / o for o, n in zip(cpu["old"], cpu["new"])]
         quartiles = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
         print(f"{args.lines} lines of {audio_s:.2f} s on average, {len(ratios)} slice pairs, "
-              f"chunk {args.chunk_ms or 1000:g} ms, model {args.model or 'default'}")
+              f"chunk {args.chunk_ms or 1000:g} ms, model {args.model or 'default'}"
+              + (", CSV and npz rendered" if args.render else ""))
         print(f"{'tree':28s} {'CPU ms/line (median)':>21s} {'x real time':>12s}")
         for name, label in (("old", label_old), ("new", "this tree")):
             ms = statistics.median(cpu[name]) * 1e3
