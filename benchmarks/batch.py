@@ -87,12 +87,26 @@ def children_cpu() -> float:
 def run_animate_cli(lib: Path, out: Path, tree: Path | None) -> tuple[float, float]:
     """(wall s, CPU s) of ``facewire animate`` over the library, as a user runs it."""
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
-    if tree is not None:
-        env["PYTHONPATH"] = str(tree)
+    env["PYTHONPATH"] = str(tree or Path(__file__).resolve().parents[1])
     cmd = [sys.executable, "-m", "facewire", "animate", str(lib), "--out", str(out), "--no-plot"]
     t0, cpu0 = time.perf_counter(), children_cpu()
-    subprocess.run(cmd, check=True, capture_output=True, env=env)
+    # cwd outside the repository: "python -m" puts the cwd first on sys.path, so run from
+    # the repository root the old tree's loop would import this tree's facewire
+    subprocess.run(cmd, check=True, capture_output=True, env=env, cwd=out.parent)
     return time.perf_counter() - t0, children_cpu() - cpu0
+
+
+def output_difference(new: Path, old: Path) -> tuple[float, int]:
+    """Largest absolute difference between the curves of two ``animate`` output folders
+    (inf when a take's frame count differs), and how many takes were compared."""
+    worst, takes = 0.0, 0
+    for path in sorted(new.glob("*.npz")):
+        with np.load(path) as a, np.load(old / path.name) as b:
+            if a["weights"].shape != b["weights"].shape:
+                return float("inf"), takes + 1
+            worst = max(worst, float(np.abs(a["weights"] - b["weights"]).max(initial=0.0)))
+        takes += 1
+    return worst, takes
 
 
 def run_batch(lines: list, opts: BatchOptions, n_workers: int, chunk: int
@@ -155,6 +169,9 @@ def main() -> int:
             subprocess.run(["tar", "-x", "-C", str(old)], input=archive.stdout, check=True)
             results.append((f"facewire animate loop (at {args.old_ref[:10]})",
                             *run_animate_cli(lib, tmp / "animate_old", old)))
+            diff, takes = output_difference(tmp / "animate", tmp / "animate_old")
+            print(f"outputs against {args.old_ref[:10]}: largest |weight difference| "
+                  f"{diff:.2g} over {takes} takes (speed-ups must keep it <= 1e-5)")
 
         ray_temp = tempfile.mkdtemp(prefix="fwrayb-")
         t0 = time.perf_counter()

@@ -6,7 +6,6 @@ the file without pacing and every publish runs the downstream handlers at once.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -150,5 +149,5 @@ def end_with_audio(record: list[tuple[str, object]], fps: float,
         if gain < 1.0:
             topic, msg = kept[i]
             weights = (msg.weights * gain).astype(np.float32)
-            kept[i] = (topic, dataclasses.replace(msg, weights=weights))
+            kept[i] = (topic, msg.with_fields(weights=weights))
     return kept

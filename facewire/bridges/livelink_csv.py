@@ -87,10 +87,6 @@ def take_filename(slate: str, take: int, subject: str, suffix: str = "") -> str:
     return f"{slate}_{take}_{subject}" + (f"_{suffix}" if suffix else "") + ".csv"
 
 
-def _value(v: float) -> str:
-    return "0" if v == 0 else f"{v:.8g}"
-
-
 def write_livelink_csv(
     path: str | os.PathLike[str] | io.TextIOBase,
     weights: np.ndarray | Sequence[Sequence[float]],
@@ -121,14 +117,16 @@ def write_livelink_csv(
         ARKIT_INDEX[camel_case(c)] if c not in ROTATION_NAMES else SHAPE_COUNT + ROTATION_NAMES.index(c)
         for c in CSV_COLUMNS
     ]
-    table = table[:, source]
-    count = str(len(CSV_COLUMNS))
+    # values as "%.8g", a zero as "0" (+ 0.0 turns -0.0 into 0.0, never written "-0")
+    table = table[:, source] + 0.0
+    # one %-format per row: what csv.writer wrote (numbers and timecodes need no quoting)
+    # in a third of the time; a batch line spent longer here than in its animation graph
+    row = "%s," + str(len(CSV_COLUMNS)) + "," + ",".join(["%.8g"] * table.shape[1]) + "\n"
 
     def _write(f: io.TextIOBase) -> None:
-        out = csv.writer(f, lineterminator="\n")
-        out.writerow(HEADER)
-        for i in range(n):
-            out.writerow([format_timecode(float(t[i])), count, *map(_value, table[i].tolist())])
+        f.write(",".join(HEADER) + "\n")
+        f.write("".join([row % (format_timecode(ti), *values)
+                         for ti, values in zip(t.tolist(), table.tolist())]))
 
     if isinstance(path, io.TextIOBase):
         _write(path)

@@ -29,11 +29,12 @@ class _NoRegistry:
 class LocalPublisher:
     def __init__(self, bus: LocalBus, topic: str) -> None:
         self.bus, self.topic, self.seq = bus, topic, 0
+        self.subs = bus.subs[topic]  # the bus's own list: later subscribers join it
 
     def publish(self, msg: Message) -> None:
-        msg = msg.with_header(seq=self.seq, stamp_ns=time.time_ns())
+        msg = msg.stamped(self.seq, time.time_ns())
         self.seq += 1
-        for sub in self.bus.subs[self.topic]:
+        for sub in self.subs:
             sub.callback(msg)
 
     @property

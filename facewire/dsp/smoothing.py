@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -82,9 +83,18 @@ def savgol_weights(window: int, order: int) -> np.ndarray:
     return np.linalg.lstsq(a, unit, rcond=None)[0]
 
 
+@lru_cache(maxsize=32)
+def _shared_weights(window: int, order: int) -> np.ndarray:
+    """savgol_weights once per (window, order): offline runs build smoothers per file, and
+    the least-squares solve cost more than a second of frames. Read-only, as it is shared."""
+    coeffs = savgol_weights(window, order)
+    coeffs.flags.writeable = False
+    return coeffs
+
+
 class _SavGol:
     def __init__(self, spec: SmootherSpec, width: int) -> None:
-        self.coeffs = savgol_weights(spec.window, spec.order)
+        self.coeffs = _shared_weights(spec.window, spec.order)
         self.half = spec.delay_frames
         self.buf: deque[np.ndarray] = deque(maxlen=spec.window)
         self.pushed = 0
@@ -158,6 +168,9 @@ class CurveSmoother:
         # per group: frames it has produced but that wait for the slowest group
         self._pending: list[deque[np.ndarray]] = [deque() for _ in self.groups]
         self._times: deque[float] = deque()
+        # one filter for every channel (no per-channel overrides, the usual case): frames
+        # need no splitting into groups and joining again (same values, less per frame)
+        self._whole = len(self.groups) == 1
 
     @staticmethod
     def _make(spec: SmootherSpec, width: int) -> _SavGol | _OneEuro | None:
@@ -172,7 +185,7 @@ class CurveSmoother:
         values = np.asarray(values, np.float64)
         self._times.append(media_time)
         for (_, chs), filt, pend in zip(self.groups, self._filters, self._pending):
-            x = values[chs]
+            x = values.copy() if self._whole else values[chs]
             if filt is None:
                 pend.append(x)
             elif isinstance(filt, _OneEuro):
@@ -192,6 +205,9 @@ class CurveSmoother:
     def _emit(self) -> list[tuple[np.ndarray, float]]:
         out = []
         while self._times and all(self._pending):
+            if self._whole:
+                out.append((self._pending[0].popleft(), self._times.popleft()))
+                continue
             frame = np.empty(self.width)
             for (_, chs), pend in zip(self.groups, self._pending):
                 frame[chs] = pend.popleft()

@@ -81,22 +81,50 @@ class Message:
 
     header: Header = field(default_factory=Header, kw_only=True)
 
+    def with_fields(self: M, **changes: Any) -> M:
+        """A copy with some fields (``header`` too) replaced, skipping __init__ like
+        with_header: per-frame code builds its messages from one prototype this way.
+        Values are not converted or checked here (the codec checks what goes on the wire)."""
+        if not changes.keys() <= self.__dict__.keys():
+            raise TypeError(f"{type(self).__name__} has no field "
+                            f"{min(changes.keys() - self.__dict__.keys())!r}")
+        copy = object.__new__(self.__class__)
+        fields = copy.__dict__
+        fields.update(self.__dict__)
+        fields.update(changes)
+        return copy
+
+    def stamped(self: M, seq: int, stamp_ns: int) -> M:
+        """``with_header(seq=seq, stamp_ns=stamp_ns)`` for in-process publishers, which stamp
+        every message (several per animation frame) and need no check of field names."""
+        header = object.__new__(Header)
+        fields = header.__dict__
+        fields.update(self.header.__dict__)
+        fields["seq"] = seq
+        fields["stamp_ns"] = stamp_ns
+        copy = object.__new__(self.__class__)
+        fields = copy.__dict__
+        fields.update(self.__dict__)
+        fields["header"] = header
+        return copy
+
     def with_header(self: M, **changes: Any) -> M:
         """A copy with some header fields replaced (arrays are shared, not copied).
 
         Per-frame code calls this, so it copies the instance dict instead of going
         through dataclasses.replace (which re-runs __init__ and costs ~10x more).
         """
+        old = self.header.__dict__
+        if not changes.keys() <= old.keys():
+            raise TypeError(f"Header has no field {min(changes.keys() - old.keys())!r}")
         header = object.__new__(Header)
-        fields = dict(self.header.__dict__)
-        for key, value in changes.items():
-            if key not in fields:
-                raise TypeError(f"Header has no field {key!r}")
-            fields[key] = value
-        header.__dict__.update(fields)
-        copy = object.__new__(type(self))
-        copy.__dict__.update(self.__dict__)
-        copy.__dict__["header"] = header
+        fields = header.__dict__
+        fields.update(old)
+        fields.update(changes)
+        copy = object.__new__(self.__class__)
+        fields = copy.__dict__
+        fields.update(self.__dict__)
+        fields["header"] = header
         return copy
 
 

@@ -40,6 +40,11 @@ class SpeakerNormConfig:
         return cls(**{**d, "prior": tuple(float(v) for v in d["prior"])})
 
 
+# up to this many frames a call goes frame by frame (live chunks: numpy's cost per call
+# dominates), above it the gate is computed for all frames at once (offline blocks)
+FEW_FRAMES = 4
+
+
 class SpeakerNormaliser:
     """Causal, stateful: ``frames -> frames - speaker_mean + prior`` (float32)."""
 
@@ -55,7 +60,29 @@ class SpeakerNormaliser:
         self.loudest = -np.inf
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
+        """The gate (energy, loudest so far) does not depend on the mean, so for a block of
+        frames it is computed for all at once; only speech frames step the mean, one at a
+        time with the per-frame arithmetic (a silent frame keeps the mean before it)."""
         x = np.asarray(frames, np.float64)
+        if len(x) <= FEW_FRAMES:
+            return self._frame_by_frame(x)
+        cfg = self.cfg
+        energy = x.mean(axis=1)
+        loudest = np.maximum.accumulate(np.maximum(energy, self.loudest))
+        self.loudest = float(loudest[-1])
+        speech = (energy > cfg.floor) & (energy > loudest - self._gate)
+        mean, history = self.mean, [self.mean]  # the mean after 0, 1, 2... speech frames
+        for t in np.flatnonzero(speech).tolist():
+            self.count += 1
+            rate = max(1.0 / (cfg.n0 + self.count), 1.0 / cfg.horizon)
+            mean = mean + rate * (x[t] - mean)
+            history.append(mean)
+        self.mean = mean.copy()
+        means = np.stack(history)[np.cumsum(speech)]  # frame t: after the speech up to t
+        return (x - means + self.prior).astype(np.float32)
+
+    def _frame_by_frame(self, x: np.ndarray) -> np.ndarray:
+        """The same steps one frame at a time: cheaper for the few frames of a live chunk."""
         out = np.empty_like(x)
         cfg = self.cfg
         for t, frame in enumerate(x):
@@ -64,7 +91,7 @@ class SpeakerNormaliser:
             if energy > cfg.floor and energy > self.loudest - self._gate:
                 self.count += 1
                 rate = max(1.0 / (cfg.n0 + self.count), 1.0 / cfg.horizon)
-                self.mean += rate * (frame - self.mean)
+                self.mean = self.mean + rate * (frame - self.mean)
             out[t] = frame - self.mean + self.prior
         return out.astype(np.float32)
 

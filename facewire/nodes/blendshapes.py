@@ -102,11 +102,16 @@ class BlendshapesNode(Node):
         frames = np.clip(weights * gains[:, None], 0.0, 1.0).astype(np.float32)
         self.frame_index += len(frames)
         fps = self.model.fps
+        msg: Blendshapes | None = None
         for i, w in enumerate(frames):
             media_time = self.origin + (first + i) / fps
-            self.publish("blendshapes", Blendshapes(
-                weights=w, name_set="arkit52", fps=fps, subject=self.p.subject,
-                header=Header(0, 0, media_time, capture_ns + int((media_time - t) * 1e9))))
+            header = Header(0, 0, media_time, capture_ns + int((media_time - t) * 1e9))
+            # the first message built through __init__, the others copied from it: offline
+            # runs send a second of frames at once, and __init__ costs more than the copy
+            msg = (Blendshapes(weights=w, name_set="arkit52", fps=fps, subject=self.p.subject,
+                               header=header) if msg is None
+                   else msg.with_fields(weights=w, header=header))
+            self.publish("blendshapes", msg)
 
     def end_of_stream(self) -> None:
         if self.expected is not None:
