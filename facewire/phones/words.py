@@ -37,6 +37,12 @@ SOURCES = ("transcript", "textgrid", "audio")
 SAMPLE_RATE = 16000
 LONG_S = 20.0  # longer clips align sentence by sentence (facewire.phones.chunking)
 MIN_ALIGNED_SHARE = 0.5  # of a long clip's sentences, or the whole clip falls back
+RETRY_NOTES = (" (noise-gated copy)", " (wide search)", " (noise-gated copy, wide search)")
+# the bar a retry's alignment must clear (the first try's: facewire.phones.plausibility),
+# chosen on validation data: the loosest that accepts no other clip's line there
+# (scripts/tune_retry_bar.py; docs/models.md "Words path")
+RETRY_MIN_CONFIDENCE = -33.0
+RETRY_MIN_COVERAGE = 0.9
 
 
 @dataclass(frozen=True)
@@ -140,9 +146,9 @@ class WordsAligner:
 
         yield self.aligner, audio, ""
         clean = denoised(audio)
-        yield self.aligner, clean, " (noise-gated copy)"
-        yield self.wide, audio, " (wide search)"
-        yield self.wide, clean, " (noise-gated copy, wide search)"
+        yield self.aligner, clean, RETRY_NOTES[0]
+        yield self.wide, audio, RETRY_NOTES[1]
+        yield self.wide, clean, RETRY_NOTES[2]
 
     def _align_checked(self, audio: np.ndarray, words: list[str]) -> PhoneSource:
         """The first attempt whose alignment passes the plausibility check; otherwise the
@@ -158,7 +164,7 @@ class WordsAligner:
             except AlignmentError as exc:
                 failed = PhoneSource("audio", None, f"alignment failed: {exc}")
             else:
-                chk = self._check(phones, x, aligner, audio)
+                chk = self._check(phones, x, aligner, audio, retry=bool(note))
                 if not chk.reason:
                     return PhoneSource("transcript", phones, note, chk.confidence,
                                        chk.coverage)
@@ -167,14 +173,17 @@ class WordsAligner:
         return first
 
     def _check(self, phones: list[Phone], scored: np.ndarray, aligner,
-               audio: np.ndarray):
+               audio: np.ndarray, retry: bool = False):
         """The plausibility check: confidence on the samples the aligner scored (the
-        clip or its cleaned copy), coverage of the original clip's loud frames."""
+        clip or its cleaned copy), coverage of the original clip's loud frames. A retry
+        meets a stricter bar: it had more chances to squeeze a wrong line onto the audio."""
         from facewire.phones.align import padded_pcm
 
         pcm = padded_pcm(scored)  # the same samples the aligner scored
+        bars = {"min_confidence": RETRY_MIN_CONFIDENCE,
+                "min_coverage": RETRY_MIN_COVERAGE} if retry else {}
         return check_alignment(phones, audio, aligner.last_score,
-                               aligner.last_frames, self.loop.score(pcm))
+                               aligner.last_frames, self.loop.score(pcm), **bars)
 
     def _align_long(self, audio: np.ndarray, text: str) -> PhoneSource:
         """Sentence by sentence (facewire.phones.chunking): a long clip keeps every
