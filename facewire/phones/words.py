@@ -152,9 +152,9 @@ class WordsAligner:
 
     def _align_checked(self, audio: np.ndarray, words: list[str]) -> PhoneSource:
         """The first attempt whose alignment passes the plausibility check; otherwise the
-        audio fallback with the first attempt's reason. Every retry meets the same check
-        as the first try, so a wrong transcript gains nothing from them (measured,
-        docs/models.md)."""
+        audio fallback with the first attempt's reason. Retries meet a stricter bar than
+        the first try (RETRY_MIN_*), so that wrong transcripts gain little from the extra
+        chances (false accepts measured in docs/models.md)."""
         from facewire.phones.align import AlignmentError
 
         first: PhoneSource | None = None
