@@ -41,7 +41,7 @@ RETRY_NOTES = (" (noise-gated copy)", " (wide search)", " (noise-gated copy, wid
 # the bar a retry's alignment must clear (the first try's: facewire.phones.plausibility),
 # chosen on validation data: the loosest that accepts no other clip's line there
 # (scripts/tune_retry_bar.py; docs/models.md "Words path")
-RETRY_MIN_CONFIDENCE = -33.0
+RETRY_MIN_CONFIDENCE = -35.0
 RETRY_MIN_COVERAGE = 0.9
 
 
