@@ -74,7 +74,7 @@ class FusionParams:
     rounding_phone_weight: float = 1.0
     spread_phone_weight: float = 0.8
     tongue_phone_weight: float = 1.0
-    jaw_phone_weight: float = 0.5
+    jaw_phone_weight: float = 0.4  # the card's (scripts/tune_fusion.py)
     jaw_gain: float = 1.0
     seal_sharpness: float = 3.0
 

@@ -37,6 +37,13 @@ SOURCES = ("transcript", "textgrid", "audio")
 SAMPLE_RATE = 16000
 LONG_S = 20.0  # longer clips align sentence by sentence (facewire.phones.chunking)
 MIN_ALIGNED_SHARE = 0.5  # of a long clip's sentences, or the whole clip falls back
+RETRY_NOTES = (" (noise-gated copy)", " (wide search)", " (noise-gated copy, wide search)")
+# the bar a retry's alignment must clear (the first try's: facewire.phones.plausibility),
+# chosen on validation data: the loosest that lets no other clip's line through in two
+# runs of the selection
+# (scripts/tune_retry_bar.py; docs/models.md "Words path")
+RETRY_MIN_CONFIDENCE = -33.0
+RETRY_MIN_COVERAGE = 0.9
 
 
 @dataclass(frozen=True)
@@ -66,7 +73,9 @@ class WordsAligner:
 
     def __init__(self) -> None:
         self._aligner = None
+        self._wide = None
         self._loop = None
+        self._added: dict[str, tuple[str, ...]] = {}
 
     @property
     def aligner(self):
@@ -75,6 +84,23 @@ class WordsAligner:
 
             self._aligner = ForcedAligner()
         return self._aligner
+
+    @property
+    def wide(self):
+        """The retry aligner: the same models searched with almost no pruning, loaded on
+        the first clip that needs it."""
+        if self._wide is None:
+            from facewire.phones.align import WIDE_BEAMS, ForcedAligner
+
+            self._wide = ForcedAligner(WIDE_BEAMS)
+            self._wide.add_words(self._added)
+        return self._wide
+
+    def _add_words(self, pronunciations: dict[str, tuple[str, ...]]) -> None:
+        self._added.update(pronunciations)
+        self.aligner.add_words(pronunciations)
+        if self._wide is not None:
+            self._wide.add_words(pronunciations)
 
     @property
     def loop(self):
@@ -86,7 +112,6 @@ class WordsAligner:
 
     def align_text(self, audio: np.ndarray, text: str) -> PhoneSource:
         """Force-align ``text`` to 16 kHz mono ``audio``: phones, or the audio fallback."""
-        from facewire.phones.align import AlignmentError
         from facewire.phones.lexicon import PronunciationError, espeak_pronunciations
 
         try:
@@ -103,32 +128,67 @@ class WordsAligner:
             return PhoneSource("audio", None, why)
         oov = sorted({w for w in words if dec.lookup_word(w) is None})
         try:
-            self.aligner.add_words(espeak_pronunciations(oov))
+            self._add_words(espeak_pronunciations(oov))
         except PronunciationError as exc:
             return PhoneSource("audio", None, str(exc))
         if len(audio) > LONG_S * SAMPLE_RATE:
             return self._align_long(audio, text)
-        try:
-            phones = self.aligner.align(audio, " ".join(words))
-        except AlignmentError as exc:
-            return PhoneSource("audio", None, f"alignment failed: {exc}")
-        chk = self._check(phones, audio)
-        if chk.reason:
-            return PhoneSource("audio", None, chk.reason, chk.confidence, chk.coverage)
-        return PhoneSource("transcript", phones, f"{len(words)} words aligned",
-                           chk.confidence, chk.coverage)
+        got = self._align_checked(audio, words)
+        if got.phones is None:
+            return got
+        return PhoneSource("transcript", got.phones, f"{len(words)} words aligned{got.reason}",
+                           got.confidence, got.coverage)
 
-    def _check(self, phones: list[Phone], audio: np.ndarray):
+    def _attempts(self, audio: np.ndarray):
+        """(aligner, audio to align, note) in the order tried: the plain search on the clip,
+        then, for clips it cannot align, a noise-gated copy and a search with almost no
+        pruning (facewire.phones.conditioning, facewire.phones.align.WIDE_BEAMS)."""
+        from facewire.phones.conditioning import denoised
+
+        yield self.aligner, audio, ""
+        clean = denoised(audio)
+        yield self.aligner, clean, RETRY_NOTES[0]
+        yield self.wide, audio, RETRY_NOTES[1]
+        yield self.wide, clean, RETRY_NOTES[2]
+
+    def _align_checked(self, audio: np.ndarray, words: list[str]) -> PhoneSource:
+        """The first attempt whose alignment passes the plausibility check; otherwise the
+        audio fallback with the first attempt's reason. Retries meet a stricter bar than
+        the first try (RETRY_MIN_*), so that wrong transcripts gain little from the extra
+        chances (false accepts measured in docs/models.md)."""
+        from facewire.phones.align import AlignmentError
+
+        first: PhoneSource | None = None
+        for aligner, x, note in self._attempts(audio):
+            try:
+                phones = aligner.align(x, " ".join(words))
+            except AlignmentError as exc:
+                failed = PhoneSource("audio", None, f"alignment failed: {exc}")
+            else:
+                chk = self._check(phones, x, aligner, audio, retry=bool(note))
+                if not chk.reason:
+                    return PhoneSource("transcript", phones, note, chk.confidence,
+                                       chk.coverage)
+                failed = PhoneSource("audio", None, chk.reason, chk.confidence, chk.coverage)
+            first = first or failed
+        return first
+
+    def _check(self, phones: list[Phone], scored: np.ndarray, aligner,
+               audio: np.ndarray, retry: bool = False):
+        """The plausibility check: confidence on the samples the aligner scored (the
+        clip or its cleaned copy), coverage of the original clip's loud frames. A retry
+        meets a stricter bar: it had more chances to squeeze a wrong line onto the audio."""
         from facewire.phones.align import padded_pcm
 
-        pcm = padded_pcm(audio)  # the same samples the aligner scored
-        return check_alignment(phones, audio, self.aligner.last_score,
-                               self.aligner.last_frames, self.loop.score(pcm))
+        pcm = padded_pcm(scored)  # the same samples the aligner scored
+        bars = {"min_confidence": RETRY_MIN_CONFIDENCE,
+                "min_coverage": RETRY_MIN_COVERAGE} if retry else {}
+        return check_alignment(phones, audio, aligner.last_score,
+                               aligner.last_frames, self.loop.score(pcm), **bars)
 
     def _align_long(self, audio: np.ndarray, text: str) -> PhoneSource:
         """Sentence by sentence (facewire.phones.chunking): a long clip keeps every
         sentence that aligns plausibly; the others' spans stay with the voice."""
-        from facewire.phones.align import AlignmentError
         from facewire.phones.chunking import plan_chunks, split_units
 
         units = [u for u in (normalize_transcript(x) for x in split_units(text)) if u]
@@ -146,13 +206,10 @@ class WordsAligner:
             piece = audio[a:b]
             if silence_reason(piece):
                 continue
-            try:
-                got = self.aligner.align(piece, " ".join(words))
-            except AlignmentError:
+            got = self._align_checked(piece, words)
+            if got.phones is None:
                 continue
-            if self._check(got, piece).reason:
-                continue
-            phones += [Phone(p.phone, p.start + start, p.end + start) for p in got]
+            phones += [Phone(p.phone, p.start + start, p.end + start) for p in got.phones]
             known.append((start, end))
         share = len(known) / len(units)
         why = f"{len(known)} of {len(units)} sentences aligned"
