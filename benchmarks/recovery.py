@@ -1,4 +1,4 @@
-"""Recovery under SIGKILL (issue 26): how long until a killed node's output flows again.
+"""Recovery under SIGKILL: how long until a killed node's output flows again.
 
 Runs a real graph under `facewire launch` (every node with ``respawn: true`` and the default
 respawn delay), subscribes to every node's output topic from this process (and listens for

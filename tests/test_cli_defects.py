@@ -1,4 +1,4 @@
-"""CLI and documentation defects of issue 27, one test each (they must not come back)."""
+"""CLI and documentation defects, one test each (they must not come back)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 26, item 4: user mistakes get one line naming the problem and the fix (no
+"""User mistakes get one line naming the problem and the fix (no
 traceback), a graph that cannot work ends with its reason, and audio files that are empty,
 truncated or too short are warned about with their real duration."""
 

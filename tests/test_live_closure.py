@@ -1,4 +1,4 @@
-"""The live graph as shipped must close the lips on /p b m/ (issue 23).
+"""The live graph as shipped must close the lips on /p b m/.
 
 The live launch files' smoother once erased short bilabial closures (8.6% closed through
 ``facewire launch live_file``) while every offline figure looked fine. These tests take the

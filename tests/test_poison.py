@@ -1,4 +1,4 @@
-"""Issue 26, item 2: messages the codec used to accept but that hurt a node.
+"""Messages the codec used to accept but that hurt a node.
 
 Non-finite header times are dropped as ``non_finite``, header integers outside int64 as
 ``garbage``, empty arrays as ``empty``; sequence jumps start a new stream; per-subject state

@@ -1,4 +1,4 @@
-"""Issue 26, item 3: recovery. A registry restarted under running nodes gets every
+"""Recovery. A registry restarted under running nodes gets every
 registration back (hello, advertise, subscribe); the launcher restarts a registry that dies;
 SIGKILLed nodes flow again to a real downstream subscriber. How fast is measured by
 benchmarks/recovery.py, not asserted here. Also: the numpy filter designs that keep

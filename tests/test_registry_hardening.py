@@ -1,4 +1,4 @@
-"""Issue 26, item 1: a registry that a hostile local client cannot turn against the graph,
+"""A registry that a hostile local client cannot turn against the graph,
 and consumers of registry data that survive malformed entries.
 
 A hostile client is its own process (tests/hostile_client.py) speaking raw msgpack to a real

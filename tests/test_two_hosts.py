@@ -158,7 +158,7 @@ def test_curve_only_the_authorised_subscriber_receives(graph: Graph, tmp_path: P
     for folder in (keys, stranger):
         subprocess.run(facewire_cmd("bus", "keys", str(folder)), check=True,
                        capture_output=True, timeout=30)
-    graph.registry(curve=keys)  # the registry is authenticated too (issue 26)
+    graph.registry(curve=keys)  # the registry is authenticated too
     good = graph.sink("authorised", curve=keys)
     bad = graph.sink("stranger", curve=stranger)  # its own fresh keys, not authorised
     plain = graph.sink("plain")  # no CURVE at all

@@ -1,4 +1,4 @@
-"""The offline words path (issue 22): transcripts beside audio, alignment robustness, the
+"""The offline words path: transcripts beside audio, alignment robustness, the
 fused take and the record of which path made it. Speech is real espeak-ng synthesis and
 real FSDD recordings; alignment is real pocketsphinx."""
 

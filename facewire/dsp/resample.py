@@ -16,7 +16,7 @@ import numpy as np
 
 def kaiser_lowpass(numtaps: int, cutoff: float, beta: float) -> np.ndarray:
     """scipy.signal.firwin(numtaps, cutoff, window=("kaiser", beta)) in numpy alone:
-    importing scipy.signal takes over a second of an audio node's start (issue 26)."""
+    importing scipy.signal takes over a second of an audio node's start."""
     m = np.arange(numtaps) - (numtaps - 1) / 2
     h = cutoff * np.sinc(cutoff * m) * np.kaiser(numtaps, beta)
     return h / h.sum()  # unit gain at DC, as firwin scales it

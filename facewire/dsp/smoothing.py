@@ -75,7 +75,7 @@ class SmootherSpec:
 
 def savgol_weights(window: int, order: int) -> np.ndarray:
     """scipy.signal.savgol_coeffs(window, order, use="dot") in numpy alone: importing
-    scipy.signal takes over a second, which a respawned smoother cannot spend (issue 26)."""
+    scipy.signal takes over a second, which a respawned smoother cannot spend."""
     x = np.arange(window) - (window - 1) / 2  # centred (between two frames when even)
     a = x[None, :] ** np.arange(order + 1)[:, None]  # (order + 1, window)
     unit = np.zeros(order + 1)

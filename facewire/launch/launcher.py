@@ -200,7 +200,7 @@ class Launcher:
         return spare
 
     def _start_spare(self, proc: _Proc) -> None:
-        """A standby node: imports done, waiting on stdin to take over (issue 26)."""
+        """A standby node: imports done, waiting on stdin to take over."""
         proc.spare_due = None
         proc.spare = self._popen(proc, [*proc.command, "--standby"], subprocess.PIPE)
 

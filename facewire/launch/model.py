@@ -31,7 +31,7 @@ from facewire.bus.node import ParamError, validate_params, validate_remaps
 BUNDLED_DIR = Path(__file__).resolve().parent / "files"
 
 TOP_KEYS = {"args", "namespace", "nodes", "include", "description"}
-# A respawned node should flow again within a second of dying (issue 26): its own start
+# A respawned node should flow again within a second of dying: its own start
 # takes most of that, so the first back-off is short; it still doubles on quick deaths.
 DEFAULT_RESPAWN_DELAY_S = 0.1
 NODE_KEYS = {"name", "node", "namespace", "params", "remap", "respawn", "respawn_delay",

@@ -2,7 +2,7 @@
 audio-only model's curves -> one ARKit-52 take.
 
 Known words give the timing and identity of every phone, which audio alone guesses badly on
-real voices (issue 22: 62-64 % of real /p b m/ closed by the networks, 100 % by the teacher
+real voices (62-64 % of real /p b m/ closed by the networks, 100 % by the teacher
 on aligned phones). The voice carries what the phones cannot: how loud and how wide a
 speaker opens, and every curve the teacher does not drive (brows, eyes, cheeks). The blend is
 a documented rule, not a network, and it is frame-wise (each output frame depends only on

@@ -1,7 +1,7 @@
 """Bilabial closures that sound like people's: augmentations of the /p b m/ intervals.
 
 A synthesiser closes /b/ with clean silence; in fast connected speech a person's /b/ is
-often a short, voiced, noisy or reverberant dip (issue 23), and a network trained on the
+often a short, voiced, noisy or reverberant dip, and a network trained on the
 clean kind misses it. Each augmentation changes only the audio inside a bilabial's
 interval; its phones, and so the teacher's label, stay "closed":
 

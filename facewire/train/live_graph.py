@@ -2,7 +2,7 @@
 
 Offline scoring (``facewire eval``) calls the model on each clip; the live launch files add
 the voice-activity gate, the smoother and their defaults, and those erased the lips'
-closures without any offline figure showing it (issue 23). ``LiveGraph`` makes the same
+closures without any offline figure showing it. ``LiveGraph`` makes the same
 metrics score the shipped path instead: a first pass through the metrics only collects the
 clips they ask for; the clips are then written into one WAV with a second of silence
 between them, each speaker's clips together (a live session hearing several utterances
