@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+from facewire.launch.processes import stop_gracefully
 
 METER_CURVES = ("jawOpen", "mouthClose", "mouthFunnel", "mouthPucker", "mouthSmileLeft",
                 "mouthStretchLeft", "mouthPressLeft")
@@ -38,16 +39,6 @@ def _meter(weights: np.ndarray, media_time: float, latency_ms: float) -> list[st
         bar = "#" * int(round(v * 40))
         lines.append(f"{name:17s} {bar:<40s} {v:4.2f}")
     return lines
-
-
-def _stop(proc: subprocess.Popen, timeout_s: float = 10.0) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -119,8 +110,8 @@ def run(args: argparse.Namespace) -> int:
         bus.close()
     finally:
         if recorder is not None:
-            _stop(recorder)
-        _stop(launch)
+            stop_gracefully(recorder)
+        stop_gracefully(launch)
         log.close()
     if not frames:
         print("facewire demo: no animation frames arrived; see the log", file=sys.stderr)

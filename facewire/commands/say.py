@@ -78,8 +78,8 @@ def run(args: argparse.Namespace) -> int:
         return _send_to_running(args)
 
     from facewire.bus.transport import Bus
-    from facewire.commands.demo import _stop
     from facewire.launch.launcher import fresh_registry_address, registry_answers
+    from facewire.launch.processes import stop_gracefully
     from facewire.messages.types import Blendshapes, PhoneEvent
 
     address = fresh_registry_address()
@@ -122,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
         finally:
             bus.close()
     finally:
-        _stop(launch)
+        stop_gracefully(launch)
         log.close()
     if not latencies:
         return _fail(f"no animation frames arrived; see {log_path}")

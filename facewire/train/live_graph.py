@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+from facewire.launch.processes import stop_gracefully
 
 SAMPLE_RATE = 16000
 FPS = 60.0
@@ -40,16 +41,6 @@ def _key(audio: np.ndarray) -> str:
 
 def _frames_of(audio: np.ndarray) -> int:
     return len(audio) * int(FPS) // SAMPLE_RATE
-
-
-def _stop(proc: subprocess.Popen, timeout_s: float = 15.0) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 class LiveGraph:
@@ -186,8 +177,8 @@ class LiveGraph:
             bus.close()
         finally:
             if recorder is not None:
-                _stop(recorder)
-            _stop(launch)
+                stop_gracefully(recorder, 15.0)
+            stop_gracefully(launch, 15.0)
             log.close()
         if not bag.exists():
             raise LiveGraphError(f"no bag recorded; see {self.workdir / 'launch.log'}")
