@@ -68,5 +68,5 @@ def apply_emotion(take: Take, emotion: str, intensity: float | None = None,
             take.messages[k] = (topic, msg.with_fields(weights=fused[i]))
             i += 1
     take.emotion = emotion.strip().lower()
-    take.intensity = float(amounts.max())
+    take.intensity = check_intensity(DEFAULT_INTENSITY if intensity is None else intensity)
     return take
