@@ -27,7 +27,7 @@ def write_outputs(take: Take, stem: Path, plot: bool = True) -> list[Path]:
     npz_path = stem.with_name(stem.name + ".npz")
     np.savez_compressed(npz_path, weights=take.weights, times=take.times, fps=take.fps,
                         names=np.array(ARKIT_52), source=take.source,
-                        source_reason=take.source_reason)
+                        source_reason=take.source_reason, **take.emotion_fields())
     written.append(npz_path)
     bag_path = stem.with_name(stem.name + ".mcap")
     with BagWriter(bag_path) as bag:

@@ -62,6 +62,12 @@ class Take:
     messages: list[tuple[str, object]] = field(default_factory=list)  # (topic, msg) in order
     source: str = "audio"  # which phones made it: "audio", "transcript", "textgrid"
     source_reason: str = ""  # where the words came from, or why they were not used
+    emotion: str = ""  # the emotion fused in (facewire.offline_emotion), "" for none
+    intensity: float = 0.0
+
+    def emotion_fields(self) -> dict:
+        """The emotion applied, for the npz; nothing for a neutral take (its files unchanged)."""
+        return {"emotion": self.emotion, "intensity": self.intensity} if self.emotion else {}
 
     @classmethod
     def from_messages(cls, messages: list[tuple[str, object]], fps: float = 60.0) -> Take:

@@ -65,18 +65,22 @@ def animate_file_words(path: str | Path, text: str | None = None,
                        subject: str = "", device: str = "cpu",
                        fusion: FusionParams | None = None,
                        aligner: WordsAligner | None = None,
-                       warn: Callable[[str], None] | None = warn_stderr) -> Take:
+                       warn: Callable[[str], None] | None = warn_stderr,
+                       emotion: str = "", intensity: float | None = None) -> Take:
     """Animate one file, from its words when it has any. ``text`` (a manifest row's or
     ``--text``) wins over ``textgrid``, which wins over a sidecar of ``path`` (when
     ``sidecar``). ``take.source`` says which path made it; a transcript that could not be
-    used is reported once through ``warn`` (None: silent) and the take is audio-only."""
+    used is reported once through ``warn`` (None: silent) and the take is audio-only.
+    ``emotion`` (at ``intensity``) is fused in last, over whichever path made the take."""
+    from facewire.offline_emotion import apply_emotion
+
     take = animate_file(path, model=model, smoothing=smoothing, fps=fps, subject=subject,
                         device=device)
     if text is None and textgrid is None and not sidecar:
         take.source, take.source_reason = "audio", "no transcript"
-        return take
+        return apply_emotion(take, emotion, intensity)
     src = (aligner or shared_aligner()).resolve(
         take.audio, text=text, textgrid=textgrid, sidecar_for=path if sidecar else None)
     if src.fallback and warn is not None:
         warn(f"{path}: {src.reason}; animated from the audio alone")
-    return apply_words(take, src, fusion)
+    return apply_emotion(apply_words(take, src, fusion), emotion, intensity)

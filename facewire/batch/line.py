@@ -25,6 +25,7 @@ from facewire.batch.outputs import (
     render_outputs,
     write_line_files,
 )
+from facewire.offline_emotion import emotion_amounts, fusion_digest
 
 DIGEST_VERSION = 1  # bump when the animation code changes what a line's files hold
 
@@ -65,6 +66,8 @@ def line_digest(line: Line, audio: bytes, opts: BatchOptions) -> str:
               "text": line.text, "subject": line.subject, "emotion": line.emotion,
               "intensity": line.intensity, "model": model_digest(line.model or opts.model),
               "fps": opts.fps, "smoothing": opts.smoothing, "files": opts.suffixes}
+    if emotion_amounts(line.emotion, line.intensity) is not None:  # neutral hashes as before
+        fields["fusion"] = fusion_digest()
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
 
@@ -112,12 +115,14 @@ def animate_line(line: Line, opts: BatchOptions, audio: bytes | None = None,
         take = animate_file_words(path, text=text, sidecar=not shipped,
                                   model=line.model or opts.model,
                                   smoothing={"method": opts.smoothing}, fps=opts.fps,
-                                  subject=line.subject, device=device, warn=None)
+                                  subject=line.subject, device=device, warn=None,
+                                  emotion=line.emotion, intensity=line.intensity)
     t2 = time.perf_counter()
     files = render_outputs(take, opts.bag, opts.plot)
     t3 = time.perf_counter()
     record = {**line.to_dict(), "text": text, "digest": digest or line_digest(line, audio, opts),
               "path": take.source, "path_reason": take.source_reason, "device": device,
+              "emotion_applied": take.emotion, "intensity_applied": take.intensity,
               "audio_s": len(take.audio) / take.sample_rate, "frames": len(take.times),
               "take_s": float(take.times[-1]) if len(take.times) else 0.0,
               "options": asdict(opts)}

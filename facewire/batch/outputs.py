@@ -38,7 +38,7 @@ def render_outputs(take: Take, bag: bool, plot: bool) -> dict[str, bytes]:
     files[".csv"] = text.getvalue().encode("utf-8")
     buf = io.BytesIO()
     np.savez_compressed(buf, weights=take.weights, times=take.times, fps=take.fps,
-                        names=np.array(ARKIT_52))
+                        names=np.array(ARKIT_52), **take.emotion_fields())
     files[".npz"] = buf.getvalue()
     if bag:
         from facewire.bag.writer import BagWriter

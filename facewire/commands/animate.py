@@ -27,6 +27,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-transcript", action="store_true",
                    help="ignore transcripts: animate from the audio alone")
     p.add_argument("--fusion", default=None, help="phone fusion card (default: bundled)")
+    p.add_argument("--emotion", default="", help="an emotion for every take (facewire "
+                   "emotion list), fused over the speech so the lips still close")
+    p.add_argument("--intensity", type=float, default=None,
+                   help="the emotion's intensity in [0, 1] (default 0.5)")
     p.set_defaults(func=run)
 
 
@@ -74,6 +78,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"facewire animate: --text gives one file's transcript but {len(files)} files "
               "were given; animate one file, or put STEM.txt beside each", file=sys.stderr)
         return 2
+    from facewire.emotion.presets import EmotionError
+    from facewire.offline_emotion import emotion_amounts
+
+    try:
+        if args.intensity is not None and not args.emotion:
+            raise EmotionError("--intensity needs --emotion NAME (facewire emotion list)")
+        emotion_amounts(args.emotion, args.intensity)
+    except EmotionError as exc:
+        print(f"facewire animate: {exc}", file=sys.stderr)
+        return 2
     try:
         fusion = load_fusion(args.fusion) if args.fusion else None
     except (OSError, ValueError) as exc:
@@ -100,7 +114,8 @@ def run(args: argparse.Namespace) -> int:
         try:
             take = animate_file_words(path, text=args.text, sidecar=not args.no_transcript,
                                       model=args.model, smoothing={"method": args.smoothing},
-                                      fps=args.fps, fusion=fusion, warn=tqdm_warn)
+                                      fps=args.fps, fusion=fusion, warn=tqdm_warn,
+                                      emotion=args.emotion, intensity=args.intensity)
         except AudioSourceError as exc:  # the audio node's own check names file and fix
             print(f"skipped: {exc}", file=sys.stderr)
             failed += 1
