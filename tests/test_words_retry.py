@@ -68,3 +68,28 @@ def test_a_reverberant_noisy_clip_aligns_on_retry(far_clip) -> None:
     assert sum(p.phone in ("P", "B", "M") for p in src.phones) >= 8
     wrong = wa.align_text(far_clip, LINE_B)  # the retries accept no other line
     assert wrong.source == "audio" and wrong.fallback
+
+
+def test_a_clip_aligns_the_same_whatever_was_aligned_before(tmp_path) -> None:
+    """pocketsphinx keeps noise and cepstral statistics between utterances: a batch worker's
+    take must not depend on the lines it did before (the aligner starts each clip afresh)."""
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
+    from facewire.train.loaders import load_audio
+
+    clips = {}
+    for name, voice, line in (("a", "en-us", LINE_A), ("b", "en-gb", LINE_B)):
+        subprocess.run(["espeak-ng", "-v", voice, "-w", str(tmp_path / f"{name}.wav"), line],
+                       check=True)
+        clips[name] = load_audio(tmp_path / f"{name}.wav")
+    aligner = WordsAligner()
+
+    def phones() -> list[tuple[str, float, float]]:
+        src = aligner.align_text(clips["a"], LINE_A)
+        assert src.phones is not None, src.reason
+        return [(p.phone, p.start, p.end) for p in src.phones]
+
+    first = phones()
+    assert phones() == first  # the same clip again
+    aligner.align_text(clips["b"], LINE_B)  # another line and voice between
+    assert phones() == first

@@ -9,6 +9,7 @@ passes (word alignment, then phone alignment inside it), offline.
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 
@@ -31,6 +32,16 @@ def padded_pcm(audio: np.ndarray) -> bytes:
     padded = np.concatenate([pad, np.asarray(audio, np.float64).ravel(), pad])
     padded += DITHER * np.random.default_rng(0).standard_normal(len(padded))
     return (np.clip(padded, -1, 1) * 32767).astype("<i2").tobytes()
+
+
+def fresh_stream(decoder: object, cmn: str) -> None:
+    """Forget the noise estimate and cepstral mean the last clip left in ``decoder``.
+    pocketsphinx calls start_stream "unnecessary" and deprecates it, but without it a clip
+    aligns differently after other clips (a batch line would depend on its neighbours)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        decoder.start_stream()
+    decoder.set_cmn(cmn)
 
 
 class AlignmentError(RuntimeError):
@@ -59,6 +70,9 @@ class ForcedAligner:
                                loglevel="FATAL")
         self.last_score = 0.0
         self.last_frames = 0
+        # pocketsphinx carries its noise estimate and cepstral mean from one utterance to
+        # the next; each clip starts afresh, so it aligns the same whatever came before it
+        self.initial_cmn = self.decoder.get_cmn()
 
     def add_words(self, pronunciations: dict[str, tuple[str, ...]]) -> None:
         """Add words (ARPAbet phones) to the dictionary for the rest of this aligner's life:
@@ -80,6 +94,7 @@ class ForcedAligner:
         if not words:
             raise AlignmentError("nothing to align: empty text")
         pcm = padded_pcm(audio)
+        fresh_stream(self.decoder, self.initial_cmn)
         self.decoder.set_align_text(" ".join(words))
         self._decode(pcm)
         try:

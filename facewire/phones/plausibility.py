@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from facewire.phones.align import fresh_stream
 from facewire.phones.arpabet import SIL, Phone
 
 SAMPLE_RATE = 16000
@@ -79,8 +80,10 @@ class PhoneLoop:
         self.decoder = Decoder(hmm=os.path.join(mp, "en-us", "en-us"),
                                allphone=os.path.join(mp, "en-us", "en-us-phone.lm.bin"),
                                beam=1e-20, pbeam=1e-20, loglevel="FATAL")
+        self.initial_cmn = self.decoder.get_cmn()  # reset per clip, as ForcedAligner does
 
     def score(self, pcm: bytes) -> float:
+        fresh_stream(self.decoder, self.initial_cmn)
         self.decoder.start_utt()
         self.decoder.process_raw(pcm, full_utt=True)
         self.decoder.end_utt()
