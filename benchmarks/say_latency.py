@@ -17,13 +17,13 @@ from __future__ import annotations
 import argparse
 import os
 import socket
-import struct
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from latency import frame_number  # benchmarks/ is on the path when run as a script
 
 from facewire.bus.transport import Bus
 from facewire.launch.launcher import fresh_registry_address, registry_answers
@@ -53,16 +53,6 @@ nodes:
     params: {host: 127.0.0.1, port: $(arg baseline_port), subject: baseline}
     remap: {blendshapes: blendshapes_voice}
 """
-
-
-def frame_number(packet: bytes) -> int:
-    """Independent decode of a Live Link Face v6 packet's frame number."""
-    pos = 1
-    for _ in range(2):  # device id, subject name
-        (n,) = struct.unpack_from(">i", packet, pos)
-        pos += 4 + n
-    (frame,) = struct.unpack_from(">i", packet, pos)
-    return frame
 
 
 def measure(text: str, timeout_s: float) -> tuple[np.ndarray, np.ndarray]:
