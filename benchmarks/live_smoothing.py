@@ -171,9 +171,9 @@ def cost_us(spec: SmootherSpec, per: dict[int, SmootherSpec], frames: int = 3000
 
 
 def _train_voices(model: str) -> set[str]:
-    from facewire.models.runtime import _resolve, read_card_safe
+    from facewire.models.runtime import read_card_safe, resolve_model
 
-    card = read_card_safe(_resolve(model)[1])
+    card = read_card_safe(resolve_model(model)[1])
     return set(((card.get("training") or {}).get("split") or {}).get("train_voices", []))
 
 

@@ -14,7 +14,7 @@ import numpy as np
 from facewire.bus.local import LocalBus
 from facewire.bus.node import Node
 from facewire.messages.types import AudioChunk, Blendshapes
-from facewire.models.runtime import StreamingPredictor, _resolve, default_model_path
+from facewire.models.runtime import StreamingPredictor, default_model_path, resolve_model
 from facewire.nodes.audio import Audio
 from facewire.nodes.blendshapes import BlendshapesNode
 from facewire.nodes.features import FeaturesNode
@@ -90,7 +90,7 @@ class PreloadedBlendshapes(BlendshapesNode):
     loaded: dict[tuple[str, str, float, int], StreamingPredictor] = {}
 
     def load_model(self) -> StreamingPredictor:
-        path, _ = _resolve(self.p.model or default_model_path())
+        path, _ = resolve_model(self.p.model or default_model_path())
         key = (str(path), self.p.device, self.p.fps, path.stat().st_mtime_ns if path.exists()
                else 0)
         if key not in self.loaded:

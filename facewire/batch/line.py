@@ -52,9 +52,9 @@ class BatchOptions:
 @lru_cache(maxsize=32)
 def model_digest(model: str) -> str:
     """sha256 over the model's ONNX and card bytes (the bundled default for "")."""
-    from facewire.models.runtime import _resolve, default_model_path
+    from facewire.models.runtime import default_model_path, resolve_model
 
-    onnx, card = _resolve(model or default_model_path())
+    onnx, card = resolve_model(model or default_model_path())
     h = hashlib.sha256()
     for path in (onnx, card):
         h.update(path.read_bytes())

@@ -45,30 +45,18 @@ def collect_inputs(items: list[str]) -> list[Path]:
     return files
 
 
-def file_duration(path: Path, fallback: float) -> float:
-    """The file's own length (the take is padded to whole chunks)."""
-    import soundfile as sf
-
-    from facewire.nodes.audio import resolve_audio_path
-
-    try:
-        return float(sf.info(str(resolve_audio_path(str(path)))).duration)
-    except Exception:  # soundfile raises LibsndfileError/RuntimeError variants
-        return fallback
-
-
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from facewire.animate_outputs import write_outputs
     from facewire.models.runtime import ModelError
     from facewire.nodes.audio import AudioSourceError
+    from facewire.offline import limit_blas_threads
     from facewire.offline_words import animate_file_words
     from facewire.phones.fusion import load_fusion
 
     def tqdm_warn(message: str) -> None:
         tqdm.write(f"warning: {message}", file=sys.stderr)
-    from facewire.offline import limit_blas_threads
 
     files = collect_inputs(args.inputs)
     if not files:
@@ -124,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"facewire animate: --model: {exc}", file=sys.stderr)
             return 2
         compute_s += time.perf_counter() - t0
-        audio_s += file_duration(path, len(take.audio) / take.sample_rate)
+        audio_s += len(take.audio) / take.sample_rate  # a take ends with its audio
         written = write_outputs(take, out / path.stem, plot=not args.no_plot)
         tqdm.write(f"{path} -> {', '.join(str(w) for w in written)}")
     if compute_s > 0:

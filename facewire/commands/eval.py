@@ -86,9 +86,9 @@ def _train_voices(model: str) -> set[str]:
 
             split = load_checkpoint(p).get("split") or {}
         else:
-            from facewire.models.runtime import _resolve, read_card_safe
+            from facewire.models.runtime import read_card_safe, resolve_model
 
-            split = (read_card_safe(_resolve(p)[1]).get("training") or {}).get("split") or {}
+            split = (read_card_safe(resolve_model(p)[1]).get("training") or {}).get("split") or {}
     except Exception:
         return set()
     return set(split.get("train_voices", []))
@@ -237,13 +237,13 @@ def _eval(args: argparse.Namespace) -> int:
         Path(args.json).write_text(json.dumps(info, indent=2) + "\n")
     if args.update_card:
         from facewire.models.card import write_card
-        from facewire.models.runtime import _resolve, read_card_safe
+        from facewire.models.runtime import read_card_safe, resolve_model
 
         models = [m for m in models if m[0] != "pocketsphinx"]
         if len(models) != 1 or models[0][0].endswith(".pt"):
             print("--update-card needs exactly one exported model", file=sys.stderr)
             return 2
-        card_path = _resolve(models[0][0])[1]
+        card_path = resolve_model(models[0][0])[1]
         card = read_card_safe(card_path)
         card.setdefault("metrics", {})["eval"] = {**info, "results": results[models[0][1]]}
         card["command"]["eval"] = info["command"]

@@ -18,8 +18,8 @@ from facewire.models.runtime import (
     ModelError,
     StreamingPredictor,
     _providers,
-    _resolve,
     read_card_safe,
+    resolve_model,
 )
 
 DEFAULT_LANDMARK_MODEL = "facewire_s2l_causal_logmel"
@@ -62,7 +62,7 @@ class DensePredictor:
     def __init__(self, model: str | Path, device: str = "auto", threads: int = 1) -> None:
         import onnxruntime as ort
 
-        self.path, card_path = _resolve(model)
+        self.path, card_path = resolve_model(model)
         if not self.path.exists():
             raise ModelError(f"{self.path}: ONNX file named by {card_path} is missing")
         self.card: dict[str, Any] = read_card_safe(card_path)

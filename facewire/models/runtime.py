@@ -37,7 +37,7 @@ def default_model_path() -> Path:
     return WEIGHTS_DIR / DEFAULT_MODEL
 
 
-def _resolve(path: str | Path) -> tuple[Path, Path]:
+def resolve_model(path: str | Path) -> tuple[Path, Path]:
     """(onnx, card) for an .onnx file, a .json card, or a folder holding one model."""
     p = Path(path)
     bundled = WEIGHTS_DIR / f"{p.name}.onnx"
@@ -93,7 +93,7 @@ class StreamingPredictor:
                  fps: float | None = None, threads: int = 1) -> None:
         import onnxruntime as ort
 
-        self.path, card_path = _resolve(model_dir_or_onnx)
+        self.path, card_path = resolve_model(model_dir_or_onnx)
         if not self.path.exists():
             raise ModelError(f"{self.path}: ONNX file named by {card_path} is missing; "
                              "re-export the model")
