@@ -18,9 +18,9 @@ import argparse
 import sys
 import time
 
+from facewire.audio.files import BUNDLED_AUDIO, read_audio_file
 from facewire.models.logmel import logmel
 from facewire.models.runtime import StreamingPredictor, default_model_path
-from facewire.nodes.audio import BUNDLED_AUDIO, read_audio_file
 from facewire.offline import animate_file
 
 

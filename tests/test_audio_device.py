@@ -21,10 +21,10 @@ from bus_helpers import find_node, wait_until
 from conftest import facewire_cmd, stop_process
 from live_helpers import train_tiny_model
 
+from facewire.audio.files import BUNDLED_AUDIO
 from facewire.bus.transport import Bus
 from facewire.messages.types import Blendshapes
 from facewire.models.runtime import default_model_path
-from facewire.nodes.audio import BUNDLED_AUDIO
 from facewire.rig.arkit import ARKIT_INDEX
 
 pytestmark = pytest.mark.skipif(

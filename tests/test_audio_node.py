@@ -8,9 +8,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from facewire.audio import AudioSourceError
+from facewire.audio.devices import find_input_device
+from facewire.audio.files import read_audio_file
 from facewire.bus.local import LocalBus
 from facewire.messages.types import AudioChunk
-from facewire.nodes.audio import Audio, AudioSourceError, find_input_device, read_audio_file
+from facewire.nodes.audio import Audio
 
 
 def run_file(path: Path, **params) -> list[AudioChunk]:

@@ -55,8 +55,8 @@ def test_animate_refuses_two_inputs_with_one_output_name(tmp_path: Path, capsys)
 
 def test_audio_devices_says_so_when_there_is_no_input(monkeypatch, capsys) -> None:
     """No microphone here to unplug: the device list PortAudio returns is replaced."""
+    from facewire.audio import devices as audio_node
     from facewire.commands import audio
-    from facewire.nodes import audio as audio_node
 
     monkeypatch.setattr(audio_node, "list_devices", lambda: [
         {"index": 0, "name": "HDMI out", "inputs": 0, "rate": 48000.0}])

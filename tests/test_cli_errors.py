@@ -15,8 +15,8 @@ import zmq
 from bus_helpers import wait_until
 from conftest import facewire_cmd
 
+from facewire.audio.files import audio_file_warnings
 from facewire.cli import main
-from facewire.nodes.audio import audio_file_warnings
 
 CLIP = Path(__file__).resolve().parents[1] / "facewire" / "data" / "demo_clip.wav"
 

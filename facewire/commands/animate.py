@@ -49,8 +49,8 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from facewire.animate_outputs import write_outputs
+    from facewire.audio import AudioSourceError
     from facewire.models.runtime import ModelError
-    from facewire.nodes.audio import AudioSourceError
     from facewire.offline import limit_blas_threads
     from facewire.offline_words import animate_file_words
     from facewire.phones.fusion import load_fusion

@@ -14,7 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def devices(args: argparse.Namespace) -> int:
     """Every device PortAudio sees; says so plainly when none can record (exit 1)."""
-    from facewire.nodes.audio import list_devices
+    from facewire.audio.devices import list_devices
 
     try:
         found = list_devices()

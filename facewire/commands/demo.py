@@ -43,11 +43,12 @@ def _meter(weights: np.ndarray, media_time: float, latency_ms: float) -> list[st
 
 def run(args: argparse.Namespace) -> int:
     from facewire.animate_outputs import plot_take
+    from facewire.audio import AudioSourceError
+    from facewire.audio.files import read_audio_file
     from facewire.bag.reader import BagReader
     from facewire.bus.transport import Bus
     from facewire.launch.launcher import fresh_registry_address, registry_answers
     from facewire.messages.types import Blendshapes
-    from facewire.nodes.audio import AudioSourceError, read_audio_file
     from facewire.offline import Take
 
     try:

@@ -113,7 +113,7 @@ def load_inputs(args: argparse.Namespace):
     if args.deform:
         tracks.append(track_from_file(args.deform))
     if args.audio:
-        from facewire.nodes.audio import read_audio_file
+        from facewire.audio.files import read_audio_file
 
         audio, rate = read_audio_file(args.audio)
         audio = audio.reshape(len(audio), -1)[:, 0]

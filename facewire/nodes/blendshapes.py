@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from facewire.bus.clock import StreamClock
 from facewire.bus.node import Input, Node, Output, Param
 from facewire.dsp.vad import EnergyGate, RelaxGain
-from facewire.messages.base import Header
 from facewire.messages.types import Blendshapes, Features
 from facewire.nodes.features import check_features
 
@@ -58,13 +58,12 @@ class BlendshapesNode(Node):
         if self.vad != self.p.vad:
             self.log.warning("vad %r needs log-mel features; this %s model runs without it",
                              self.p.vad, self.kind)
-        self.expected: float | None = None
+        self.clock = StreamClock(self.model.fps)  # frame k: origin + k / fps
         self.log.info("model %s on %s, %g fps, delay %.0f ms", self.model.card.get("architecture"),
                       self.p.device, self.p.fps, 1000 * self.delay_s)
 
-    def _restart(self, t: float) -> None:
+    def _restart(self) -> None:
         self.model.reset()
-        self.origin, self.frame_index = t, 0
         self.gate = EnergyGate(frame_rate=self.model.rate)
         self.gain = RelaxGain(self.model.fps)
         self.speech: list[bool] = []  # per feature frame, from index speech_base on
@@ -73,26 +72,23 @@ class BlendshapesNode(Node):
     def on_features(self, msg: Features) -> None:
         frames = msg.values
         check_features(msg, self.kind, self.dim, self.model.rate, self.hint)
-        t = msg.header.media_time
-        if self.expected is None or abs(t - self.expected) > 1e-6:
-            if self.expected is not None:
+        if self.clock.starts_stream(msg.header.media_time):
+            if self.clock.started:
                 self.counters["discontinuities"] += 1
-            self._restart(t)
-        self.expected = t + len(frames) / msg.frame_rate
+            self._restart()
+        self.clock.arrive(msg.header, len(frames) / msg.frame_rate)
         speech = self.gate.push(frames) if self.vad == "energy" else np.ones(len(frames), bool)
         self.speech.extend(speech.tolist())
         if len(self.speech) > 2000:  # keep a bounded window; outputs trail inputs slightly
             del self.speech[:1000]
             self.speech_base += 1000
-        self.capture_map = (t, msg.header.capture_ns)
         self._send(self.model.step(frames), msg.frame_rate)
 
     def _send(self, weights: np.ndarray, feature_rate: float) -> None:
         """Gate, clip (once for all frames) and publish one message per frame."""
         if len(weights) == 0:
             return
-        t, capture_ns = self.capture_map
-        first = self.frame_index
+        first = self.clock.index
         gains = np.ones(len(weights))
         if self.vad == "energy":
             last = len(self.speech) - 1
@@ -100,12 +96,10 @@ class BlendshapesNode(Node):
                 fi = int(round((first + i) * feature_rate / self.model.fps)) - self.speech_base
                 gains[i] = self.gain.step(bool(self.speech[min(max(fi, 0), last)]))
         frames = np.clip(weights * gains[:, None], 0.0, 1.0).astype(np.float32)
-        self.frame_index += len(frames)
         fps = self.model.fps
         msg: Blendshapes | None = None
-        for i, w in enumerate(frames):
-            media_time = self.origin + (first + i) / fps
-            header = Header(0, 0, media_time, capture_ns + int((media_time - t) * 1e9))
+        for w in frames:
+            header = self.clock.stamp()
             # the first message built through __init__, the others copied from it: offline
             # runs send a second of frames at once, and __init__ costs more than the copy
             msg = (Blendshapes(weights=w, name_set="arkit52", fps=fps, subject=self.p.subject,
@@ -114,5 +108,5 @@ class BlendshapesNode(Node):
             self.publish("blendshapes", msg)
 
     def end_of_stream(self) -> None:
-        if self.expected is not None:
+        if self.clock.started:
             self._send(self.model.flush(), self.model.rate)

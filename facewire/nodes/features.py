@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from facewire.bus.clock import StreamClock
 from facewire.bus.node import Input, Node, Output, Param
 from facewire.messages.types import AudioChunk, Features
 from facewire.models.logmel import LogMelConfig, StreamingLogMel
@@ -94,7 +95,8 @@ class FeaturesNode(Node):
             self.frame_rate = self.cfg.frame_rate
             self.new_stream = lambda: StreamingLogMel(self.cfg)
         self.stream = self.new_stream()
-        self.expected_time: float | None = None
+        # frames on the grid origin + j * step / sample_rate; chunks must follow on exactly
+        self.clock = StreamClock(self.sample_rate, self.step, tolerance=0.5 / self.sample_rate)
 
     def _start_wav2vec(self) -> None:
         from facewire.models.wav2vec import SAMPLE_RATE
@@ -123,34 +125,26 @@ class FeaturesNode(Node):
                 f"AudioChunk at {msg.sample_rate} Hz, features expect {self.sample_rate} Hz: "
                 "route audio through an audio node (source: topic) to resample"
             )
-        t = msg.header.media_time
-        if self.expected_time is None or abs(t - self.expected_time) > 0.5 / msg.sample_rate:
-            if self.expected_time is not None:
+        if self.clock.starts_stream(msg.header.media_time):
+            if self.clock.started:
                 self.counters["discontinuities"] += 1
                 self._flush()  # wav2vec: the frames still waiting for right context
-            self.stream = self.new_stream()  # a new stream: restart its clock
-            self.origin = t
+            self.stream = self.new_stream()  # a new stream: its frames count from 0 again
         samples = msg.samples.mean(axis=1) if msg.samples.shape[1] > 1 else msg.samples[:, 0]
-        self.expected_time = t + len(samples) / msg.sample_rate
-        self.capture_map = (t, msg.header.capture_ns)
-        first = self.stream.frames_out
-        self._publish(self.stream.process(samples), first)
+        self.clock.arrive(msg.header, len(samples) / msg.sample_rate)
+        self._publish(self.stream.process(samples))
 
-    def _publish(self, frames: np.ndarray, first: int) -> None:
+    def _publish(self, frames: np.ndarray) -> None:
         if len(frames) == 0:
             return
-        t, capture = self.capture_map
-        media_time = self.origin + first * self.step / self.sample_rate
-        capture_ns = capture + int((media_time - t) * 1e9)
         self.publish("features", Features(
             values=np.ascontiguousarray(frames), kind=self.p.kind, frame_rate=self.frame_rate,
-        ).with_header(media_time=media_time, capture_ns=capture_ns))
+            header=self.clock.stamp(len(frames))))
 
     def _flush(self) -> None:
         if self.p.kind == "wav2vec2":
-            first = self.stream.frames_out
-            self._publish(self.stream.flush(), first)
+            self._publish(self.stream.flush())
 
     def end_of_stream(self) -> None:
-        if self.expected_time is not None:
+        if self.clock.started:
             self._flush()

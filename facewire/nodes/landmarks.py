@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from facewire.bus.clock import StreamClock
 from facewire.bus.node import Input, Node, Output, Param
-from facewire.messages.base import Header
 from facewire.messages.types import Features, Landmarks
 from facewire.nodes.features import check_features
 
@@ -38,33 +38,25 @@ class LandmarksNode(Node):
         self.rig = self.model.card.get("rig", "ict_facekit")
         feature_delay = self.model.logmel.delay_s if self.model.logmel is not None else 0.0
         self.delay_s = self.model.delay_s - feature_delay
-        self.expected: float | None = None
+        self.clock = StreamClock(self.model.fps)  # frame k: origin + k / fps
         self.log.info("S2L %s, %g fps, delay %.0f ms", self.model.card["architecture"],
                       self.p.fps, 1000 * self.delay_s)
 
     def on_features(self, msg: Features) -> None:
         frames = msg.values
         check_features(msg, self.kind, self.model.dim, self.model.rate)
-        t = msg.header.media_time
-        if self.expected is None or abs(t - self.expected) > 1e-6:
-            if self.expected is not None:
+        if self.clock.starts_stream(msg.header.media_time):
+            if self.clock.started:
                 self.counters["discontinuities"] += 1
             self.model.reset()
-            self.origin, self.frame_index = t, 0
-        self.expected = t + len(frames) / msg.frame_rate
-        self.capture_map = (t, msg.header.capture_ns)
+        self.clock.arrive(msg.header, len(frames) / msg.frame_rate)
         self._send(self.model.step(frames))
 
     def _send(self, disp: np.ndarray) -> None:
-        t, capture_ns = self.capture_map
-        fps = self.model.fps
         for d in disp.astype(np.float32):
-            media_time = self.origin + self.frame_index / fps
-            self.frame_index += 1
-            self.publish("landmarks", Landmarks(
-                displacements=d, rig=self.rig, fps=fps,
-                header=Header(0, 0, media_time, capture_ns + int((media_time - t) * 1e9))))
+            self.publish("landmarks", Landmarks(displacements=d, rig=self.rig,
+                                                fps=self.model.fps, header=self.clock.stamp()))
 
     def end_of_stream(self) -> None:
-        if self.expected is not None:
+        if self.clock.started:
             self._send(self.model.flush())

@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from facewire.bus.clock import StreamClock
 from facewire.bus.node import Input, Node, Output, Param
 from facewire.dsp.smoothing import METHODS, PRESETS, CurveSmoother, SmootherSpec, expand_preset
-from facewire.messages.base import Header
 from facewire.messages.types import Blendshapes
 from facewire.rig.arkit import NAME_SETS
 from facewire.subjects import DEFAULT_MAX_SUBJECTS, LruDict
@@ -57,13 +57,12 @@ class Smoother(Node):
         self.smoothers: LruDict = LruDict(self.p.max_subjects, self._evict)
         probe = build_smoother(NAME_SETS["arkit52"], self.default, self.per_channel)
         self.delay_s = probe.delay_frames / self.p.fps
-        self.last_time: dict[str, float] = {}
-        self.captures: dict[str, dict[float, int]] = {}
+        self.captures: dict[str, StreamClock] = {}  # per subject: its frames' capture times
         self.formats: dict[str, tuple[str, float]] = {}
 
     def _evict(self, key: str, smoother: CurveSmoother) -> None:
         self._send(key, smoother.flush())
-        for table in (self.last_time, self.captures, self.formats):
+        for table in (self.captures, self.formats):
             table.pop(key, None)
         self.counters["subjects_evicted"] += 1
 
@@ -77,19 +76,15 @@ class Smoother(Node):
             return
         key = msg.subject
         smoother = self.smoothers.use(key)
-        restart = key in self.last_time and msg.header.media_time <= self.last_time[key]
-        if smoother is None or restart:
+        # a frame not later than the last starts the stream again (a loop, a new take)
+        if smoother is None or self.captures[key].starts_stream(msg.header.media_time):
             names = NAME_SETS.get(msg.name_set)
             if names is None or len(names) != msg.weights.size:
                 names = tuple(f"c{i}" for i in range(msg.weights.size))
             per_channel = self.per_channel if msg.name_set in NAME_SETS else {}
             smoother = self.smoothers[key] = build_smoother(names, self.default, per_channel)
-            self.captures[key] = {}
-        captures = self.captures[key]
-        if len(captures) >= MAX_HELD:
-            captures.clear()
-        self.last_time[key] = msg.header.media_time
-        captures[msg.header.media_time] = msg.header.capture_ns
+            self.captures[key] = StreamClock(keep=MAX_HELD)
+        self.captures[key].arrive(msg.header)
         self.formats[key] = (msg.name_set, msg.fps)
         self._send(key, smoother.push(msg.weights, msg.header.media_time))
 
@@ -97,7 +92,7 @@ class Smoother(Node):
         if not frames:
             return
         name_set, fps = self.formats[key]
-        captures = self.captures[key]
+        clock = self.captures[key]
         # usually one frame: no stack, and ndarray.clip (np.clip's dispatch costs more than
         # clipping 52 values); the same values either way
         values = (frames[0][0][None] if len(frames) == 1 else np.stack([v for v, _ in frames])
@@ -105,7 +100,7 @@ class Smoother(Node):
         for w, (_, media_time) in zip(values, frames):
             self.publish("output", Blendshapes(
                 weights=w, name_set=name_set, fps=fps, subject=key,
-                header=Header(0, 0, media_time, captures.pop(media_time, 0))))
+                header=clock.stamp_at(media_time)))
 
     def end_of_stream(self) -> None:
         for key, smoother in list(self.smoothers.items()):
