@@ -82,3 +82,24 @@ class Wav2VecFeatures:
             else:
                 h = self.model(t, output_hidden_states=True).hidden_states[self.layer]
         return h[0].cpu().numpy().astype(np.float32)
+
+
+def load_wav2vec(path: str, layer: int = -1, device: str = "cpu") -> Wav2VecFeatures:
+    """A Wav2VecFeatures from a local folder, with errors that name the path or the fix
+    (torch and transformers are imported only here, so the runtime never needs them)."""
+    folder = Path(path).expanduser()
+    if not path:
+        raise ValueError("kind wav2vec2 needs wav2vec_path: a local wav2vec 2.0 folder "
+                         "(written by save_pretrained; the model hub is not reachable)")
+    if not folder.is_dir():
+        raise FileNotFoundError(f"wav2vec_path {folder}: no such folder (a local wav2vec 2.0 "
+                                "model written by save_pretrained: config.json + weights)")
+    try:
+        import torch
+        import transformers  # noqa: F401  (checked here for the error message)
+    except ImportError as exc:
+        raise RuntimeError(f"kind wav2vec2 needs torch and transformers ({exc}): "
+                           "install facewire[train]") from exc
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return Wav2VecFeatures(folder, layer=layer, device=device)

@@ -15,37 +15,13 @@ overlapping windows (:mod:`facewire.models.wav2vec_stream`): frames at the model
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import numpy as np
 
 from facewire.bus.clock import StreamClock
 from facewire.bus.node import Input, Node, Output, Param
 from facewire.messages.types import AudioChunk, Features
 from facewire.models.logmel import LogMelConfig, StreamingLogMel
-
-
-def load_wav2vec(path: str, layer: int = -1, device: str = "cpu") -> Any:
-    """The training side's Wav2VecFeatures, with errors that name the path or the fix."""
-    folder = Path(path).expanduser()
-    if not path:
-        raise ValueError("kind wav2vec2 needs wav2vec_path: a local wav2vec 2.0 folder "
-                         "(written by save_pretrained; the model hub is not reachable)")
-    if not folder.is_dir():
-        raise FileNotFoundError(f"wav2vec_path {folder}: no such folder (a local wav2vec 2.0 "
-                                "model written by save_pretrained: config.json + weights)")
-    try:
-        import torch
-        import transformers  # noqa: F401  (checked here for the error message)
-    except ImportError as exc:
-        raise RuntimeError(f"kind wav2vec2 needs torch and transformers ({exc}): "
-                           "install facewire[train]") from exc
-    from facewire.models.wav2vec import Wav2VecFeatures
-
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    return Wav2VecFeatures(folder, layer=layer, device=device)
+from facewire.models.wav2vec import load_wav2vec
 
 
 def check_features(msg: Features, kind: str, dim: int, rate: float, hint: str = "") -> None:
