@@ -7,25 +7,27 @@ the file without pacing and every publish runs the downstream handlers at once.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from facewire.bus.local import LocalBus
 from facewire.bus.node import Node
+from facewire.launch.inprocess import InProcessNode, plan, run_in_process, single_input
+from facewire.launch.loader import load
+from facewire.launch.spec import LaunchSpec
 from facewire.messages.types import AudioChunk, Blendshapes
 from facewire.models.runtime import StreamingPredictor, default_model_path, resolve_model
 from facewire.nodes.audio import Audio
 from facewire.nodes.blendshapes import BlendshapesNode
-from facewire.nodes.features import FeaturesNode
-from facewire.nodes.smoother import Smoother
 
 OFFLINE_CHUNK_MS = 1000.0
 # a take ends with its audio; over its last END_RELEASE_S the face eases to neutral, so a
 # line cut off mid-word does not end (and hold, in an engine) with an open mouth
 END_RELEASE_S = 0.1
-TOPICS = {"audio": "/audio", "features": "/features", "raw": "/blendshapes_raw",
-          "blendshapes": "/blendshapes"}
+GRAPH_FILE = "pipeline"  # the live graph's processing part: the same nodes, topics, params
+OFFLINE_SMOOTHING = "savgol"  # `animate`/`batch`'s default: a take is smoothed as a whole
 
 
 def limit_blas_threads() -> None:
@@ -105,29 +107,28 @@ def preload_model(model: str = "", device: str = "auto", fps: float = 60.0) -> N
     node.load_model()
 
 
+@lru_cache(maxsize=8)
+def offline_graph(model: str, subject: str, fps: float, device: str, smoothing: str
+                  ) -> LaunchSpec:
+    """pipeline.yaml with these args, read once per process (a batch animates many files)."""
+    return load(GRAPH_FILE, {"model": model, "subject": subject, "fps": fps,
+                             "device": device, "smoothing": smoothing})
+
+
 def animate_file(path: str | Path, model: str = "", smoothing: dict | None = None,
                  fps: float = 60.0, subject: str = "", device: str = "auto") -> Take:
-    bus = LocalBus()
-    record: list[tuple[str, object]] = []
-    for name in ("audio", "blendshapes"):
-        topic = TOPICS[name]
-        bus.subscribe(topic, callback=lambda m, t=topic: record.append((t, m)))
+    """One file through pipeline.yaml in this process; ``smoothing`` is the smoother's params."""
+    smoothing = smoothing or {}
+    graph = offline_graph(model, subject, fps, device,
+                          smoothing.get("method", OFFLINE_SMOOTHING))
+    audio = single_input(graph)
     # large chunks: the same nodes, but each model call sees a second of frames at once
-    source = Audio(name="audio", params={"source": "file", "path": str(path), "realtime": False,
-                                         "exit_at_end": True, "chunk_ms": OFFLINE_CHUNK_MS,
-                                         "pad_end": False},
-                   remaps={"audio": TOPICS["audio"]}, bus=bus)
-    nodes = [
-        FeaturesNode(name="features", remaps={"audio": TOPICS["audio"],
-                                              "features": TOPICS["features"]}, bus=bus),
-        PreloadedBlendshapes(name="blendshapes", params={"model": model, "fps": fps,
-                                                         "subject": subject, "device": device},
-                             remaps={"features": TOPICS["features"],
-                                     "blendshapes": TOPICS["raw"]}, bus=bus),
-        Smoother(name="smoother", params={**(smoothing or {}), "fps": fps},
-                 remaps={"input": TOPICS["raw"], "output": TOPICS["blendshapes"]}, bus=bus),
-    ]
-    run_graph(source, nodes)
+    source = InProcessNode(Audio, "audio", params={
+        "source": "file", "path": str(path), "realtime": False, "exit_at_end": True,
+        "chunk_ms": OFFLINE_CHUNK_MS, "pad_end": False}, remaps={"audio": audio})
+    nodes = plan(graph, classes={"blendshapes": PreloadedBlendshapes},
+                 params={"smoother": {**smoothing, "fps": fps}})
+    record = run_in_process(source, nodes, [audio, *graph.open_outputs()])
     return Take.from_messages(end_with_audio(record, fps), fps)
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 
 from facewire.bus.local import LocalBus
+from facewire.launch.inprocess import plan, single_input
+from facewire.launch.loader import load
 from facewire.messages.types import AudioChunk, Blendshapes
-from facewire.nodes.blendshapes import BlendshapesNode
-from facewire.nodes.features import FeaturesNode
 
 
 def train_tiny_model(root: Path, arch: str = "cnn_gru") -> Path:
@@ -35,15 +35,17 @@ def chunks_of(audio: np.ndarray, sr: int = 16000, n: int = 160, capture_ns: int 
 
 def run_features_blendshapes(model: Path, chunks: list[AudioChunk], vad: str = "energy"
                              ) -> list[Blendshapes]:
-    """features -> blendshapes in-process; returns the published frames."""
+    """pipeline.yaml's features -> blendshapes in-process (no smoother); returns the
+    blendshapes node's frames."""
+    graph = load("pipeline", {"model": str(model), "vad": vad, "subject": ""})
+    graph.nodes = [n for n in graph.nodes if n.name in ("features", "blendshapes")]
     bus = LocalBus()
-    out = bus.subscribe("/blendshapes", Blendshapes)
-    nodes = [FeaturesNode(name="features", bus=bus),
-             BlendshapesNode(name="blendshapes", params={"model": str(model), "vad": vad},
-                             bus=bus)]
+    out = bus.subscribe(graph.nodes[-1].outputs["blendshapes"], Blendshapes)
+    nodes = [n.cls(name=n.name, namespace=n.namespace, params=n.params, remaps=n.remaps,
+                   bus=bus) for n in plan(graph)]
     for node in nodes:
         node.on_start()
-    pub = bus.publisher("/audio", AudioChunk)
+    pub = bus.publisher(single_input(graph), AudioChunk)
     for c in chunks:
         pub.publish(c)
     for node in nodes:

@@ -114,7 +114,7 @@ DOCUMENTED = _documented_launches()
 
 def test_docs_show_launch_commands() -> None:
     assert len(DOCUMENTED) >= 5, DOCUMENTED
-    assert any(doc == "README.md" and "live_unreal" in cmd for doc, cmd in DOCUMENTED)
+    assert any(doc == "README.md" and "engine=unreal" in cmd for doc, cmd in DOCUMENTED)
 
 
 @pytest.mark.parametrize("doc,command", DOCUMENTED, ids=[f"{d}:{c}" for d, c in DOCUMENTED])

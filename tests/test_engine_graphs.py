@@ -36,7 +36,7 @@ def clip(tmp_path: Path) -> Path:
     return path
 
 
-def test_live_unreal_file_graph_sends_strict_livelink_packets(
+def test_live_graph_from_a_file_to_unreal_sends_strict_livelink_packets(
         registry: str, model: Path, clip: Path, tmp_path: Path) -> None:
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     udp.bind(("127.0.0.1", 0))
@@ -47,7 +47,8 @@ def test_live_unreal_file_graph_sends_strict_livelink_packets(
         int(round(m.header.media_time * 60)), m.weights))
     log = tmp_path / "launch.log"
     graph = subprocess.Popen(
-        facewire_cmd("launch", "live_unreal_file", "--registry", registry, "--arg",
+        facewire_cmd("launch", "live", "--arg", "source=file", "--arg", "engine=unreal",
+                     "--registry", registry, "--arg",
                      f"path={clip}", "--arg", "loop=false", "--arg", f"model={model}",
                      "--arg", f"port={udp.getsockname()[1]}", "--arg", "subject=hero"),
         stdout=open(log, "w"), stderr=subprocess.STDOUT)  # noqa: SIM115
@@ -82,7 +83,7 @@ def test_live_unreal_file_graph_sends_strict_livelink_packets(
     assert max(p.values["JawOpen"] for p in packets) > 0.01
 
 
-def test_live_vmc_file_graph_feeds_a_python_osc_server(
+def test_live_graph_from_a_file_to_vmc_feeds_a_python_osc_server(
         registry: str, model: Path, clip: Path, tmp_path: Path) -> None:
     received: list[tuple[str, tuple]] = []
     lock = threading.Lock()
@@ -98,9 +99,10 @@ def test_live_vmc_file_graph_feeds_a_python_osc_server(
     thread.start()
     log = tmp_path / "launch.log"
     graph = subprocess.Popen(
-        facewire_cmd("launch", "live_vmc_file", "--registry", registry, "--arg",
+        facewire_cmd("launch", "live", "--arg", "source=file", "--arg", "engine=vmc",
+                     "--registry", registry, "--arg",
                      f"path={clip}", "--arg", f"model={model}",
-                     "--arg", f"port={server.server_address[1]}"),
+                     "--arg", f"vmc_port={server.server_address[1]}"),
         stdout=open(log, "w"), stderr=subprocess.STDOUT)  # noqa: SIM115
     try:
         deadline = time.monotonic() + 60

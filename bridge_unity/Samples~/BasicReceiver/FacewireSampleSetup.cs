@@ -1,5 +1,5 @@
 // Sample: drop this on your avatar's root, press Play, and run
-//   facewire launch live_unity.yaml        (or point the iPhone Live Link Face app at this PC)
+//   facewire launch live --arg engine=unity   (or point the iPhone Live Link Face app at this PC)
 // It finds every SkinnedMeshRenderer with blend shapes under the object, adds a
 // FacewireLiveLinkReceiver driving them, and shows what arrives in the Game view.
 using Facewire.LiveLink;
