@@ -1,7 +1,8 @@
 """Run node graphs in-process, as fast as the CPU allows (``facewire animate``).
 
-The nodes are the live nodes themselves, wired through a LocalBus: the audio node reads
-the file without pacing and every publish runs the downstream handlers at once.
+The nodes are the live nodes themselves, run by the in-process runner
+(:func:`facewire.bus.runners.run_graph`): the audio node reads the file without pacing and
+every publish runs the downstream handlers at once.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from facewire.bus.local import LocalBus
-from facewire.bus.node import Node
+from facewire.bus.runners import run_graph
 from facewire.messages.types import AudioChunk, Blendshapes
 from facewire.models.runtime import StreamingPredictor, default_model_path, resolve_model
 from facewire.nodes.audio import Audio
@@ -35,19 +36,6 @@ def limit_blas_threads() -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1, user_api="blas")
-
-
-def run_graph(source: Node, nodes: list[Node]) -> None:
-    """Start downstream nodes first, drive the source to its end, then flush in order."""
-    for node in nodes:
-        node.on_start()
-    source.on_start()
-    while not source.stopping:
-        source.run_timers()
-    for node in nodes:
-        node.end_of_stream()
-    for node in [source, *nodes]:
-        node.on_stop()
 
 
 @dataclass
@@ -101,7 +89,7 @@ class PreloadedBlendshapes(BlendshapesNode):
 def preload_model(model: str = "", device: str = "auto", fps: float = 60.0) -> None:
     """Load a model now (a batch worker's start) so the first file does not pay for it."""
     node = PreloadedBlendshapes(name="blendshapes", params={"model": model, "device": device,
-                                                            "fps": fps}, bus=LocalBus())
+                                                            "fps": fps})
     node.load_model()
 
 
@@ -116,18 +104,18 @@ def animate_file(path: str | Path, model: str = "", smoothing: dict | None = Non
     source = Audio(name="audio", params={"source": "file", "path": str(path), "realtime": False,
                                          "exit_at_end": True, "chunk_ms": OFFLINE_CHUNK_MS,
                                          "pad_end": False},
-                   remaps={"audio": TOPICS["audio"]}, bus=bus)
+                   remaps={"audio": TOPICS["audio"]})
     nodes = [
         FeaturesNode(name="features", remaps={"audio": TOPICS["audio"],
-                                              "features": TOPICS["features"]}, bus=bus),
+                                              "features": TOPICS["features"]}),
         PreloadedBlendshapes(name="blendshapes", params={"model": model, "fps": fps,
                                                          "subject": subject, "device": device},
                              remaps={"features": TOPICS["features"],
-                                     "blendshapes": TOPICS["raw"]}, bus=bus),
+                                     "blendshapes": TOPICS["raw"]}),
         Smoother(name="smoother", params={**(smoothing or {}), "fps": fps},
-                 remaps={"input": TOPICS["raw"], "output": TOPICS["blendshapes"]}, bus=bus),
+                 remaps={"input": TOPICS["raw"], "output": TOPICS["blendshapes"]}),
     ]
-    run_graph(source, nodes)
+    run_graph(source, nodes, bus)
     return Take.from_messages(end_with_audio(record, fps), fps)
 
 
