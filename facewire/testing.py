@@ -8,8 +8,8 @@ In the spirit of pipecat's ``run_test``::
 The node runs exactly as in a live graph (the same handlers, counters and error guard),
 attached to an in-process bus by :class:`facewire.bus.runners.LocalRunner`: on_start, the
 inputs in order, a source's timers until it stops (``drive``), end_of_stream, on_stop.
-``run_graph`` does the same for several nodes wired by topic. ``harness`` gives the started
-runner to tests that look between steps.
+``run_graph`` does the same for several nodes wired by topic. ``local_graph`` gives the
+started runner to tests that look between steps.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def _pairs(inputs: Feed | None) -> list[tuple[str, Message]]:
     return list(inputs)
 
 
-def harness(*nodes: Node, start: bool = True) -> LocalRunner:
+def local_graph(*nodes: Node, start: bool = True) -> LocalRunner:
     """The nodes attached to one in-process bus (on_start called unless start=False)."""
     runner = LocalRunner(nodes)
     if start:

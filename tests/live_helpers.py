@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from facewire.bus.local import LocalBus
 from facewire.messages.types import AudioChunk, Blendshapes
 from facewire.nodes.blendshapes import BlendshapesNode
 from facewire.nodes.features import FeaturesNode
+from facewire.testing import run_graph
 
 
 def train_tiny_model(root: Path, arch: str = "cnn_gru") -> Path:
@@ -36,19 +36,9 @@ def chunks_of(audio: np.ndarray, sr: int = 16000, n: int = 160, capture_ns: int 
 def run_features_blendshapes(model: Path, chunks: list[AudioChunk], vad: str = "energy"
                              ) -> list[Blendshapes]:
     """features -> blendshapes in-process; returns the published frames."""
-    bus = LocalBus()
-    out = bus.subscribe("/blendshapes", Blendshapes)
-    nodes = [FeaturesNode(name="features", bus=bus),
-             BlendshapesNode(name="blendshapes", params={"model": str(model), "vad": vad},
-                             bus=bus)]
-    for node in nodes:
-        node.on_start()
-    pub = bus.publisher("/audio", AudioChunk)
-    for c in chunks:
-        pub.publish(c)
-    for node in nodes:
-        node.end_of_stream()
-    return out.received
+    nodes = [FeaturesNode(name="features"),
+             BlendshapesNode(name="blendshapes", params={"model": str(model), "vad": vad})]
+    return run_graph(nodes, {"/audio": chunks})["/blendshapes"]
 
 
 def node_counters(registry: str, name: str, wait_s: float = 1.2) -> dict[str, int]:

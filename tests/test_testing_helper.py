@@ -9,7 +9,7 @@ from facewire.bus.node import Input, Node, NotAttached, Output
 from facewire.messages.types import Blendshapes, Text
 from facewire.nodes.smoother import Smoother
 from facewire.nodes.testing import Relay, Talker
-from facewire.testing import harness, run_graph, run_node
+from facewire.testing import local_graph, run_graph, run_node
 
 
 def test_smoother_holds_back_nothing_at_the_end() -> None:
@@ -74,7 +74,7 @@ class Follower(Node):
 
 def test_ports_added_while_running_are_subscribed() -> None:
     node = Follower()
-    run = harness(node)
+    run = local_graph(node)
     seen = run.record(node.topic("seen"))
     run.feed("/late", [Text(text="lost: nobody listens yet")])
     run.feed("/control", [Text(text="/late")])
