@@ -35,11 +35,11 @@ def main() -> None:
     if args.quick:
         args.frames = 100
 
-    from facewire.bus.local import LocalBus
     from facewire.emotion.presets import one_hot
     from facewire.emotion.runtime import FusionRuntime, naive
     from facewire.messages.types import Blendshapes, Emotion, MeshDeform
     from facewire.nodes.emotion import EmotionNode
+    from facewire.testing import local_graph
 
     rng = np.random.default_rng(0)
     speech = rng.uniform(0, 0.4, (args.frames, 52)).astype(np.float32)
@@ -51,11 +51,10 @@ def main() -> None:
     code = rt.run(speech[:1], amounts)[1]
     rows.append(("learned blendshapes -> MeshDeform", timeit(lambda i: rt.deform(code),
                                                               min(args.frames, 300))))
-    bus = LocalBus()
     params = {"emotion": "happy", "intensity": 0.7, "model": args.model or "",
               "mesh": args.mesh}
-    node = EmotionNode(name="emotion", params=params, bus=bus)
-    node.on_start()
+    node = EmotionNode(name="emotion", params=params)
+    bus = local_graph(node).bus
     bus.subscribe("/output", Blendshapes)
     if args.mesh:
         bus.subscribe("/deform", MeshDeform)

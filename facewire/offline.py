@@ -1,7 +1,8 @@
 """Run node graphs in-process, as fast as the CPU allows (``facewire animate``).
 
-The nodes are the live nodes themselves, wired through a LocalBus: the audio node reads
-the file without pacing and every publish runs the downstream handlers at once.
+The nodes are the live nodes themselves, run by the in-process runner
+(:func:`facewire.bus.runners.run_graph`): the audio node reads the file without pacing and
+every publish runs the downstream handlers at once.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ from pathlib import Path
 
 import numpy as np
 
-from facewire.bus.local import LocalBus
-from facewire.bus.node import Node
 from facewire.launch.inprocess import InProcessNode, plan, run_in_process, single_input
 from facewire.launch.loader import load
 from facewire.launch.spec import LaunchSpec
@@ -37,19 +36,6 @@ def limit_blas_threads() -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1, user_api="blas")
-
-
-def run_graph(source: Node, nodes: list[Node]) -> None:
-    """Start downstream nodes first, drive the source to its end, then flush in order."""
-    for node in nodes:
-        node.on_start()
-    source.on_start()
-    while not source.stopping:
-        source.run_timers()
-    for node in nodes:
-        node.end_of_stream()
-    for node in [source, *nodes]:
-        node.on_stop()
 
 
 @dataclass
@@ -103,7 +89,7 @@ class PreloadedBlendshapes(BlendshapesNode):
 def preload_model(model: str = "", device: str = "auto", fps: float = 60.0) -> None:
     """Load a model now (a batch worker's start) so the first file does not pay for it."""
     node = PreloadedBlendshapes(name="blendshapes", params={"model": model, "device": device,
-                                                            "fps": fps}, bus=LocalBus())
+                                                            "fps": fps})
     node.load_model()
 
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from facewire.bus.local import LocalBus
 from facewire.launch.inprocess import plan, single_input
 from facewire.launch.loader import load
 from facewire.messages.types import AudioChunk, Blendshapes
+from facewire.testing import run_graph
 
 
 def train_tiny_model(root: Path, arch: str = "cnn_gru") -> Path:
@@ -39,18 +39,10 @@ def run_features_blendshapes(model: Path, chunks: list[AudioChunk], vad: str = "
     blendshapes node's frames."""
     graph = load("pipeline", {"model": str(model), "vad": vad, "subject": ""})
     graph.nodes = [n for n in graph.nodes if n.name in ("features", "blendshapes")]
-    bus = LocalBus()
-    out = bus.subscribe(graph.nodes[-1].outputs["blendshapes"], Blendshapes)
-    nodes = [n.cls(name=n.name, namespace=n.namespace, params=n.params, remaps=n.remaps,
-                   bus=bus) for n in plan(graph)]
-    for node in nodes:
-        node.on_start()
-    pub = bus.publisher(single_input(graph), AudioChunk)
-    for c in chunks:
-        pub.publish(c)
-    for node in nodes:
-        node.end_of_stream()
-    return out.received
+    nodes = [n.cls(name=n.name, namespace=n.namespace, params=n.params, remaps=n.remaps)
+             for n in plan(graph)]
+    out = run_graph(nodes, {single_input(graph): chunks})
+    return out[graph.nodes[-1].outputs["blendshapes"]]
 
 
 def node_counters(registry: str, name: str, wait_s: float = 1.2) -> dict[str, int]:

@@ -11,20 +11,16 @@ import soundfile as sf
 from facewire.audio import AudioSourceError
 from facewire.audio.devices import find_input_device
 from facewire.audio.files import read_audio_file
-from facewire.bus.local import LocalBus
+from facewire.bus.runners import ProcessRunner
 from facewire.messages.types import AudioChunk
 from facewire.nodes.audio import Audio
+from facewire.testing import local_graph, run_node
 
 
 def run_file(path: Path, **params) -> list[AudioChunk]:
-    bus = LocalBus()
-    out = bus.subscribe("/audio", AudioChunk)
     node = Audio(name="audio", params={"source": "file", "path": str(path), "realtime": False,
-                                       "exit_at_end": True, **params}, bus=bus)
-    node.on_start()
-    while not node.stopping:
-        node.run_timers()
-    return out.received
+                                       "exit_at_end": True, **params})
+    return run_node(node, drive=True)["audio"]
 
 
 def test_stereo_44k_file_becomes_16k_mono_chunks(tmp_path: Path) -> None:
@@ -51,10 +47,9 @@ def test_last_partial_chunk_is_padded_not_lost(tmp_path: Path) -> None:
 
 
 def test_topic_source_resamples_pushed_chunks() -> None:
-    bus = LocalBus()
+    node = Audio(name="audio", params={"source": "topic"})
+    bus = local_graph(node).bus
     out = bus.subscribe("/audio", AudioChunk)
-    node = Audio(name="audio", params={"source": "topic"}, bus=bus)
-    node.on_start()
     pushed = bus.publisher("/input", AudioChunk)
     rng = np.random.default_rng(0)
     for _ in range(100):  # one second at 48 kHz in 10 ms stereo blocks
@@ -78,11 +73,10 @@ def test_unreadable_and_nan_files_give_clear_errors(tmp_path: Path) -> None:
         read_audio_file(str(nan))
 
 
-def test_node_with_bad_file_fails_to_start_without_traceback(tmp_path: Path, caplog) -> None:
-    bus = LocalBus()
-    node = Audio(name="audio", params={"source": "file", "path": str(tmp_path / "x.wav")},
-                 bus=bus)
-    assert node.run() == 2
+def test_node_with_bad_file_fails_to_start_without_traceback(tmp_path: Path, caplog,
+                                                             registry: str) -> None:
+    node = Audio(name="audio", params={"source": "file", "path": str(tmp_path / "x.wav")})
+    assert ProcessRunner(node, registry=registry).run() == 2
     assert "does not exist" in caplog.text
 
 

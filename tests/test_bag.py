@@ -363,3 +363,44 @@ def test_bad_files_give_clear_errors(tmp_path: Path) -> None:
 def test_writer_refuses_unknown_compression(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="compression"):
         BagWriter(tmp_path / "x.mcap", compression="gzip")
+
+
+def test_recorder_is_an_ordinary_node_in_process(tmp_path: Path) -> None:
+    """The recorder runs in-process like any node: a named topic, and with no topics every
+    topic a publisher appears on (the relay's output, the fed input), each a new port."""
+    from facewire.bag.recorder import Recorder
+    from facewire.nodes.testing import Relay
+    from facewire.testing import run_graph
+
+    named, every = tmp_path / "named.mcap", tmp_path / "all.mcap"
+    relay = Relay(params={"prefix": "r:"}, remaps={"input": "/in", "output": "/out"})
+    run_graph([relay, Recorder(name="a", params={"path": str(named), "topics": ("in",)}),
+               Recorder(name="b", params={"path": str(every)})],
+              {"/in": [Text(text=f"{i}") for i in range(3)]})
+    assert [(m.topic, m.msg.text) for m in read_bag(named)] == [("/in", f"{i}") for i in range(3)]
+    assert sorted((m.topic, m.msg.text) for m in read_bag(every)) == [
+        *[("/in", f"{i}") for i in range(3)], *[("/out", f"r:{i}") for i in range(3)]]
+
+
+def test_node_list_shows_recorder_and_player_with_counters(bus: Bus, registry: str,
+                                                           tmp_path: Path) -> None:
+    from live_helpers import node_counters
+
+    path, out = tmp_path / "loop.mcap", tmp_path / "out.mcap"
+    synthetic_bag(path, {"/l": 5}, span_s=0.2)
+    rec = subprocess.Popen(facewire_cmd("bag", "record", "/l", "-o", str(out)))
+    player = subprocess.Popen(facewire_cmd("bag", "play", str(path), "--loop",
+                                           "--wait-subscribers", "1"))
+    try:
+        wait_until(lambda: node_counters(registry, "bag_record", 0.2).get("written", 0) > 0,
+                   20, "the recorder's counters")
+        wait_until(lambda: node_counters(registry, "bag_play", 0.2).get("played", 0) > 0,
+                   20, "the player's counters")
+        listed = fw("node", "list")
+        assert listed.returncode == 0 and "bag_record" in listed.stdout
+        assert "bag_play" in listed.stdout
+    finally:
+        for proc in (player, rec):
+            proc.send_signal(signal.SIGINT)
+        assert player.wait(10) == 0 and rec.wait(10) == 0
+    assert count_in(out) > 0

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from facewire.bus.clock import StreamClock
-from facewire.bus.local import LocalBus
 from facewire.messages.base import Header, Message
 from facewire.messages.types import AudioChunk, Blendshapes, Features, Landmarks
+from facewire.testing import local_graph
 
 
 def h(media_time: float, capture_ns: int) -> Header:
@@ -76,17 +76,17 @@ def test_stamp_before_any_input_is_an_error() -> None:
 
 
 # -- the nodes that use it: each output stamped from the input it arrived with -----------
-def run_node(node: object, topic: str, msg_type: type[Message], out_topic: str,
-             msgs: list[Message], bus: LocalBus) -> list[tuple[Message, list[Message]]]:
-    """(input, outputs it completed) for each input, fed one by one through a local bus."""
-    out = bus.subscribe(out_topic)
-    node.on_start()
-    pub = bus.publisher(topic, msg_type)
+def feed_one_by_one(node: object, topic: str, out_topic: str, msgs: list[Message]
+                    ) -> list[tuple[Message, list[Message]]]:
+    """(input, outputs it completed) for each input, fed one by one in-process."""
+    runner = local_graph(node, start=False)
+    out = runner.record(out_topic)
+    runner.start()
     pairs = []
     for m in msgs:
-        before = len(out.received)
-        pub.publish(m)
-        pairs.append((m, out.received[before:]))
+        before = len(out)
+        runner.feed(topic, [m])
+        pairs.append((m, out[before:]))
     return pairs
 
 
@@ -118,9 +118,7 @@ def jittered_features() -> list[Features]:
               .with_header(media_time=1.0 + i / 16000,
                            capture_ns=10**15 + i * 62_500 + int(rng.integers(0, 3_000_000)))
               for i in range(0, 16000, 160)]
-    bus = LocalBus()
-    pairs = run_node(FeaturesNode(name="features", bus=bus), "/audio", AudioChunk,
-                     "/features", chunks, bus)
+    pairs = feed_one_by_one(FeaturesNode(name="features"), "/audio", "/features", chunks)
     check_stamps(pairs, 0.01)
     return [o for _, os in pairs for o in os]
 
@@ -133,19 +131,17 @@ def test_blendshapes_node_stamps_from_the_features_that_completed_a_frame(
         jittered_features) -> None:
     from facewire.nodes.blendshapes import BlendshapesNode
 
-    bus = LocalBus()
-    node = BlendshapesNode(name="blendshapes", params={"vad": "none"}, bus=bus)
-    check_stamps(run_node(node, "/features", Features, "/blendshapes", jittered_features, bus),
-                 1 / 60)
-    assert isinstance(bus.subs["/blendshapes"][0].received[0], Blendshapes)
+    node = BlendshapesNode(name="blendshapes", params={"vad": "none"})
+    pairs = feed_one_by_one(node, "/features", "/blendshapes", jittered_features)
+    check_stamps(pairs, 1 / 60)
+    assert isinstance(next(o for _, os in pairs for o in os), Blendshapes)
 
 
 def test_landmarks_node_stamps_from_the_features_that_completed_a_frame(
         jittered_features) -> None:
     from facewire.nodes.landmarks import LandmarksNode
 
-    bus = LocalBus()
-    node = LandmarksNode(name="landmarks", bus=bus)
-    check_stamps(run_node(node, "/features", Features, "/landmarks", jittered_features, bus),
-                 1 / 60)
-    assert isinstance(bus.subs["/landmarks"][0].received[0], Landmarks)
+    node = LandmarksNode(name="landmarks")
+    pairs = feed_one_by_one(node, "/features", "/landmarks", jittered_features)
+    check_stamps(pairs, 1 / 60)
+    assert isinstance(next(o for _, os in pairs for o in os), Landmarks)

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from live_helpers import chunks_of, run_features_blendshapes, train_tiny_model
 
-from facewire.bus.local import LocalBus
 from facewire.messages.types import Blendshapes
 from facewire.models.logmel import logmel
 from facewire.models.runtime import StreamingPredictor
 from facewire.nodes.smoother import Smoother
 from facewire.rig.arkit import ARKIT_INDEX
+from facewire.testing import local_graph
 
 
 @pytest.fixture(scope="module")
@@ -62,11 +62,10 @@ def test_silence_relaxes_to_neutral_within_100ms_and_noise_does_not_flutter(mode
 
 
 def test_smoother_delays_but_keeps_media_time(model: Path) -> None:
-    bus = LocalBus()
-    out = bus.subscribe("/smooth", Blendshapes)
     node = Smoother(name="smoother", params={"method": "savgol", "window": 7},
-                    remaps={"input": "/raw", "output": "/smooth"}, bus=bus)
-    node.on_start()
+                    remaps={"input": "/raw", "output": "/smooth"})
+    bus = local_graph(node).bus
+    out = bus.subscribe("/smooth", Blendshapes)
     assert node.delay_s == pytest.approx(3 / 60)
     pub = bus.publisher("/raw", Blendshapes)
     rng = np.random.default_rng(2)
@@ -83,9 +82,8 @@ def test_wrong_sample_rate_is_refused_and_counted(model: Path, caplog) -> None:
     from facewire.messages.types import AudioChunk
     from facewire.nodes.features import FeaturesNode
 
-    bus = LocalBus()
-    node = FeaturesNode(name="features", bus=bus)
-    node.on_start()
+    node = FeaturesNode(name="features")
+    bus = local_graph(node).bus
     pub = bus.publisher("/audio", AudioChunk)
     pub.publish(AudioChunk(samples=np.zeros((441, 1), np.float32), sample_rate=44100))
     assert node.counters["handler_errors"] == 1

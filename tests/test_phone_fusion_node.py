@@ -12,7 +12,7 @@ from live_helpers import chunks_of
 from scipy.signal import resample_poly
 
 from facewire.bus.local import LocalBus
-from facewire.messages.types import AudioChunk, Blendshapes, PhoneEvent
+from facewire.messages.types import Blendshapes, PhoneEvent
 from facewire.nodes.blendshapes import BlendshapesNode
 from facewire.nodes.features import FeaturesNode
 from facewire.nodes.phone_fusion import PhoneFusionNode
@@ -20,6 +20,7 @@ from facewire.phones.arpabet import BILABIALS
 from facewire.phones.fusion import fuse_frames, load_fusion
 from facewire.phones.teacher import phones_to_curves
 from facewire.rig.arkit import ARKIT_INDEX
+from facewire.testing import local_graph, run_graph
 
 JAW, CLOSE, PUCKER = ARKIT_INDEX["jawOpen"], ARKIT_INDEX["mouthClose"], ARKIT_INDEX["mouthPucker"]
 RIG = SHARED / "assets" / "ict_facekit.npz"
@@ -58,24 +59,15 @@ def test_a_bad_card_is_an_error(tmp_path: Path) -> None:
 
 def _run(phones: list[tuple[str, float, float]], audio: np.ndarray) -> tuple[list, list, dict]:
     """audio -> features -> blendshapes -> phone_fusion in process; phones sent first."""
-    bus = LocalBus()
-    voice = bus.subscribe("/blendshapes_voice", Blendshapes)
-    fused = bus.subscribe("/blendshapes", Blendshapes)
-    fusion = PhoneFusionNode(name="phone_fusion", bus=bus, remaps={"voice": "blendshapes_voice"})
-    nodes = [FeaturesNode(name="features", bus=bus),
-             BlendshapesNode(name="blendshapes", params={"model": str(LIVE_MODEL)}, bus=bus,
+    fusion = PhoneFusionNode(name="phone_fusion", remaps={"voice": "blendshapes_voice"})
+    nodes = [FeaturesNode(name="features"),
+             BlendshapesNode(name="blendshapes", params={"model": str(LIVE_MODEL)},
                              remaps={"blendshapes": "blendshapes_voice"}), fusion]
-    for node in nodes:
-        node.on_start()
-    pub = bus.publisher("/phones", PhoneEvent)
-    for ph, a, b in phones:
-        pub.publish(PhoneEvent(phone=ph, start=a, end=b).with_header(media_time=a))
-    audio_pub = bus.publisher("/audio", AudioChunk)
-    for chunk in chunks_of(audio):
-        audio_pub.publish(chunk)
-    for node in nodes:
-        node.end_of_stream()
-    return voice.received, fused.received, dict(fusion.counters)
+    out = run_graph(nodes, {
+        "/phones": [PhoneEvent(phone=ph, start=a, end=b).with_header(media_time=a)
+                    for ph, a, b in phones],
+        "/audio": chunks_of(audio)})
+    return out["/blendshapes_voice"], out["/blendshapes"], dict(fusion.counters)
 
 
 @pytest.fixture(scope="module")
@@ -128,11 +120,9 @@ def test_node_without_phones_passes_the_voice_through(line) -> None:
 
 
 def _fusion_only(hold_ms: float = 100.0) -> tuple[PhoneFusionNode, LocalBus, list]:
-    bus = LocalBus()
-    out = bus.subscribe("/blendshapes", Blendshapes)
-    node = PhoneFusionNode(name="phone_fusion", bus=bus, params={"hold_ms": hold_ms})
-    node.on_start()
-    return node, bus, out.received
+    node = PhoneFusionNode(name="phone_fusion", params={"hold_ms": hold_ms})
+    run = local_graph(node)
+    return node, run.bus, run.record("/blendshapes")
 
 
 def _voice_frame(k: int, jaw: float = 0.2) -> Blendshapes:

@@ -23,10 +23,10 @@ from hypothesis import strategies as st
 from test_bad_input import RawPublisher, frames_of, with_meta
 
 from facewire.bus import Bus
-from facewire.bus.local import LocalBus
 from facewire.messages import Blendshapes, Text
 from facewire.messages.codec import DecodeError, decode_bytes, decode_frames, encode_bytes
 from facewire.nodes.smoother import Smoother
+from facewire.testing import local_graph
 
 
 def frame(i: int, subject: str = "a", seq: int | None = None,
@@ -98,14 +98,11 @@ def test_fuzzed_frames_raise_only_decode_errors(meta: dict, buffers: list, junk:
 
 # -- nodes in process ----------------------------------------------------------------
 def run_smoother(msgs: list[Blendshapes], **params: object) -> tuple[Smoother, list]:
-    bus = LocalBus()
-    out = bus.subscribe("/out", Blendshapes)
-    node = Smoother(params=params, remaps={"input": "/in", "output": "/out"}, bus=bus)
-    node.on_start()
-    pub = bus.publisher("/in", Blendshapes)
-    for m in msgs:
-        pub.publish(m)
-    return node, out.received
+    node = Smoother(params=params, remaps={"input": "/in", "output": "/out"})
+    run = local_graph(node)
+    out = run.record("/out")
+    run.feed("/in", msgs)
+    return node, out
 
 
 def test_smoother_drops_non_finite_times_in_process() -> None:

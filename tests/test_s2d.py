@@ -166,7 +166,6 @@ def test_training_step_and_onnx_equivalence(trained: dict) -> None:
 
 @needs_rig
 def test_densify_node_publishes_full_rig_mesh_deform(trained: dict, caplog) -> None:
-    from facewire.bus.local import LocalBus
     from facewire.messages.base import Header
     from facewire.messages.types import Landmarks, MeshDeform
     from facewire.models.mesh_runtime import DensePredictor
@@ -175,12 +174,13 @@ def test_densify_node_publishes_full_rig_mesh_deform(trained: dict, caplog) -> N
 
     coeffs = np.random.default_rng(5).standard_normal(100).astype(np.float32)
     np.save(trained["root"] / "id.npy", coeffs)
-    bus = LocalBus()
-    out = bus.subscribe("/mesh", MeshDeform)
-    node = DensifyNode(name="densify", bus=bus, params={
+    from facewire.testing import local_graph
+
+    node = DensifyNode(name="densify", params={
         "model": str(trained["card"]), "rig": str(RIG),
         "identity": str(trained["root"] / "id.npy")})
-    node.on_start()
+    bus = local_graph(node).bus
+    out = bus.subscribe("/mesh", MeshDeform)
     pub = bus.publisher("/landmarks", Landmarks)
     lm = np.random.default_rng(0).normal(size=(68, 3)).astype(np.float32) * 0.2
     pub.publish(Landmarks(displacements=lm, header=Header(0, 0, 1.25, 7)))

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from facewire.models.s2l import as_points, build
+from facewire.testing import local_graph, run_graph
 from facewire.train.landmark_data import JAW_MOUTH
 from facewire.train.losses_landmarks import S2LWeights, s2l_loss
 from tests.conftest import SHARED
@@ -122,8 +123,6 @@ def test_onnx_matches_torch(trained: dict, arch: str) -> None:
 
 @needs_rig
 def test_landmarks_node_streams_the_same_frames_as_whole_file(trained: dict) -> None:
-    from facewire.bus.local import LocalBus
-    from facewire.messages.types import AudioChunk, Landmarks
     from facewire.models.logmel import logmel
     from facewire.models.mesh_runtime import LandmarkPredictor
     from facewire.nodes.features import FeaturesNode
@@ -132,19 +131,9 @@ def test_landmarks_node_streams_the_same_frames_as_whole_file(trained: dict) -> 
     from tests.live_helpers import chunks_of
 
     audio = load_audio(trained["corpus"] / "wav" / "000000.wav")
-    bus = LocalBus()
-    out = bus.subscribe("/landmarks", Landmarks)
-    nodes = [FeaturesNode(name="features", bus=bus),
-             LandmarksNode(name="landmarks", params={"model": str(trained["s2l_causal_card"])},
-                           bus=bus)]
-    for n in nodes:
-        n.on_start()
-    pub = bus.publisher("/audio", AudioChunk)
-    for c in chunks_of(audio):
-        pub.publish(c)
-    for n in nodes:
-        n.end_of_stream()
-    frames = out.received
+    nodes = [FeaturesNode(name="features"),
+             LandmarksNode(name="landmarks", params={"model": str(trained["s2l_causal_card"])})]
+    frames = run_graph(nodes, {"/audio": chunks_of(audio)})["/landmarks"]
     assert len(frames) > 50 and all(f.displacements.shape == (68, 3) for f in frames)
     times = np.array([f.header.media_time for f in frames])
     np.testing.assert_allclose(times, np.arange(len(frames)) / 60.0, atol=1e-9)
@@ -158,17 +147,14 @@ def test_landmarks_node_streams_the_same_frames_as_whole_file(trained: dict) -> 
 @needs_rig
 def test_landmarks_node_refuses_offline_models_and_wrong_features(trained: dict,
                                                                   caplog) -> None:
-    from facewire.bus.local import LocalBus
     from facewire.messages.types import Features
     from facewire.models.runtime import ModelError
     from facewire.nodes.landmarks import LandmarksNode
 
     with pytest.raises(ModelError, match="offline"):
-        LandmarksNode(name="lm", params={"model": str(trained["s2l_card"])},
-                      bus=LocalBus()).on_start()
-    bus = LocalBus()
-    node = LandmarksNode(name="lm", params={"model": str(trained["s2l_causal_card"])}, bus=bus)
-    node.on_start()
+        LandmarksNode(name="lm", params={"model": str(trained["s2l_card"])}).on_start()
+    node = LandmarksNode(name="lm", params={"model": str(trained["s2l_causal_card"])})
+    bus = local_graph(node).bus
     bus.publisher("/features", Features).publish(
         Features(values=np.zeros((3, 40), np.float32), kind="logmel", frame_rate=100.0))
     assert node.counters["handler_errors"] == 1

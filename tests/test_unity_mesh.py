@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from facewire.bridges.unity_mesh import MeshStreamError, encode_frame
-from facewire.bus.local import LocalBus
 from facewire.messages.base import Header
 from facewire.messages.types import MeshDeform
 from facewire.nodes.bridge_unity_mesh import UnityMeshBridge
+from facewire.testing import local_graph
 
 ROOT = Path(__file__).resolve().parents[1]
 STUB = ROOT / "tests" / "unity_stub"
@@ -91,7 +91,6 @@ def test_unity_applies_mesh_deform_from_the_python_node(harness):
     proc = subprocess.Popen(["mono", str(harness)], cwd=harness.parent, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
-    bus = LocalBus()
     node = None
     try:
         read_until(proc, "READY", lines)
@@ -107,8 +106,8 @@ def test_unity_applies_mesh_deform_from_the_python_node(harness):
         raw.close()
 
         node = UnityMeshBridge(name="unity_mesh", params={"port": port, "unit": "cm"},
-                               remaps={"deform": "/mesh_deform"}, bus=bus)
-        node.on_start()
+                               remaps={"deform": "/mesh_deform"})
+        bus = local_graph(node).bus
         pub = bus.publisher("/mesh_deform", MeshDeform)
         for k in range(2):
             pub.publish(MeshDeform(displacements=ada(k), subject="Ada",

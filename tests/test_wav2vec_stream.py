@@ -15,10 +15,10 @@ import pytest
 
 transformers = pytest.importorskip("transformers")
 
-from facewire.bus.local import LocalBus  # noqa: E402
-from facewire.messages.types import AudioChunk, Blendshapes, Features  # noqa: E402
+from facewire.messages.types import AudioChunk, Features  # noqa: E402
 from facewire.models.wav2vec_stream import StreamingWav2Vec, WindowPlan, offline  # noqa: E402
 from facewire.nodes.features import FeaturesNode  # noqa: E402
+from facewire.testing import run_graph, run_node  # noqa: E402
 
 SR = 16000
 
@@ -175,15 +175,8 @@ def chunks(audio: np.ndarray, n: int = 160, t0: float = 0.0, capture_ns: int = 0
 
 
 def run_features(params: dict, msgs: list[AudioChunk]) -> tuple[FeaturesNode, list[Features]]:
-    bus = LocalBus()
-    out = bus.subscribe("/features", Features)
-    node = FeaturesNode(name="features", params=params, bus=bus)
-    node.on_start()
-    pub = bus.publisher("/audio", AudioChunk)
-    for m in msgs:
-        pub.publish(m)
-    node.end_of_stream()
-    return node, out.received
+    node = FeaturesNode(name="features", params=params)
+    return node, run_node(node, {"audio": msgs})["features"]
 
 
 def test_node_publishes_windowed_wav2vec_with_media_and_capture_time(encoder, tiny: Path
@@ -252,19 +245,10 @@ def test_features_to_blendshapes_end_to_end(tiny: Path, encoder, tmp_path: Path)
     assert card["features"]["kind"] == "wav2vec2" and card["features"]["rate"] == 50.0
 
     audio = speechlike(1.6, seed=6)
-    bus = LocalBus()
-    out = bus.subscribe("/blendshapes", Blendshapes)
-    nodes = [FeaturesNode(name="features", bus=bus, params={
+    nodes = [FeaturesNode(name="features", params={
                  "kind": "wav2vec2", "wav2vec_path": str(tiny), "context_s": 1.0}),
-             BlendshapesNode(name="blendshapes", params={"model": str(model)}, bus=bus)]
-    for node in nodes:
-        node.on_start()
-    pub = bus.publisher("/audio", AudioChunk)
-    for m in chunks(audio, capture_ns=10**15):
-        pub.publish(m)
-    for node in nodes:
-        node.end_of_stream()
-    frames = out.received
+             BlendshapesNode(name="blendshapes", params={"model": str(model)})]
+    frames = run_graph(nodes, {"/audio": chunks(audio, capture_ns=10**15)})["/blendshapes"]
     assert nodes[1].counters["handler_errors"] == 0
     assert len(frames) >= 90  # 1.6 s at 60 fps, less the last interpolation step
     times = np.array([f.header.media_time for f in frames])

@@ -1,4 +1,4 @@
-"""Play a bag back into a live graph.
+"""Play a bag back into a live graph: an ordinary node with an output port per topic.
 
 Messages go out on their recorded topics with their recorded header ``media_time`` and
 ``capture_ns`` (the publisher re-stamps ``seq`` and ``stamp_ns``), so a graph fed from a
@@ -15,153 +15,143 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
-import zmq
-
-from facewire.bag._bus import Heartbeat, StopFlag
-from facewire.bag.reader import BagError, BagReader
-from facewire.bus.transport import Bus, Publisher
+from facewire.bag.reader import BagError, BagMessage, BagReader
+from facewire.bus.node import Node, Output, Param
 from facewire.messages.base import lookup
 
 log = logging.getLogger("facewire.bag")
 
-SLEEP_SLICE_S = 0.05
-LINGER_MS = 30_000  # on exit, what subscribers have not taken yet still goes out
+SLEEP_SLICE_S = 0.05  # the longest the player keeps the loop (heartbeats, signals)
+LINGER_S = 30.0  # on exit, what subscribers have not taken yet still goes out
 
 
-class Player:
+class Player(Node):
     """Publishes a bag's messages on their topics; see the module docstring."""
 
-    def __init__(
-        self,
-        path: str | Path,
-        topics: Iterable[str] | None = None,
-        rate: float = 1.0,
-        loop: bool = False,
-        start_s: float = 0.0,
-        fast: bool = False,
-        wait_subscribers: int = 0,
-        wait_timeout_s: float = 10.0,
-        registry: str | None = None,
-        name: str = "bag_play",
-    ) -> None:
-        if not rate > 0:
-            raise ValueError(f"rate must be > 0, got {rate}")
-        if start_s < 0:
-            raise ValueError(f"start must be >= 0 seconds, got {start_s}")
-        self.reader = BagReader(path)
+    params = {
+        "path": Param(str, "", "MCAP file to play"),
+        "topics": Param(tuple, (), "topics to play (empty: all)"),
+        "rate": Param(float, 1.0, "speed factor on the recorded timing"),
+        "loop": Param(bool, False, "play again and again"),
+        "start": Param(float, 0.0, "skip the first seconds of the bag"),
+        "fast": Param(bool, False, "as fast as possible, without pacing and without drops"),
+        "wait_subscribers": Param(int, 0, "subscribers to wait for before playing", min=0),
+        "wait_timeout": Param(float, 10.0, "longest wait for them, seconds", min=0),
+    }
+
+    def __init__(self, name: str | None = "bag_play", namespace: str = "/",
+                 params: dict[str, Any] | None = None,
+                 remaps: dict[str, str] | None = None) -> None:
+        """Reads the bag's summary and declares a port per topic (before joining a graph:
+        a bad file is reported without one)."""
+        super().__init__(name, namespace, params, remaps)
+        if not self.p.rate > 0:
+            raise ValueError(f"rate must be > 0, got {self.p.rate}")
+        if self.p.start < 0:
+            raise ValueError(f"start must be >= 0 seconds, got {self.p.start}")
+        self.reader = BagReader(self.p.path)
         self.info = self.reader.info()
         if self.info.truncated:
             log.warning("%s is truncated (%s); playing the %d recovered messages",
-                        path, self.info.problem, self.info.messages)
+                        self.p.path, self.info.problem, self.info.messages)
         known = {t.topic: t.type for t in self.info.topics.values()}
-        wanted = list(known) if topics is None else list(topics)
+        wanted = list(self.p.topics) or list(known)
         missing = [t for t in wanted if t not in known]
         if missing:
-            raise BagError(f"{path} has no topic {missing[0]!r} (topics: "
+            raise BagError(f"{self.p.path} has no topic {missing[0]!r} (topics: "
                            f"{', '.join(sorted(known)) or 'none'})")
-        self.rate = rate
-        self.loop = loop
-        self.fast = fast
-        self.start_ns = self.info.start_ns + int(start_s * 1e9)
-        self.wait_subscribers = wait_subscribers
-        self.wait_timeout_s = wait_timeout_s
-        self.bus = Bus(name, registry=registry)
-        self.pubs: dict[str, Publisher] = {}
+        self.start_ns = self.info.start_ns + int(self.p.start * 1e9)
         for topic in wanted:
             cls = lookup(known[topic])
             if cls is None:
                 log.warning("%s: type %s is unknown to this facewire; not playing it",
                             topic, known[topic])
                 continue
-            pub = self.bus.publisher(topic, cls)
-            pub.sock.setsockopt(zmq.LINGER, LINGER_MS)
-            if fast:  # block rather than drop when a subscriber's queue is full
-                pub.sock.setsockopt(zmq.XPUB_NODROP, 1)
-            self.pubs[topic] = pub
+            self.add_output(topic, Output(cls, block=self.p.fast, linger_s=LINGER_S), topic)
         self.played = 0
-        self._stop = StopFlag()
-        self._heartbeat = Heartbeat(self.bus, lambda: {"played": self.played},
-                                    lambda: {t: t for t in self.pubs})
-        self._heartbeat.outputs = True
 
-    def stop(self) -> None:
-        self._stop.stopped = True
+    def on_start(self) -> None:
+        self._wait_until = time.monotonic() + self.p.wait_timeout
+        self._ready = not self.p.wait_subscribers
+        self._t_start = time.monotonic()
+        self._new_pass()
+        self.every(0.0, self._tick)
+
+    def _new_pass(self) -> None:
+        self._items: Iterator[BagMessage] = self.reader.messages(list(self.output_ports),
+                                                                 start_ns=self.start_ns)
+        self._item: BagMessage | None = None
+        self._t0: float | None = None
+        self._first_ns = 0
+        self._pass_played = 0
 
     def _connected(self) -> int:
-        self.bus.process_events()
-        return sum(pub.subscriber_count for pub in self.pubs.values())
+        return sum(self.subscriber_count(port) for port in self.output_ports)
 
-    def _wait_for_subscribers(self) -> None:
-        deadline = time.monotonic() + self.wait_timeout_s
-        while self._connected() < self.wait_subscribers and not self._stop.stopped:
-            if time.monotonic() > deadline:
+    def _wait(self) -> bool:
+        """True once enough subscribers are connected (or the wait timed out)."""
+        if not self._ready:
+            if self._connected() >= self.p.wait_subscribers:
+                self._ready = True
+            elif time.monotonic() > self._wait_until:
                 log.warning("only %d of %d subscribers connected after %.0f s; playing anyway",
-                            self._connected(), self.wait_subscribers, self.wait_timeout_s)
-                return
-            self._heartbeat.beat()
-            time.sleep(0.01)
-        for pub in self.pubs.values():
-            pub.wait_for_subscribers()
+                            self._connected(), self.p.wait_subscribers, self.p.wait_timeout)
+                self._ready = True
+            else:
+                time.sleep(0.01)
+                return False
+            self._t_start = time.monotonic()
+        return True
 
-    def _sleep_until(self, t: float) -> None:
-        """Sleep in slices, keeping the registry informed, until monotonic time t."""
-        while not self._stop.stopped:
-            left = t - time.monotonic()
-            if left <= 0:
-                return
-            time.sleep(min(left, SLEEP_SLICE_S))
-            self.bus.process_events()
-            self._heartbeat.beat()
-
-    def _play_once(self) -> None:
-        t0: float | None = None
-        first_ns = 0
-        for item in self.reader.messages(list(self.pubs), start_ns=self.start_ns):
-            if self._stop.stopped:
-                return
-            if t0 is None:
-                t0, first_ns = time.monotonic(), item.log_time_ns
-            elif not self.fast:
-                self._sleep_until(t0 + max(0, item.log_time_ns - first_ns) / 1e9 / self.rate)
-                if self._stop.stopped:
+    def _tick(self) -> None:
+        """Publish what is due, sleeping for the pace, for at most SLEEP_SLICE_S."""
+        if not self._wait():
+            return
+        until = time.monotonic() + SLEEP_SLICE_S
+        while not self.stopping:
+            if self._item is None:
+                self._item = next(self._items, None)
+                if self._item is None:
+                    self._end_pass()
                     return
-            self.pubs[item.topic].publish(item.msg)
+            item = self._item
+            if self._t0 is None:
+                self._t0, self._first_ns = time.monotonic(), item.log_time_ns
+            elif not self.p.fast:
+                due = self._t0 + max(0, item.log_time_ns - self._first_ns) / 1e9 / self.p.rate
+                now = time.monotonic()
+                if due > until:
+                    time.sleep(max(0.0, until - now))
+                    return
+                if due > now:
+                    time.sleep(due - now)
+            self.publish(item.topic, item.msg)
             self.played += 1
-            self._heartbeat.beat()
+            self._pass_played += 1
+            self._item = None
+            if time.monotonic() >= until:
+                return
+
+    def _end_pass(self) -> None:
         if self.reader.problem and not self.info.truncated:
             log.warning("%s: stopped early: %s", self.reader.path, self.reader.problem)
+        if self.p.loop and self._pass_played:
+            self._new_pass()
+            return
+        if self.p.loop:
+            log.warning("nothing to play after --start; not looping")
+        self.stop()
 
-    def run(self) -> int:
-        """Play (once, or until stopped with loop); returns the exit code."""
-        with self._stop:
-            try:
-                self._heartbeat.beat(force=True)
-                self._wait_for_subscribers()
-                t = time.monotonic()
-                while not self._stop.stopped:
-                    before = self.played
-                    self._play_once()
-                    if not self.loop:
-                        break
-                    if self.played == before:
-                        log.warning("nothing to play after --start; not looping")
-                        break
-                log.info("played %d messages in %.2f s", self.played, time.monotonic() - t)
-            finally:
-                self.close()
-        return 0
+    def extra_counters(self) -> dict[str, int]:
+        return {"played": self.played}
 
-    def close(self) -> None:
-        """Leave the graph; queued messages still go out (the publishers linger)."""
-        try:
-            self._heartbeat.beat("stopped", force=True)
-        finally:
-            self.bus.close()
+    def on_stop(self) -> None:
+        log.info("played %d messages in %.2f s", self.played,
+                 time.monotonic() - getattr(self, "_t_start", time.monotonic()))
 
     def describe(self) -> dict[str, Any]:
-        return {"topics": {t: p.msg_type.TYPE for t, p in self.pubs.items()},
+        return {"topics": {t: spec.type.TYPE for t, spec in self.output_ports.items()},
                 "messages": self.info.messages, "duration_s": self.info.duration_s}

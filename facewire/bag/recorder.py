@@ -1,30 +1,29 @@
-"""Record topics of a live graph into a bag.
+"""Record topics of a live graph into a bag: an ordinary node with a port per topic.
 
 The recorder subscribes in ``queue`` delivery (a recorder wants every message, not the
 newest) to the topics it is given, or to every topic: it watches the registry for
-publishers and follows topics as they appear. A subscription made before a publisher
-starts loses nothing (the bus waits for known subscribers); with ``--all`` the registry
-tells each new publisher to wait for the recorder's subscription too, so a topic that
-appears later is recorded from its first message (unless the recorder takes longer than
-the publisher's bounded wait, 2 s).
+publishers and adds an input port for each topic as it appears. A subscription made
+before a publisher starts loses nothing (the bus waits for known subscribers); with every
+topic, the registry tells each new publisher to wait for the recorder's subscription too,
+so a topic that appears later is recorded from its first message (unless the recorder
+takes longer than the publisher's bounded wait, 2 s).
 
 The file is flushed every ``flush_s`` seconds (one chunk each time, unless chunks fill
 up sooner), so a recorder killed with SIGKILL loses at most the last interval;
-SIGINT/SIGTERM stop it cleanly with the summary and footer written.
+SIGINT/SIGTERM stop it cleanly, what has already arrived is still written, then the
+summary and footer.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from facewire.bag._bus import Heartbeat, StopFlag
 from facewire.bag.writer import DEFAULT_CHUNK_SIZE, BagWriter
-from facewire.bus.transport import Bus, Subscription
+from facewire.bus.addresses import resolve_topic
+from facewire.bus.node import Input, Node, Param
 from facewire.messages.base import Message
 
 log = logging.getLogger("facewire.bag")
@@ -33,48 +32,44 @@ RECORD_DEPTH = 10000
 DEFAULT_FLUSH_S = 0.5
 
 
-class Recorder:
+class Recorder(Node):
     """Writes every message of the chosen topics to one MCAP file."""
 
-    def __init__(
-        self,
-        path: str | Path,
-        topics: list[str] | None = None,
-        registry: str | None = None,
-        compression: str = "zstd",
-        chunk_size: int = DEFAULT_CHUNK_SIZE,
-        flush_s: float = DEFAULT_FLUSH_S,
-        name: str = "bag_record",
-    ) -> None:
-        self.flush_s = flush_s
-        self.bus = Bus(name, registry=registry)  # first: no file when the graph is unreachable
-        try:
-            self.writer = BagWriter(path, compression=compression, chunk_size=chunk_size)
-        except BaseException:
-            self.bus.close()
-            raise
-        self.subs: dict[str, Subscription] = {}
-        self.written = 0
-        self._stop = StopFlag()
-        self._heartbeat = Heartbeat(self.bus, self._counters, self._topics)
-        self._watching = not topics
-        if topics:
-            for topic in topics:
-                self._follow(self.bus.resolve(topic))
-        else:
-            for pub in self.bus.watch_publishers(self._on_publisher):
-                self._on_publisher(pub)
+    drain_on_stop = True  # what arrived before SIGINT still goes into the bag
+    params = {
+        "path": Param(str, "", "MCAP file to write"),
+        "topics": Param(tuple, (), "topics to record (empty: every topic, following new ones)"),
+        "compression": Param(str, "zstd", "chunk compression", choices=("zstd", "lz4", "none")),
+        "chunk_size": Param(int, DEFAULT_CHUNK_SIZE, "largest chunk in bytes", min=1),
+        "flush_s": Param(float, DEFAULT_FLUSH_S, "write the chunk in progress this often",
+                         min=0.001),
+        "duration": Param(float, 0.0, "stop after this many seconds (0: when stopped)", min=0),
+    }
 
-    def _on_publisher(self, pub: dict[str, Any]) -> None:
-        self._follow(pub["topic"])
+    def on_start(self) -> None:
+        """Opens the file (the runner has joined the graph: no file when it is unreachable)
+        and subscribes."""
+        if not self.p.path:
+            raise ValueError("no bag file given (parameter path)")
+        self.written = 0
+        self.writer = BagWriter(self.p.path, compression=self.p.compression,
+                                chunk_size=self.p.chunk_size)
+        self.every(self.p.flush_s, self.writer.flush)
+        if self.p.duration:
+            self.every(self.p.duration, self.stop)
+        self._watching = not self.p.topics
+        if self.p.topics:
+            for topic in self.p.topics:
+                self._follow(resolve_topic(str(topic), self.namespace))
+        else:
+            for pub in self.watch_publishers(lambda pub: self._follow(pub["topic"])):
+                self._follow(pub["topic"])
 
     def _follow(self, topic: str) -> None:
-        if topic in self.subs:
+        if topic in self.input_ports:
             return
-        sub_id = self.bus.watch_sub_id(topic) if self._watching else None
-        self.subs[topic] = self.bus.subscribe(
-            topic, None, delivery="queue", depth=RECORD_DEPTH, callback=self._writer_for(topic),
-            sub_id=sub_id)
+        self.add_input(topic, Input(Message, delivery="queue", depth=RECORD_DEPTH), topic,
+                       self._writer_for(topic), watched=self._watching)
         log.info("recording %s", topic)
 
     def _writer_for(self, topic: str) -> Callable[[Message], None]:
@@ -84,49 +79,17 @@ class Recorder:
 
         return write
 
-    def _counters(self) -> dict[str, Any]:
-        counters: Counter[str] = Counter({"written": self.written})
-        for topic, sub in self.subs.items():
-            for cause, n in sub.drops.items():
-                counters[f"drop.{topic}.{cause}"] = n
-        return dict(counters)
+    def extra_counters(self) -> dict[str, int]:
+        return {"written": getattr(self, "written", 0)}
 
-    def _topics(self) -> dict[str, str]:
-        return {topic: topic for topic in self.subs}
-
-    def stop(self) -> None:
-        self._stop.stopped = True
-
-    def run(self, duration_s: float | None = None) -> int:
-        """Record until SIGINT/SIGTERM, stop() or duration_s; always finish the file."""
-        deadline = None if duration_s is None else time.monotonic() + duration_s
-        next_flush = time.monotonic() + self.flush_s
-        with self._stop:
-            try:
-                self._heartbeat.beat(force=True)
-                while not self._stop.stopped:
-                    if deadline is not None and time.monotonic() >= deadline:
-                        break
-                    self.bus.spin_once(min(50, int(self.flush_s * 1000)))
-                    if time.monotonic() >= next_flush:
-                        self.writer.flush()
-                        next_flush = time.monotonic() + self.flush_s
-                    self._heartbeat.beat()
-                while self.bus.spin_once(0):  # what already arrived still goes in
-                    pass
-            finally:
-                self.close()
-        return 0
-
-    def close(self) -> None:
-        """Write the footer and leave the graph."""
-        if self.writer.closed:
+    def on_stop(self) -> None:
+        """Write the footer (the runner then leaves the graph)."""
+        writer = getattr(self, "writer", None)
+        if writer is None or writer.closed:
             return
-        self.writer.close()
-        try:
-            self._heartbeat.beat("stopped", force=True)
-        finally:
-            self.bus.close()
-        drops = {k: v for k, v in self._counters().items() if k.startswith("drop.")}
-        log.info("recorded %d messages on %d topics to %s%s", self.written, len(self.subs),
-                 self.writer.path, f" (dropped: {drops})" if drops else "")
+        writer.close()
+        drops: dict[str, Any] = {f"{topic}.{cause}": n
+                                 for topic, sub in self.subscriptions().items()
+                                 for cause, n in sub.drops.items()}
+        log.info("recorded %d messages on %d topics to %s%s", self.written,
+                 len(self.input_ports), writer.path, f" (dropped: {drops})" if drops else "")

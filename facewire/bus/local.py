@@ -57,18 +57,35 @@ class LocalBus:
         self.namespace = namespace
         self.subs: dict[str, list[LocalSubscription]] = defaultdict(list)
         self.registry = _NoRegistry()
+        self.published: dict[str, str] = {}  # topic -> message type, as a registry knows
+        self.watchers: list[Callable[[dict[str, Any]], Any]] = []
 
     def scoped(self, namespace: str) -> LocalBus:
-        """A view of the same bus under another namespace (one per node)."""
+        """A view of the same bus under another namespace."""
         view = LocalBus.__new__(LocalBus)
-        view.namespace, view.subs, view.registry = namespace, self.subs, self.registry
+        view.__dict__.update(self.__dict__)
+        view.namespace = namespace
         return view
+
+    def watch_publishers(self, handler: Callable[[dict[str, Any]], Any]
+                         ) -> list[dict[str, Any]]:
+        """Call ``handler`` for the first publisher of each new topic; those known now."""
+        self.watchers.append(handler)
+        return [{"topic": t, "type": ty, "node": "local"} for t, ty in self.published.items()]
+
+    def watch_sub_id(self, topic: str) -> str:
+        return "local:" + topic
 
     def resolve(self, name: str) -> str:
         return resolve_topic(name, self.namespace)
 
     def publisher(self, topic: str, msg_type: type[Message], depth: int = 0) -> LocalPublisher:
-        return LocalPublisher(self, self.resolve(topic))
+        pub = LocalPublisher(self, self.resolve(topic))
+        if pub.topic not in self.published:
+            self.published[pub.topic] = msg_type.TYPE
+            for handler in list(self.watchers):
+                handler({"topic": pub.topic, "type": msg_type.TYPE, "node": "local"})
+        return pub
 
     def subscribe(self, topic: str, msg_type: type[Message] | None = None, **kwargs: Any
                   ) -> LocalSubscription:

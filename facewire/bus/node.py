@@ -1,4 +1,4 @@
-"""The Node base class: declared inputs, outputs and parameters; a clean run loop.
+"""The Node base class: declared inputs, outputs and parameters, and nothing else.
 
 A node reads like a ROS 2 node or a pipecat processor::
 
@@ -14,32 +14,30 @@ A node reads like a ROS 2 node or a pipecat processor::
 
 An input ``x`` is handled by ``on_x``; its topic is the port name unless remapped, and
 relative names live under the node's namespace. Parameters are validated before anything
-starts. ``every(period, fn)`` adds a timer (sources pace themselves with one). SIGINT and
-SIGTERM stop the loop cleanly; a handler that raises is logged once and counted, and the
-node keeps running.
+starts. ``every(period, fn)`` adds a timer (sources pace themselves with one); a handler
+that raises is logged once and counted, and the node keeps running.
+
+A node owns no sockets: a runner (:mod:`facewire.bus.runners`) attaches it to a transport,
+the ZeroMQ bus for a process of a live graph or an in-process bus for offline graphs and
+tests (:mod:`facewire.testing`). Ports may also be added on the instance, before or after
+attaching (``add_input``/``add_output``), for topics known only at run time (the bag
+recorder, the Foxglove bridge).
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import signal
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import yaml
 
-from facewire.bus.addresses import hostname
-from facewire.bus.transport import Bus, Publisher, Subscription
+from facewire.bus.addresses import resolve_topic
 from facewire.messages.base import Message
-from facewire.messages.codec import encode_bytes
-from facewire.messages.types import NodeStatus
-
-HEARTBEAT_S = 1.0
 
 
 class ParamError(ValueError):
@@ -84,7 +82,8 @@ class Param:
 
 @dataclass(frozen=True)
 class Input:
-    """An input port: message type and delivery (``queue`` bounded, or ``latest``)."""
+    """An input port: message type (``Message``: any) and delivery (``queue`` bounded, or
+    ``latest``)."""
 
     type: type[Message]
     delivery: str = "queue"
@@ -94,8 +93,25 @@ class Input:
 
 @dataclass(frozen=True)
 class Output:
+    """An output port. ``block``: wait for a slow subscriber instead of dropping (a bag
+    played as fast as possible); ``linger_s``: how long unsent messages may still go out
+    after the node stops (None: the transport's default)."""
+
     type: type[Message]
     help: str = ""
+    block: bool = False
+    linger_s: float | None = None
+
+
+class Link(Protocol):
+    """What a runner gives an attached node: its ports on one transport."""
+
+    def output(self, topic: str, spec: Output) -> Any: ...
+    def input(self, topic: str, spec: Input, callback: Callable[[Message], Any],
+              watched: bool) -> Any: ...
+    def process_events(self) -> None: ...
+    def watch_publishers(self, handler: Callable[[dict[str, Any]], Any]
+                         ) -> list[dict[str, Any]]: ...
 
 
 def validate_params(cls: type[Node], given: dict[str, Any]) -> dict[str, Any]:
@@ -119,6 +135,10 @@ def validate_remaps(cls: type[Node], remaps: dict[str, str]) -> None:
             )
 
 
+class NotAttached(RuntimeError):
+    """A node used its transport before a runner attached it to one."""
+
+
 class Node:
     """Base class of every facewire node (see the module docstring)."""
 
@@ -126,6 +146,7 @@ class Node:
     outputs: ClassVar[dict[str, Output]] = {}
     params: ClassVar[dict[str, Param]] = {}
     delay_s: ClassVar[float] = 0.0  # algorithmic delay this node adds (lookahead, smoothing)
+    drain_on_stop: ClassVar[bool] = False  # deliver what has arrived before on_stop (recorder)
 
     def __init__(
         self,
@@ -133,11 +154,9 @@ class Node:
         namespace: str = "/",
         params: dict[str, Any] | None = None,
         remaps: dict[str, str] | None = None,
-        registry: str | None = None,
-        bus: Any = None,
     ) -> None:
-        """``bus``: an in-process LocalBus for offline graphs (default: a ZeroMQ Bus)."""
         self.name = name or type(self).__name__.lower()
+        self.namespace = namespace
         self.log = logging.getLogger(self.name)
         self.p = SimpleNamespace(**validate_params(type(self), params or {}))
         remaps = remaps or {}
@@ -146,22 +165,20 @@ class Node:
         self._logged_errors: set[str] = set()
         self._timers: list[list[Any]] = []  # [next_due, period, fn]
         self._stopping = False
-        self.bus = (Bus(self.name, registry=registry, namespace=namespace) if bus is None
-                    else bus.scoped(namespace))
-        self._pubs: dict[str, Publisher] = {
-            port: self.bus.publisher(remaps.get(port, port), spec.type)
-            for port, spec in self.outputs.items()
-        }
-        self._subs: dict[str, Subscription] = {}
+        self.input_ports: dict[str, Input] = {}
+        self.output_ports: dict[str, Output] = {}
+        self._topics: dict[str, str] = {}  # port -> resolved topic
+        self._handlers: dict[str, tuple[Callable[..., Any], bool]] = {}  # guarded, watched
+        self._link: Link | None = None
+        self._pubs: dict[str, Any] = {}  # the link's publishers and subscriptions, by port
+        self._subs: dict[str, Any] = {}
+        for port, spec in self.outputs.items():
+            self.add_output(port, spec, remaps.get(port, port))
         for port, spec in self.inputs.items():
             handler = getattr(self, f"on_{port}", None)
             if handler is None:
                 raise TypeError(f"{type(self).__name__} declares input {port!r} but no on_{port}")
-            self._subs[port] = self.bus.subscribe(
-                remaps.get(port, port), spec.type, delivery=spec.delivery, depth=spec.depth,
-                callback=self._guard(port, handler),
-            )
-        self.every(HEARTBEAT_S, self.heartbeat)
+            self.add_input(port, spec, remaps.get(port, port), handler)
 
     # -- for subclasses ------------------------------------------------------------------
     def on_start(self) -> None:
@@ -174,7 +191,12 @@ class Node:
         """Offline runs: the input has ended; publish what is held back (smoothing)."""
 
     def publish(self, port: str, msg: Message) -> None:
-        self._pubs[port].publish(msg)
+        pub = self._pubs.get(port)
+        if pub is None:
+            self._need_link()
+            raise KeyError(f"{self.name} has no output port {port!r} "
+                           f"(ports: {', '.join(sorted(self.output_ports)) or 'none'})")
+        pub.publish(msg)
         self.counters[f"sent.{port}"] += 1
 
     def every(self, period_s: float, fn: Callable[[], Any]) -> list[Any]:
@@ -190,11 +212,90 @@ class Node:
         self._stopping = True
 
     def topic(self, port: str) -> str:
-        if port in self._pubs:
-            return self._pubs[port].topic
-        return self._subs[port].topic
+        return self._topics[port]
 
-    # -- runtime -------------------------------------------------------------------------
+    def add_output(self, port: str, spec: Output, topic: str | None = None) -> str:
+        """A port of this instance (topics known at run time); returns its topic."""
+        self._new_port(port, topic)
+        self.output_ports[port] = spec
+        if self._link is not None:
+            self._pubs[port] = self._link.output(self._topics[port], spec)
+        return self._topics[port]
+
+    def add_input(self, port: str, spec: Input, topic: str | None = None,
+                  handler: Callable[[Message], Any] | None = None, watched: bool = False
+                  ) -> str:
+        """An input port of this instance, handled by ``handler`` (default ``on_<port>``);
+        ``watched``: a topic found through ``watch_publishers``, whose new publishers wait
+        for this subscription. Returns its topic."""
+        handler = handler or getattr(self, f"on_{port}", None)
+        if handler is None:
+            raise TypeError(f"{type(self).__name__}: input {port!r} has no handler")
+        self._new_port(port, topic)
+        self.input_ports[port] = spec
+        self._handlers[port] = (self._guard(port, handler), watched)
+        if self._link is not None:
+            self._open_input(port)
+        return self._topics[port]
+
+    def _new_port(self, port: str, topic: str | None) -> None:
+        if port in self._topics:
+            raise ValueError(f"{self.name} already has a port {port!r}")
+        self._topics[port] = resolve_topic(topic or port, self.namespace)
+
+    def subscriber_count(self, port: str) -> int:
+        """Subscribers connected to an output now (a source may wait for its graph)."""
+        self._need_link().process_events()
+        return self._pubs[port].subscriber_count
+
+    def watch_publishers(self, handler: Callable[[dict[str, Any]], Any]
+                         ) -> list[dict[str, Any]]:
+        """Call ``handler`` for each publisher that appears on any topic; returns those
+        known now (entries with ``topic`` and ``type``)."""
+        return self._need_link().watch_publishers(handler)
+
+    # -- for runners ---------------------------------------------------------------------
+    def attach(self, link: Link) -> None:
+        """Open every port on a runner's transport; ports added later open at once."""
+        if self._link is not None:
+            raise RuntimeError(f"{self.name} is already attached to a transport")
+        self._link = link
+        for port, spec in self.output_ports.items():
+            self._pubs[port] = link.output(self._topics[port], spec)
+        for port in self.input_ports:
+            self._open_input(port)
+
+    def detach(self) -> None:
+        self._link = None
+        self._pubs.clear()
+        self._subs.clear()
+
+    @property
+    def attached(self) -> bool:
+        return self._link is not None
+
+    def port_topics(self) -> tuple[dict[str, str], dict[str, str]]:
+        """(inputs, outputs) as port -> topic, for a status report."""
+        return ({p: self._topics[p] for p in self.input_ports},
+                {p: self._topics[p] for p in self.output_ports})
+
+    def subscriptions(self) -> dict[str, Any]:
+        """The attached inputs' subscriptions by port (their ``drops`` go into a status)."""
+        return dict(self._subs)
+
+    def _open_input(self, port: str) -> None:
+        assert self._link is not None
+        handler, watched = self._handlers[port]
+        self._subs[port] = self._link.input(self._topics[port], self.input_ports[port],
+                                            handler, watched)
+
+    def _need_link(self) -> Link:
+        if self._link is None:
+            raise NotAttached(
+                f"{self.name} is not attached to a transport: run it with a runner "
+                "(facewire.bus.runners, or facewire.testing.run_node in a test)")
+        return self._link
+
     def _guard(self, where: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         """Count calls and busy time; a raising handler is logged once and counted."""
         recv_key, busy_key = f"recv.{where}", f"busy_us.{where}"
@@ -223,34 +324,9 @@ class Node:
         once a heartbeat instead of being copied on every message."""
         return {}
 
-    def status(self, state: str = "running") -> NodeStatus:
-        counters = {**self.counters, **self.extra_counters()}
-        for port, sub in self._subs.items():
-            for cause, n in sub.drops.items():
-                counters[f"drop.{port}.{cause}"] = n
-            if getattr(sub, "resets", 0):
-                counters[f"seq_reset.{port}"] = sub.resets
-        for what, n in getattr(self.bus, "registry_drops", {}).items():
-            counters[f"registry.bad_{what}"] = n
-        if getattr(self.bus, "registrations", 0):
-            counters["registry.registered_again"] = self.bus.registrations
-        return NodeStatus(
-            node=self.name, state=state, pid=os.getpid(), host=hostname(),
-            inputs={p: s.topic for p, s in self._subs.items()},
-            outputs={p: s.topic for p, s in self._pubs.items()},
-            counters=counters, delay_s=float(self.delay_s),
-        )
-
-    def heartbeat(self, state: str = "running") -> None:
-        self.bus.registry.send({"op": "status", "status": encode_bytes(self.status(state))})
-
-    def spin_once(self, timeout_ms: int = 100) -> None:
-        now = time.monotonic()
-        if self._timers:
-            due = min(t[0] for t in self._timers)
-            timeout_ms = max(0, min(timeout_ms, int((due - now) * 1000)))
-        self.bus.spin_once(timeout_ms)
-        self.run_timers()
+    def next_timer_due(self) -> float | None:
+        """Monotonic time of the next timer, None without timers (a runner's poll wait)."""
+        return min((t[0] for t in self._timers), default=None)
 
     def run_timers(self) -> None:
         """Run due timers once (offline graphs drive sources with this)."""
@@ -264,27 +340,3 @@ class Node:
     @property
     def stopping(self) -> bool:
         return self._stopping
-
-    def run(self) -> int:
-        """Run until SIGINT/SIGTERM or stop(); returns the exit code."""
-        previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-        for sig in previous:
-            signal.signal(sig, lambda *_: self.stop())
-        try:
-            try:
-                self.on_start()
-            except Exception as exc:  # a clear message, not a traceback, for setup errors
-                self.log.error("%s cannot start: %s", self.name, exc)
-                return 2
-            self.heartbeat()
-            while not self._stopping:
-                self.spin_once()
-            return 0
-        finally:
-            try:
-                self.on_stop()
-            finally:
-                self.heartbeat("stopped")
-                self.bus.close()
-                for sig, handler in previous.items():
-                    signal.signal(sig, handler)

@@ -88,6 +88,7 @@ def _fail(exc: Exception) -> int:
 def record(args: argparse.Namespace) -> int:
     from facewire.bag.recorder import Recorder
     from facewire.bus.client import RegistryUnreachable
+    from facewire.bus.runners import ProcessRunner
 
     _logging()
     if not args.topics and not args.all:
@@ -96,30 +97,34 @@ def record(args: argparse.Namespace) -> int:
         return _fail(ValueError("give topics or --all, not both"))
     output = args.output or datetime.datetime.now().strftime("facewire_%Y%m%d_%H%M%S.mcap")
     try:
-        recorder = Recorder(output, topics=args.topics or None, registry=args.registry,
-                            compression=args.compression, chunk_size=args.chunk_size,
-                            flush_s=args.flush_interval)
+        recorder = Recorder(name="bag_record", params={
+            "path": output, "topics": tuple(args.topics), "compression": args.compression,
+            "chunk_size": args.chunk_size, "flush_s": args.flush_interval,
+            "duration": args.duration or 0.0})
+        runner = ProcessRunner(recorder, registry=args.registry)  # no file without a graph
     except (RegistryUnreachable, OSError, ValueError) as exc:
         return _fail(exc)
     logging.getLogger("facewire.bag").info(
         "recording %s to %s (Ctrl-C stops)", " ".join(args.topics) or "all topics", output)
-    return recorder.run(args.duration)
+    return runner.run()
 
 
 def play_bag(args: argparse.Namespace) -> int:
     from facewire.bag.player import Player
     from facewire.bag.reader import BagError
     from facewire.bus.client import RegistryUnreachable
+    from facewire.bus.runners import ProcessRunner
 
     _logging()
     try:
-        player = Player(args.file, topics=args.topics, rate=args.rate, loop=args.loop,
-                        start_s=args.start, fast=args.fast,
-                        wait_subscribers=args.wait_subscribers,
-                        wait_timeout_s=args.wait_timeout, registry=args.registry)
+        player = Player(name="bag_play", params={
+            "path": args.file, "topics": tuple(args.topics or ()), "rate": args.rate,
+            "loop": args.loop, "start": args.start, "fast": args.fast,
+            "wait_subscribers": args.wait_subscribers, "wait_timeout": args.wait_timeout})
+        runner = ProcessRunner(player, registry=args.registry)
     except (BagError, RegistryUnreachable, ValueError) as exc:
         return _fail(exc)
-    return player.run()
+    return runner.run()
 
 
 def _stamp(ns: int) -> str:

@@ -43,6 +43,7 @@ def _pairs(items: list[str], what: str) -> dict[str, str]:
 def run_node(args: argparse.Namespace) -> int:
     from facewire.bus.client import RegistryUnreachable
     from facewire.bus.node import ParamError
+    from facewire.bus.runners import ProcessRunner
     from facewire.nodes import UnknownNode, load_node_class
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr)
@@ -66,11 +67,12 @@ def run_node(args: argparse.Namespace) -> int:
         cls = load_node_class(args.type)
         params = {**given, **_pairs(args.param, "param")}
         node = cls(name=args.name or args.type.rsplit(":", 1)[-1].lower(), namespace=args.ns,
-                   params=params, remaps=_pairs(args.remap, "remap"), registry=args.registry)
+                   params=params, remaps=_pairs(args.remap, "remap"))
+        runner = ProcessRunner(node, registry=args.registry)
     except (UnknownNode, ParamError, RegistryUnreachable) as exc:
         print(f"facewire node run: {exc}", file=sys.stderr)
         return 2
-    return node.run()
+    return runner.run()
 
 
 def list_nodes(args: argparse.Namespace) -> int:

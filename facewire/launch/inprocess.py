@@ -55,13 +55,13 @@ def run_in_process(source: InProcessNode, nodes: list[InProcessNode],
 
     The only place the offline graph constructs nodes and runs them."""
     from facewire.bus.local import LocalBus
-    from facewire.offline import run_graph
+    from facewire.bus.runners import run_graph
 
     bus = LocalBus()
     out: list[tuple[str, object]] = []
     for topic in record:
         bus.subscribe(topic, callback=lambda m, t=topic: out.append((t, m)))
-    built = [n.cls(name=n.name, namespace=n.namespace, params=n.params, remaps=n.remaps,
-                   bus=bus) for n in (source, *nodes)]
-    run_graph(built[0], built[1:])
+    built = [n.cls(name=n.name, namespace=n.namespace, params=n.params, remaps=n.remaps)
+             for n in (source, *nodes)]
+    run_graph(built[0], built[1:], bus)
     return out

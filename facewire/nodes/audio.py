@@ -52,10 +52,8 @@ class Audio(Node):
             self._start_mic()
 
     def _wait_subscribers(self, n: int, timeout_s: float = 20.0) -> None:
-        pub = self._pubs["audio"]
         deadline = time.monotonic() + timeout_s
-        while pub.subscriber_count < n and time.monotonic() < deadline:
-            self.bus.process_events()
+        while self.subscriber_count("audio") < n and time.monotonic() < deadline:
             time.sleep(0.02)
 
     def _publish(self, chunks: list[Chunk]) -> None:

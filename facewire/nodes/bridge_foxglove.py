@@ -22,7 +22,8 @@ except ModuleNotFoundError:  # an optional extra: say how to get it
                               "'facewire[foxglove]'") from None
 
 from facewire.bridges.foxglove import FaceMesh, MeshChannel, TopicChannels
-from facewire.bus.node import Node, Param
+from facewire.bus.addresses import resolve_topic
+from facewire.bus.node import Input, Node, Param
 from facewire.messages.base import Message
 from facewire.messages.types import Blendshapes
 
@@ -49,12 +50,12 @@ class FoxgloveBridge(Node):
                                             port=self.p.port, context=self.context)
         self.channels = TopicChannels(self.context)
         self.mesh = self._mesh()
-        self.mesh_topic = self.bus.resolve(self.p.mesh_topic)
+        self.mesh_topic = resolve_topic(self.p.mesh_topic, self.namespace)
         if self.p.topics:
             for topic in self.p.topics:
-                self._follow(self.bus.resolve(str(topic)))
+                self._follow(resolve_topic(str(topic), self.namespace))
         else:
-            for pub in self.bus.watch_publishers(lambda pub: self._follow(pub["topic"])):
+            for pub in self.watch_publishers(lambda pub: self._follow(pub["topic"])):
                 self._follow(pub["topic"])
         if self.mesh is not None:
             self.every(1.0 / self.p.mesh_hz, self.mesh.flush)
@@ -78,11 +79,10 @@ class FoxgloveBridge(Node):
         return mesh
 
     def _follow(self, topic: str) -> None:
-        if topic in self._subs:
+        if topic in self.input_ports:
             return
-        self._subs[topic] = self.bus.subscribe(
-            topic, None, delivery="queue", depth=VIEWER_DEPTH,
-            callback=self._guard(topic, lambda msg, t=topic: self._on_message(t, msg)))
+        self.add_input(topic, Input(Message, delivery="queue", depth=VIEWER_DEPTH), topic,
+                       lambda msg, t=topic: self._on_message(t, msg))
 
     def _on_message(self, topic: str, msg: Message) -> None:
         self.channels.log(topic, msg)

@@ -55,10 +55,9 @@ class TtsNode(Node):
 
     def _wait(self, timeout_s: float = 20.0) -> None:
         deadline = time.monotonic() + timeout_s
-        pubs = ((self._pubs["audio"], self.p.wait_audio), (self._pubs["phones"], self.p.wait_phones))
-        while (any(pub.subscriber_count < n for pub, n in pubs)
+        wanted = (("audio", self.p.wait_audio), ("phones", self.p.wait_phones))
+        while (any(self.subscriber_count(port) < n for port, n in wanted)
                and time.monotonic() < deadline):
-            self.bus.process_events()
             time.sleep(0.02)
 
     def on_text(self, msg: Text) -> None:
