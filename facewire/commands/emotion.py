@@ -82,7 +82,7 @@ def list_emotions(args: argparse.Namespace) -> int:
 
 def eval_emotion(args: argparse.Namespace) -> int:
     from facewire.emotion.runtime import FusionModelError
-    from facewire.train.eval_emotion import format_rows, run_eval
+    from facewire.train.emotion.evaluate import format_rows, run_eval
 
     try:
         rows = run_eval(args.data, args.model, args.max_clips,
@@ -96,7 +96,7 @@ def eval_emotion(args: argparse.Namespace) -> int:
 
 def register_train(tsub: argparse._SubParsersAction) -> None:
     """``facewire train emotion`` (registered by the train command)."""
-    from facewire.train.train_emotion import EmotionTrainConfig
+    from facewire.train.emotion.train import EmotionTrainConfig
 
     d = EmotionTrainConfig()
     t = tsub.add_parser("emotion", help="the speech/expression fusion module (seed 004)")
@@ -125,7 +125,7 @@ def register_train(tsub: argparse._SubParsersAction) -> None:
 
 def train_emotion(args: argparse.Namespace) -> int:
     from facewire.commands.train_flags import config_from_flags
-    from facewire.train.train_emotion import EmotionTrainConfig, train
+    from facewire.train.emotion.train import EmotionTrainConfig, train
 
     cfg = config_from_flags(EmotionTrainConfig, args)
     try:

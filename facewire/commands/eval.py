@@ -82,7 +82,7 @@ def _train_voices(model: str) -> set[str]:
     p = Path(model)
     try:
         if p.suffix == ".pt":
-            from facewire.train.train_blendshapes import load_checkpoint
+            from facewire.train.blendshapes.train import load_checkpoint
 
             split = load_checkpoint(p).get("split") or {}
         else:
@@ -97,8 +97,7 @@ def _train_voices(model: str) -> set[str]:
 def _eval(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from facewire.train.dataset import DatasetError, load_sources
-    from facewire.train.evaluate import (
+    from facewire.train.blendshapes.evaluate import (
         COLUMNS,
         GROUP_COLUMNS,
         REPO,
@@ -115,6 +114,7 @@ def _eval(args: argparse.Namespace) -> int:
         plot_clip,
         replay,
     )
+    from facewire.train.data.dataset import DatasetError, load_sources
 
     try:
         check_spread_pairs(args.xspk_pairs, args.xspk_from)
@@ -123,7 +123,7 @@ def _eval(args: argparse.Namespace) -> int:
         if args.lead_in < 0:
             raise ValueError(f"--lead-in {args.lead_in:g}: seconds of noise, 0 or more")
         if args.lead_in > 0:
-            from facewire.train.evaluate import with_lead_in
+            from facewire.train.blendshapes.evaluate import with_lead_in
 
             models = [(m, f"{n} [lead-in {args.lead_in:g} s]", with_lead_in(f, args.lead_in))
                       for m, n, f in models]
@@ -131,7 +131,7 @@ def _eval(args: argparse.Namespace) -> int:
         if args.live:
             _check_live(args)
         if args.baseline and not args.live:
-            from facewire.train.evaluate import pocketsphinx_teacher
+            from facewire.train.blendshapes.evaluate import pocketsphinx_teacher
 
             models.insert(0, ("pocketsphinx", *pocketsphinx_teacher()))
     except (DatasetError, FileNotFoundError, RuntimeError, ValueError) as exc:
@@ -149,7 +149,7 @@ def _eval(args: argparse.Namespace) -> int:
         utts = utts[: args.max_clips]
     aperture = default_aperture(args.rig)
     lmd = default_landmarks(args.rig)
-    from facewire.train.loaders import data_root
+    from facewire.train.data.loaders import data_root
 
     root = data_root()
     fsdd = args.fsdd or str(root / "fsdd" if root else REPO.parent / "shared" / "data" / "fsdd")
@@ -164,7 +164,7 @@ def _eval(args: argparse.Namespace) -> int:
         r: dict[str, float] = {}
         keep: dict[str, object] = {}
         if args.live:
-            from facewire.train.live_graph import LiveGraph, LiveGraphError
+            from facewire.train.blendshapes.live_graph import LiveGraph, LiveGraphError
 
             graph = LiveGraph(Path(args.live_dir) / _slug(name + "_".join(args.live_arg)),
                               args.live, model=path, launch_args=args.live_arg)
@@ -191,7 +191,7 @@ def _eval(args: argparse.Namespace) -> int:
             r.update(evaluate_clips(predict, utts, aperture, lambda xs, n=name: tqdm(
                 xs, desc=n, unit="clip", leave=False), keep, landmarks=lmd))
         if takes and aperture is not None:
-            from facewire.train.real_voice import facegood_scores
+            from facewire.train.blendshapes.real_voice import facegood_scores
 
             r.update(facegood_scores(predict, takes, aperture))
         if do_fsdd:
@@ -256,8 +256,8 @@ def _eval_words(args: argparse.Namespace, models: list[tuple[str, str, Any]]) ->
     from tqdm import tqdm
 
     from facewire.phones.fusion import load_fusion
-    from facewire.train.eval_words import COLUMNS, words_table
-    from facewire.train.evaluate import default_aperture, format_table
+    from facewire.train.blendshapes.eval_words import COLUMNS, words_table
+    from facewire.train.blendshapes.evaluate import default_aperture, format_table
 
     aperture = default_aperture(args.rig)
     if aperture is None:
@@ -282,7 +282,7 @@ def _eval_words(args: argparse.Namespace, models: list[tuple[str, str, Any]]) ->
     return 0
 def _facegood_takes(args: argparse.Namespace) -> list:
     """The FACEGOOD captures for --real, or a one-line error naming the folder."""
-    from facewire.train.loaders import DataError, data_root, load_facegood
+    from facewire.train.data.loaders import DataError, data_root, load_facegood
 
     root = data_root()
     folder = Path(args.facegood) if args.facegood else (root / "facegood" if root else None)
@@ -322,8 +322,8 @@ def _check_live(args: argparse.Namespace) -> None:
 
 def _name_speakers(graph: Any, utts: list, takes: list, fsdd: str | None) -> None:
     """Tell the live graph who says each clip, so that it plays one voice at a time."""
-    from facewire.train.evaluate import fsdd_clips
-    from facewire.train.loaders import load_audio
+    from facewire.train.blendshapes.evaluate import fsdd_clips
+    from facewire.train.data.loaders import load_audio
 
     for u in utts:
         graph.speaker(u.audio, u.voice)
@@ -342,13 +342,17 @@ def _slug(name: str) -> str:
 def _score_basic(predict: Any, utts: list, takes: list, fsdd: str | None, aperture: Any,
                  lmd: Any, keep: dict) -> dict[str, float]:
     """The figures --live reports: clips, FACEGOOD, FSDD (no warm-up or spread)."""
-    from facewire.train.evaluate import cross_speaker_ratio, evaluate_clips, fsdd_phonetic
+    from facewire.train.blendshapes.evaluate import (
+        cross_speaker_ratio,
+        evaluate_clips,
+        fsdd_phonetic,
+    )
 
     r: dict[str, float] = {}
     if utts:
         r.update(evaluate_clips(predict, utts, aperture, keep=keep, landmarks=lmd))
     if takes and aperture is not None:
-        from facewire.train.real_voice import facegood_scores
+        from facewire.train.blendshapes.real_voice import facegood_scores
 
         r.update(facegood_scores(predict, takes, aperture))
     if fsdd:

@@ -6,7 +6,7 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from facewire.train.evaluate_mesh import add_arguments, run
+    from facewire.train.mesh.evaluate import add_arguments, run
 
     p = sub.add_parser("eval-mesh", help="evaluate landmarks (S2L) and densify (S2D) models: "
                        "lip, dense and angle errors in mm on held-out identities and voices")

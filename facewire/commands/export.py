@@ -23,13 +23,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _export(args: argparse.Namespace) -> int:
     from facewire.models.card import CardError
-    from facewire.train.export import export
-    from facewire.train.export_mesh import checkpoint_kind
-    from facewire.train.train_blendshapes import CheckpointError
+    from facewire.train.blendshapes.export import export
+    from facewire.train.blendshapes.train import CheckpointError
+    from facewire.train.mesh.export import checkpoint_kind
 
     kind = checkpoint_kind(args.checkpoint)
     if kind is not None:  # S2L / S2D (landmarks, densify)
-        from facewire.train.export_mesh import export  # noqa: F811
+        from facewire.train.mesh.export import export  # noqa: F811
 
         if args.speaker_norm_prior is not None:
             print(f"facewire export: {args.checkpoint}: a {kind} checkpoint has no speaker "

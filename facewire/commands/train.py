@@ -92,12 +92,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def blendshape_config(args: argparse.Namespace) -> Any:
-    from facewire.train.train_blendshapes import TrainConfig
+    from facewire.train.blendshapes.train import TrainConfig
 
     return config_from_flags(TrainConfig, args, seal=not args.no_seal, crop_s=args.crop)
 
 
 def _blendshapes(args: argparse.Namespace) -> int:
-    from facewire.train.train_blendshapes import train
+    from facewire.train.blendshapes.train import train
 
     return run_training("blendshapes", train, blendshape_config(args), args)

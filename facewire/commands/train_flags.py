@@ -60,7 +60,7 @@ def recorded_argv(args: argparse.Namespace, model: str) -> list[str]:
 def run_training(model: str, train: Callable[..., dict[str, Any]], cfg: Any,
                  args: argparse.Namespace) -> int:
     """Train; print the outcome, or the error (data, checkpoint, settings) and exit code 2."""
-    from facewire.train.dataset import DatasetError
+    from facewire.train.data.dataset import DatasetError
     from facewire.train.runs import CheckpointError
 
     try:

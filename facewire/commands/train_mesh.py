@@ -62,13 +62,13 @@ def register_densify(tsub: argparse._SubParsersAction) -> None:
 
 
 def landmark_config(args: argparse.Namespace) -> Any:
-    from facewire.train.train_s2l import S2LConfig
+    from facewire.train.mesh.landmarks import S2LConfig
 
     return config_from_flags(S2LConfig, args, crop_s=args.crop)
 
 
 def densify_config(args: argparse.Namespace) -> Any:
-    from facewire.train.train_s2d import S2DConfig
+    from facewire.train.mesh.densify import S2DConfig
 
     return config_from_flags(S2DConfig, args, noise_mm=args.noise,
                              channels=tuple(int(c) for c in args.channels.split(",")),
@@ -76,12 +76,12 @@ def densify_config(args: argparse.Namespace) -> Any:
 
 
 def _landmarks(args: argparse.Namespace) -> int:
-    from facewire.train.train_s2l import train
+    from facewire.train.mesh.landmarks import train
 
     return run_training("landmarks", train, landmark_config(args), args)
 
 
 def _densify(args: argparse.Namespace) -> int:
-    from facewire.train.train_s2d import train
+    from facewire.train.mesh.densify import train
 
     return run_training("densify", train, densify_config(args), args)

@@ -25,9 +25,9 @@ from facewire.models.card import CARD_FORMAT, CARD_VERSION, read_card, sha256, w
 from facewire.models.framerate import interpolation_delay
 from facewire.models.speaker_norm import with_prior_weight
 from facewire.rig.arkit import ARKIT_52
-from facewire.train.dataset import FeatureSpec
+from facewire.train.blendshapes.train import load_checkpoint, net_from_checkpoint
+from facewire.train.data.dataset import FeatureSpec
 from facewire.train.onnx_stream import CHUNKS, OPSET, export_stream_onnx, onnx_max_diff
-from facewire.train.train_blendshapes import load_checkpoint, net_from_checkpoint
 
 
 def _probe_input(net: BlendshapeNet, n: int, seed: int = 0) -> torch.Tensor:

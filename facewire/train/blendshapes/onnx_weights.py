@@ -89,8 +89,8 @@ def checkpoint_from_card(card_path: str | Path) -> dict[str, Any]:
 
     Raises CheckpointError naming the file if the graph's weights cannot be matched to the
     network, or if the recovered network does not reproduce the graph within TOLERANCE."""
-    from facewire.train.export import _probe_input
-    from facewire.train.train_blendshapes import CKPT_FORMAT
+    from facewire.train.blendshapes.export import _probe_input
+    from facewire.train.blendshapes.train import CKPT_FORMAT
 
     card_path = Path(card_path)
     try:

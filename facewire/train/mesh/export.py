@@ -24,9 +24,9 @@ from facewire.models.card import CARD_FORMAT, CARD_VERSION, sha256, write_card
 from facewire.models.framerate import interpolation_delay
 from facewire.models.s2d import S2DNet
 from facewire.models.s2l import N_POINTS, S2LNet
-from facewire.train.dataset import FeatureSpec
+from facewire.train.blendshapes.train import CheckpointError
+from facewire.train.data.dataset import FeatureSpec
 from facewire.train.onnx_stream import CHUNKS, OPSET, export_stream_onnx, onnx_max_diff
-from facewire.train.train_blendshapes import CheckpointError
 
 POINT_NAMES = [f"p{i}.{c}" for i in range(N_POINTS) for c in "xyz"]
 MESH_FORMATS = ("facewire-s2l-checkpoint", "facewire-s2d-checkpoint")
@@ -116,7 +116,8 @@ def _card_common(ck: dict[str, Any], onnx_path: Path, net: torch.nn.Module, arch
 def export(checkpoint: str | Path, out_dir: str | Path, name: str | None = None,
            fps: float = 60.0, tol: float = 1e-4, argv: list[str] | None = None) -> Path:
     """Export an S2L or S2D checkpoint; returns the card path (``<out>/<name>.json``)."""
-    from facewire.train import train_s2d, train_s2l
+    from facewire.train.mesh import densify as train_s2d
+    from facewire.train.mesh import landmarks as train_s2l
 
     kind = checkpoint_kind(checkpoint)
     if kind is None:

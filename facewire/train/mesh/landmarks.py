@@ -2,12 +2,12 @@
 displacements on random identities of the ICT rig.
 
 Targets: the corpus's teacher curves posed on a training identity (see
-:mod:`facewire.train.landmark_data`); every training crop draws a fresh identity, because
+:mod:`facewire.train.mesh.data`); every training crop draws a fresh identity, because
 audio says nothing about whose face will move, so the network should learn the motion all
 heads share. Validation holds out whole voices (``split_by_voice``) and uses the same fixed
 identities every epoch. Loss: seed 001's eq. 2 with its weights (rec 0.1, mouth 1, cosine
 1e-4, velocity 10) on displacements in metres. Checkpoints, early stopping, resume and the
-time budget work as in :mod:`facewire.train.train_blendshapes`.
+time budget work as in :mod:`facewire.train.blendshapes.train`.
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ from tqdm import tqdm
 from facewire.models.s2l import ARCHS, S2LNet, as_points, build
 from facewire.rig.arkit import ARKIT_52
 from facewire.rig.rig import Rig, default_rig_path
-from facewire.train.batches import collate
-from facewire.train.dataset import (
+from facewire.train.blendshapes.train import feature_spec_for, feature_stats
+from facewire.train.data.batches import collate
+from facewire.train.data.dataset import (
     Example,
     corpus_summary,
     load_sources,
@@ -33,16 +34,15 @@ from facewire.train.dataset import (
     split_by_voice,
 )
 from facewire.train.epochs import EpochBook
-from facewire.train.landmark_data import (
+from facewire.train.mesh.data import (
     JAW_MOUTH,
     TRAIN_IDENTITY_SEED,
     IdentitySet,
     identity_coefficients,
     split_identities,
 )
-from facewire.train.losses_landmarks import S2LWeights, s2l_loss
+from facewire.train.mesh.losses import S2LWeights, s2l_loss
 from facewire.train.runs import AudioRunSettings, read_checkpoint, start_run
-from facewire.train.train_blendshapes import feature_spec_for, feature_stats
 
 CKPT_FORMAT = "facewire-s2l-checkpoint"
 VAL_IDENTITY_SEED = 3000

@@ -25,8 +25,17 @@ from facewire.models.framerate import resample
 from facewire.models.speaker_norm import check_prior_weight, with_prior_weight
 from facewire.phones.arpabet import ARPABET
 from facewire.rig.arkit import ARKIT_52, ARKIT_INDEX, LOWER_FACE
-from facewire.train.batches import bandlimit, collate
-from facewire.train.dataset import (
+from facewire.train.blendshapes.losses import (
+    ApertureLoss,
+    closure_loss,
+    consistency_loss,
+    loss_fn,
+    phone_loss,
+    seal_loss,
+    voice_adversary_loss,
+)
+from facewire.train.data.batches import bandlimit, collate
+from facewire.train.data.dataset import (
     Example,
     FeatureSpec,
     Utterance,
@@ -37,15 +46,6 @@ from facewire.train.dataset import (
     split_by_voice,
 )
 from facewire.train.epochs import EpochBook
-from facewire.train.losses import (
-    ApertureLoss,
-    closure_loss,
-    consistency_loss,
-    loss_fn,
-    phone_loss,
-    seal_loss,
-    voice_adversary_loss,
-)
 from facewire.train.runs import (  # noqa: F401  (CheckpointError: re-exported)
     AudioRunSettings,
     CheckpointError,
@@ -205,7 +205,7 @@ def load_init(path: str | Path) -> dict[str, Any]:
     """What ``--init-from`` names: a checkpoint (or run folder), or an exported model's card
     (``.json``), whose weights are read back from its ONNX graph."""
     if Path(path).suffix == ".json":
-        from facewire.train.onnx_weights import checkpoint_from_card
+        from facewire.train.blendshapes.onnx_weights import checkpoint_from_card
 
         return checkpoint_from_card(path)
     return load_checkpoint(path)
@@ -228,13 +228,13 @@ def init_weights(net: BlendshapeNet, ck: dict[str, Any]) -> None:
     lookahead may differ (it shifts the targets, not the weights); the architecture, the
     features' size and the output curves may not. A cnn_gru run with a larger ``--hidden``
     starts from the checkpoint's network widened without changing its outputs
-    (facewire.train.widen)."""
+    (facewire.train.blendshapes.widen)."""
     if ck["arch"] != net.arch:
         raise CheckpointError(f"{ck.get('path')}: --init-from holds a {ck['arch']} network, "
                               f"this run trains {net.arch}")
     hidden = getattr(net, "hidden", None)
     if net.arch == "cnn_gru" and hidden and ck["net_config"].get("hidden", hidden) < hidden:
-        from facewire.train.widen import widen_checkpoint
+        from facewire.train.blendshapes.widen import widen_checkpoint
 
         ck = widen_checkpoint(ck, hidden)
     own = net.state_dict()

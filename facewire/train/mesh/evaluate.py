@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from facewire.train.metrics_mesh import PAPER_TABLE1, all_metrics
+from facewire.train.mesh.metrics import PAPER_TABLE1, all_metrics
 
 LIP_RADIUS_MM = 8.0
 LIPS68 = np.arange(48, 68)
@@ -50,8 +50,8 @@ def evaluate(landmark_model: str | Path, dense_model: str | Path, data: Sequence
     from facewire.models.logmel import logmel
     from facewire.models.mesh_runtime import DensePredictor, LandmarkPredictor
     from facewire.rig.rig import Rig, default_rig_path
-    from facewire.train.dataset import load_sources
-    from facewire.train.landmark_data import (
+    from facewire.train.data.dataset import load_sources
+    from facewire.train.mesh.data import (
         DenseFrames,
         IdentitySet,
         landmark_targets,
@@ -141,7 +141,7 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from facewire.models.mesh_runtime import default_dense_model, default_landmark_model
     from facewire.models.runtime import ModelError
-    from facewire.train.dataset import DatasetError
+    from facewire.train.data.dataset import DatasetError
 
     try:
         res = evaluate(args.landmarks or default_landmark_model(),

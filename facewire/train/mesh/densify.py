@@ -3,7 +3,7 @@ displacements of the rig's face region, across many identities.
 
 Each batch draws frames of teacher curves from the training voices' clips and a training
 identity per frame, poses both the 68 landmarks and the dense region with that identity's
-transferred expression shapes (:mod:`facewire.train.landmark_data`) and fits seed 001's
+transferred expression shapes (:mod:`facewire.train.mesh.data`) and fits seed 001's
 eq. 7 (rec 0.1, cosine 1e-4, weighted 1; metres; vertex weights ``1 / distance to the
 nearest landmark`` on the generic neutral, floored at 1 mm). Validation uses *other*
 identities (their own seed stream) on the held-out voices' frames, so early stopping
@@ -30,9 +30,9 @@ from facewire.models.s2d import (
     build,
     tables_from_pyramid,
 )
-from facewire.train.dataset import corpus_summary, load_sources, split_by_voice
+from facewire.train.data.dataset import corpus_summary, load_sources, split_by_voice
 from facewire.train.epochs import EpochBook
-from facewire.train.landmark_data import (
+from facewire.train.mesh.data import (
     TRAIN_IDENTITY_SEED,
     DenseFrames,
     IdentitySet,
@@ -41,9 +41,9 @@ from facewire.train.landmark_data import (
     split_identities,
     vertex_weights,
 )
-from facewire.train.losses_landmarks import S2DWeights, s2d_loss
+from facewire.train.mesh.landmarks import load_rig
+from facewire.train.mesh.losses import S2DWeights, s2d_loss
 from facewire.train.runs import RunSettings, read_checkpoint, start_run
-from facewire.train.train_s2l import load_rig
 
 CKPT_FORMAT = "facewire-s2d-checkpoint"
 VAL_IDENTITY_SEED = 3000
