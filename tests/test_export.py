@@ -170,7 +170,7 @@ def test_commands_train_export_eval(tmp_path: Path, capsys: pytest.CaptureFixtur
     (model_groups,) = groups.values()  # one model
     ((voice, row),) = model_groups.items()  # one held-out voice, both its clips
     assert row["clips"] == 2 and voice in out and ", by voice:" in out
-    from facewire.train.blendshapes.evaluate import default_aperture
+    from facewire.train.metrics import default_aperture
 
     assert "teacher (target)" in out
     if default_aperture() is not None:  # lip metrics need the ICT rig from ../shared

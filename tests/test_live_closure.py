@@ -19,8 +19,8 @@ import soundfile as sf
 
 from facewire.launch.model import load
 from facewire.offline import animate_file
-from facewire.train.blendshapes.evaluate import default_aperture, evaluate_clips
-from facewire.train.metrics import bilabial_closure_rate
+from facewire.train.blendshapes.evaluate import evaluate_clips
+from facewire.train.metrics import bilabial_closure_rate, default_aperture
 
 TEXT = ("Bob, pass me the map, please. Maybe Pam bought a bumpy blue lamp, "
         "and my pup grabbed the purple ball.")

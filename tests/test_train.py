@@ -183,7 +183,7 @@ def test_l2_and_smoothness_known_answers() -> None:
 
 
 def test_evaluate_clips_scores_the_teacher_perfectly(corpus: Path) -> None:
-    from facewire.train.blendshapes.evaluate import default_aperture
+    from facewire.train.metrics import default_aperture
 
     utts = load_source(str(corpus))
     by_audio = {id(u.audio): u.curves for u in utts}
@@ -275,8 +275,8 @@ def test_checkpoint_records_data_and_split(corpus: Path, tmp_path: Path) -> None
 
 def test_aperture_loss_known_answer() -> None:
     from facewire.rig.arkit import ARKIT_INDEX, LOWER_FACE
-    from facewire.train.blendshapes.evaluate import default_aperture
     from facewire.train.blendshapes.losses import ApertureLoss
+    from facewire.train.metrics import default_aperture
 
     ap = default_aperture()
     if ap is None:

@@ -104,8 +104,6 @@ def _eval(args: argparse.Namespace) -> int:
         check_spread_pairs,
         cross_speaker_ratio,
         cross_speaker_spread,
-        default_aperture,
-        default_landmarks,
         evaluate_clips,
         evaluate_groups,
         format_table,
@@ -115,6 +113,7 @@ def _eval(args: argparse.Namespace) -> int:
         replay,
     )
     from facewire.train.data.dataset import DatasetError, load_sources
+    from facewire.train.metrics import default_aperture, default_landmarks
 
     try:
         check_spread_pairs(args.xspk_pairs, args.xspk_from)
@@ -257,7 +256,8 @@ def _eval_words(args: argparse.Namespace, models: list[tuple[str, str, Any]]) ->
 
     from facewire.phones.fusion import load_fusion
     from facewire.train.blendshapes.eval_words import COLUMNS, words_table
-    from facewire.train.blendshapes.evaluate import default_aperture, format_table
+    from facewire.train.blendshapes.evaluate import format_table
+    from facewire.train.metrics import default_aperture
 
     aperture = default_aperture(args.rig)
     if aperture is None:

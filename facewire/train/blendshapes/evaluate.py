@@ -89,7 +89,7 @@ def model_predictor(path: str | Path, fps: float = 60.0) -> tuple[str, Predict]:
     torch checkpoint (.pt)."""
     p = Path(path)
     if p.suffix == ".pt":
-        from facewire.train.blendshapes.train import (
+        from facewire.train.blendshapes.checkpoint import (
             load_checkpoint,
             net_from_checkpoint,
             predict_curves,
@@ -460,17 +460,3 @@ def plot_clip(path: str | Path, u: Utterance, preds: dict[str, np.ndarray]) -> P
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
-
-
-def default_landmarks(rig: str | Path | None = None) -> LandmarkDistance | None:
-    from facewire.rig.rig import default_rig_path
-
-    p = Path(rig) if rig else default_rig_path()
-    return LandmarkDistance.from_rig(p) if p.exists() else None
-
-
-def default_aperture(rig: str | Path | None = None) -> LipAperture | None:
-    from facewire.rig.rig import default_rig_path
-
-    p = Path(rig) if rig else default_rig_path()
-    return LipAperture.from_rig(p) if p.exists() else None

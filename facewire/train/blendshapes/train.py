@@ -21,10 +21,15 @@ import torch
 from tqdm import tqdm
 
 from facewire.models.blendshape_nets import ARCHS, BlendshapeNet, build
-from facewire.models.framerate import resample
 from facewire.models.speaker_norm import check_prior_weight, with_prior_weight
 from facewire.phones.arpabet import ARPABET
 from facewire.rig.arkit import ARKIT_52, ARKIT_INDEX, LOWER_FACE
+from facewire.train.blendshapes.checkpoint import (  # noqa: F401  (re-exported)
+    CKPT_FORMAT,
+    load_checkpoint,
+    net_from_checkpoint,
+    predict_curves,
+)
 from facewire.train.blendshapes.losses import (
     ApertureLoss,
     closure_loss,
@@ -45,6 +50,7 @@ from facewire.train.data.dataset import (
     make_examples,
     split_by_voice,
 )
+from facewire.train.data.features import feature_spec_for, feature_stats
 from facewire.train.epochs import EpochBook
 from facewire.train.runs import (  # noqa: F401  (CheckpointError: re-exported)
     AudioRunSettings,
@@ -54,7 +60,6 @@ from facewire.train.runs import (  # noqa: F401  (CheckpointError: re-exported)
     start_run,
 )
 
-CKPT_FORMAT = "facewire-blendshape-checkpoint"
 SIGMA_FLOOR = 0.05
 
 
@@ -103,20 +108,6 @@ def speaker_normalised(spec: FeatureSpec, utts: Sequence[Utterance], max_clips: 
     return replace(spec, speaker_norm=speech_statistics([fn(u.audio) for u in clips]).to_dict())
 
 
-def feature_spec_for(cfg: TrainConfig) -> tuple[FeatureSpec, Any]:
-    """The feature spec and extractor a config asks for."""
-    if cfg.features == "logmel":
-        return FeatureSpec.for_logmel(), None
-    if cfg.features in ("wav2vec", "wav2vec2"):
-        if not cfg.wav2vec:
-            raise ValueError("--features wav2vec2 needs --wav2vec DIR (a local model folder)")
-        from facewire.models.wav2vec import Wav2VecFeatures
-
-        w = Wav2VecFeatures(cfg.wav2vec, layer=cfg.wav2vec_layer)
-        return FeatureSpec("wav2vec2", w.rate, w.dim, w.t0, 0.0, None, w.spec_dict()), w
-    raise ValueError(f"unknown features {cfg.features!r} (logmel or wav2vec2)")
-
-
 def output_curves(which: str) -> tuple[str, ...]:
     if which == "lower":
         return LOWER_FACE
@@ -158,11 +149,6 @@ def curve_sigma(examples: Sequence[Example]) -> np.ndarray:
     return np.maximum(np.sqrt(var), SIGMA_FLOOR).astype(np.float32)
 
 
-def feature_stats(examples: Sequence[Example]) -> tuple[np.ndarray, np.ndarray]:
-    allf = np.concatenate([e.feats for e in examples])
-    return allf.mean(0), allf.std(0) + 1e-3
-
-
 def _subset(net: BlendshapeNet) -> torch.Tensor:
     return torch.tensor([ARKIT_INDEX[n] for n in net.outputs])
 
@@ -186,21 +172,6 @@ def evaluate_loss(net: BlendshapeNet, examples: Sequence[Example], sigma: torch.
     return {k: v / max(weight, 1.0) for k, v in tot.items()}
 
 
-def predict_curves(net: BlendshapeNet, feats: np.ndarray, spec: FeatureSpec,
-                   fps: float = 60.0) -> np.ndarray:
-    """Torch inference of one utterance -> ARKit-52 at ``fps`` (the runtime's frames)."""
-    net.eval()
-    dev = next(net.parameters()).device
-    with torch.no_grad():
-        y = net(torch.from_numpy(np.asarray(feats, np.float32))[None].to(dev))[0].cpu().numpy()
-    return resample(y[net.lookahead:], spec.rate, fps, spec.t0)
-
-
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Read a blendshape checkpoint; CheckpointError names the file and what to do."""
-    return read_checkpoint(path, CKPT_FORMAT, "blendshape", "train blendshapes")
-
-
 def load_init(path: str | Path) -> dict[str, Any]:
     """What ``--init-from`` names: a checkpoint (or run folder), or an exported model's card
     (``.json``), whose weights are read back from its ONNX graph."""
@@ -209,15 +180,6 @@ def load_init(path: str | Path) -> dict[str, Any]:
 
         return checkpoint_from_card(path)
     return load_checkpoint(path)
-
-
-def net_from_checkpoint(ck: dict[str, Any]) -> BlendshapeNet:
-    net = build(ck["arch"], **ck["net_config"])
-    try:
-        net.load_state_dict(ck["state_dict"])
-    except RuntimeError as exc:
-        raise CheckpointError(f"{ck.get('path')}: weights do not fit {ck['arch']}: {exc}") from exc
-    return net.eval()
 
 
 def init_weights(net: BlendshapeNet, ck: dict[str, Any]) -> None:

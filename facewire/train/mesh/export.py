@@ -24,9 +24,9 @@ from facewire.models.card import CARD_FORMAT, CARD_VERSION, sha256, write_card
 from facewire.models.framerate import interpolation_delay
 from facewire.models.s2d import S2DNet
 from facewire.models.s2l import N_POINTS, S2LNet
-from facewire.train.blendshapes.train import CheckpointError
 from facewire.train.data.dataset import FeatureSpec
 from facewire.train.onnx_stream import CHUNKS, OPSET, export_stream_onnx, onnx_max_diff
+from facewire.train.runs import CheckpointError
 
 POINT_NAMES = [f"p{i}.{c}" for i in range(N_POINTS) for c in "xyz"]
 MESH_FORMATS = ("facewire-s2l-checkpoint", "facewire-s2d-checkpoint")

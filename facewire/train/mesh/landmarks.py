@@ -24,7 +24,6 @@ from tqdm import tqdm
 from facewire.models.s2l import ARCHS, S2LNet, as_points, build
 from facewire.rig.arkit import ARKIT_52
 from facewire.rig.rig import Rig, default_rig_path
-from facewire.train.blendshapes.train import feature_spec_for, feature_stats
 from facewire.train.data.batches import collate
 from facewire.train.data.dataset import (
     Example,
@@ -33,6 +32,7 @@ from facewire.train.data.dataset import (
     make_examples,
     split_by_voice,
 )
+from facewire.train.data.features import feature_spec_for, feature_stats
 from facewire.train.epochs import EpochBook
 from facewire.train.mesh.data import (
     JAW_MOUTH,
