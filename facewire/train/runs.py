@@ -48,27 +48,33 @@ def read_checkpoint(path: str | Path, fmt: str, what: str, train_cmd: str) -> di
 
 @dataclass
 class RunSettings:
-    """The run-control fields every training config shares (recorded in its checkpoint)."""
+    """The run-control fields every training config shares (recorded in its checkpoint).
+    The ``help`` metadata is the flag's help: ``facewire train`` makes its flags from these
+    fields (facewire/commands/config_flags.py)."""
 
-    lr: float = 1e-3
-    epochs: int = 40
-    patience: int = 6  # early stopping, in epochs
-    max_minutes: float | None = None  # wall-clock budget; stops after the epoch that passes it
-    held_out: float = 0.2  # share of voices for validation
+    lr: float = field(default=1e-3, metadata={"help": "Adam learning rate"})
+    epochs: int = field(default=40, metadata={"help": "most epochs to run"})
+    patience: int = field(default=6, metadata={"help": "early-stopping patience (epochs)"})
+    max_minutes: float | None = field(default=None, metadata={
+        "help": "wall-clock budget per invocation (minutes); stops after the epoch that "
+                "passes it"})
+    held_out: float = field(default=0.2, metadata={"help": "share of voices for validation"})
     seed: int = 0
-    device: str = "auto"
-    threads: int = 1
-    resume: bool = False
+    device: str = field(default="auto", metadata={"choices": ("auto", "cpu", "cuda")})
+    threads: int = field(default=1, metadata={"help": "torch CPU threads"})
+    resume: bool = field(default=False, metadata={"help": "continue from OUT/last.pt"})
     quiet: bool = False
 
 
 @dataclass
 class AudioRunSettings(RunSettings):
-    """Run control plus the audio corpora and their features (blendshapes, S2L)."""
+    """Run control plus the audio corpora and their features (blendshapes, landmarks)."""
 
-    data: list[str] = field(default_factory=list)
-    features: str = "logmel"  # logmel | wav2vec2
-    wav2vec: str | None = None  # local model folder for features == wav2vec2
+    data: list[str] = field(default_factory=list, metadata={
+        "required": True, "help": "corpus folder (facewire data synth); repeatable"})
+    features: str = field(default="logmel", metadata={"choices": ("logmel", "wav2vec2")})
+    wav2vec: str | None = field(default=None, metadata={
+        "metavar": "DIR", "help": "local wav2vec 2.0 folder (implies --features wav2vec2)"})
     wav2vec_layer: int = -1
 
     def __post_init__(self) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -65,35 +65,81 @@ SIGMA_FLOOR = 0.05
 
 @dataclass
 class TrainConfig(AudioRunSettings):
-    """Everything a run depends on (recorded in the checkpoint and the model card)."""
+    """Everything a run depends on (recorded in the checkpoint and the model card); the
+    ``help`` metadata is the flag's help in ``facewire train blendshapes``."""
 
-    arch: str = "cnn_gru"
-    out: str = "runs/blendshapes"
-    lookahead: int = 2  # feature frames of future audio the face may use (streaming archs)
-    curves: str = "lower"  # lower | all: which ARKit curves the network predicts
-    loss: str = "vnl2"  # mse | vnl2
-    l1: float = 0.1  # sparsity weight of vnl2 (seed 002's lambda)
-    aperture: float = 0.0  # weight of the lip-aperture L1 loss (mm / 10) on the ICT rig
-    rig: str | None = None  # rig npz for the aperture loss (default: shared ICT facekit)
-    seal: bool = True  # mouthClose = sigmoid(.) * jawOpen (see blendshape_nets)
-    bandlimit: float = 0.0  # share of training clips low-passed to 4 kHz (8 kHz microphones)
-    gain_db: float = 0.0  # random level change per training crop, +- dB
-    eq_db: float = 0.0  # random spectral envelope per training crop (tilt + ripple), +- dB
-    warp: float = 0.0  # random mel-axis warp per crop, factor in [1 - warp, 1 + warp]
-    speaker_norm: bool = False  # online speaker normalisation of log-mel (models/speaker_norm)
-    speaker_norm_prior: float | None = None  # its prior weight n0 in frames (None: keep/default)
-    seal_bce: float = 0.0  # weight of the lip-seal classification loss (seal networks)
-    seal_pos_weight: float = 1.0  # weight of sealed frames in it (they are rare: ~5%)
-    closure: float = 0.0  # weight of the segment-level lip-closure loss (needs phone timings)
-    consistency: float = 0.0  # weight of the two-view voice-consistency loss (needs augmentation)
-    phone_loss: float = 0.0  # weight of the auxiliary phone-recognition loss (cnn_gru)
-    voice_adversary: float = 0.0  # weight of the gradient-reversed voice classifier (cnn_gru)
-    lr_plateau: int = 0  # halve the learning rate after this many epochs without gain (0: off)
-    init_from: str | None = None  # start from this checkpoint's weights (fine-tuning)
+    data: list[str] = field(default_factory=list, metadata={
+        "required": True, "help": "corpus folder (facewire data synth), Live Link Face take "
+                                  "folder, or 'facegood'; repeatable"})
+    arch: str = field(default="cnn_gru", metadata={"choices": ARCHS})
+    out: str = field(default="runs/blendshapes", metadata={
+        "required": True, "help": "run folder for checkpoints (last.pt, best.pt)"})
+    lookahead: int = field(default=2, metadata={
+        "help": "feature frames (10 ms each) of future audio (streaming archs)"})
+    curves: str = field(default="lower", metadata={
+        "choices": ("lower", "all"), "help": "which ARKit curves the network predicts"})
+    loss: str = field(default="vnl2", metadata={"choices": ("mse", "vnl2")})
+    l1: float = field(default=0.1, metadata={
+        "help": "L1 sparsity weight for vnl2 (seed 002's lambda)"})
+    aperture: float = field(default=0.0, metadata={
+        "help": "weight of the lip-aperture L1 loss (mm / 10) on the rig (0 = off)"})
+    rig: str | None = field(default=None, metadata={
+        "help": "rig npz for --aperture (default ICT facekit)"})
+    seal: bool = field(default=True, metadata={
+        "help": "predict mouthClose freely instead of as a share of jawOpen"})
+    bandlimit: float = field(default=0.0, metadata={
+        "help": "share of training clips low-passed to 4 kHz (augmentation: 8 kHz "
+                "microphones)"})
+    gain_db: float = field(default=0.0, metadata={
+        "help": "random level change per training crop, +- dB (augmentation)"})
+    eq_db: float = field(default=0.0, metadata={
+        "help": "random spectral envelope per training crop (tilt + ripple), +- dB "
+                "(augmentation: voice and microphone timbre)"})
+    warp: float = field(default=0.0, metadata={
+        "help": "mel-axis warp augmentation (vocal tract length), e.g. 0.1 = +-10%%"})
+    speaker_norm: bool = field(default=False, metadata={
+        "help": "online speaker normalisation of log-mel (running speech mean replaced by "
+                "the training voices' mean; see docs/models.md)"})
+    speaker_norm_prior: float | None = field(default=None, metadata={
+        "metavar": "FRAMES",
+        "help": "weight of the training voices' mean in the speaker normaliser, in frames "
+                "(default 10, or the --init-from model's): lower adapts to a new voice "
+                "sooner after a stream starts"})
+    seal_bce: float = field(default=0.0, metadata={
+        "help": "weight of the lip-seal classification loss (seal networks)"})
+    seal_pos_weight: float = field(default=1.0, metadata={
+        "help": "weight of sealed frames in --seal-bce (they are rare, ~5%%; >1: fewer "
+                "missed closures, more false ones)"})
+    closure: float = field(default=0.0, metadata={
+        "help": "weight of the segment-level lip-closure loss: each /p b m/ must close the "
+                "lips (< 1 mm) at some frame, each lips-apart consonant must not (needs "
+                "phone timings; see docs/models.md)"})
+    consistency: float = field(default=0.0, metadata={
+        "help": "weight of a loss that asks two augmented views of each crop (other --warp, "
+                "--eq-db, --gain-db draws) for the same curves: invariance to the voice "
+                "(see docs/models.md)"})
+    phone_loss: float = field(default=0.0, metadata={
+        "help": "weight of an auxiliary phone-recognition loss on the GRU state (cnn_gru; "
+                "needs phone timings in the corpus; not exported)"})
+    voice_adversary: float = field(default=0.0, metadata={
+        "help": "weight of a gradient-reversed voice classifier on the GRU state (cnn_gru; "
+                "pushes the encoder to drop the voice; not exported)"})
+    lr_plateau: int = field(default=0, metadata={
+        "metavar": "N",
+        "help": "halve the learning rate once validation has not improved for more than N "
+                "epochs (0: constant rate); kept across --resume"})
+    init_from: str | None = field(default=None, metadata={
+        "metavar": "CKPT",
+        "help": "start from this checkpoint's weights, or from an exported model's card "
+                "(.json, e.g. the shipped default): fine-tuning on your own takes, or to "
+                "another lookahead; with a larger --hidden (cnn_gru) the network is widened "
+                "first, keeping its outputs"})
     batch: int = 8
-    crop_s: float = 4.0
-    hidden: int | None = None
-    window: int | None = None
+    crop_s: float = field(default=4.0, metadata={
+        "flag": "--crop", "help": "training crop length (s)"})
+    hidden: int | None = field(default=None, metadata={
+        "help": "recurrent/hidden size (cnn_gru default 96)"})
+    window: int | None = field(default=None, metadata={"help": "ff window (feature frames)"})
 
 
 def speaker_normalised(spec: FeatureSpec, utts: Sequence[Utterance], max_clips: int = 300

@@ -22,23 +22,34 @@ DEFAULT_NAME = "facewire_emotion_fusion"
 
 @dataclass
 class EmotionTrainConfig:
-    data: list[str] = field(default_factory=list)  # teacher corpora (facewire data synth)
-    out: str = "runs/emotion"
-    name: str = DEFAULT_NAME
-    rig: str | None = None
-    k: int = 24
-    size: int = 64
+    """A fusion training run; the ``help`` metadata is the flag's help in ``facewire train
+    emotion``."""
+
+    data: list[str] = field(default_factory=list, metadata={
+        "required": True,
+        "help": "speech corpus with teacher curves (facewire data synth); repeatable"})
+    out: str = field(default="runs/emotion", metadata={
+        "help": "run folder (ONNX, npz, card, checkpoint)"})
+    name: str = field(default=DEFAULT_NAME, metadata={"help": "model name"})
+    rig: str | None = field(default=None, metadata={
+        "help": "rig npz with UVs (default ICT facekit)"})
+    k: int = field(default=24, metadata={"help": "learned blendshapes per domain"})
+    size: int = field(default=64, metadata={"help": "UV map size (pixels)"})
     steps: int = 3000
     batch: int = 64
-    vertices: int = 2048  # vertices per step for the vertex losses (drawn by weight)
+    vertices: int = field(default=2048, metadata={
+        "help": "vertices per step for the vertex losses (drawn by weight)"})
     lr: float = 1e-3
-    sparsity: float = 1e-3
+    sparsity: float = field(default=1e-3, metadata={"help": "cross-domain L1 weight"})
     laplacian: float = 1e-4
-    fuse: float = 1.0
+    fuse: float = field(default=1.0, metadata={
+        "help": "weight of the loss on known clean combinations (0: the paper's objective "
+                "alone)"})
     max_clips: int | None = None
     seed: int = 0
     threads: int = 1
-    max_minutes: float | None = 13.0
+    max_minutes: float | None = field(default=13.0, metadata={
+        "help": "time budget; the learning rate anneals to fit it"})
     quiet: bool = False
 
 

@@ -52,26 +52,37 @@ WEIGHT_FLOOR_MM = 1.0
 
 @dataclass
 class S2DConfig(RunSettings):
-    """Everything a run depends on (recorded in the checkpoint and the model card)."""
+    """Everything a run depends on (recorded in the checkpoint and the model card); the
+    ``help`` metadata is the flag's help in ``facewire train densify``."""
 
-    data: list[str] = field(default_factory=list)
-    out: str = "runs/s2d"
-    rig: str | None = None
-    region: str = "narrow_face"
-    factors: tuple[float, ...] = DEFAULT_FACTORS
-    template_jaw: float = 0.6  # jawOpen of the face the mesh pyramid is built on
+    data: list[str] = field(default_factory=list, metadata={
+        "required": True,
+        "help": "corpus folder with teacher curves (the frames posed); repeatable"})
+    out: str = field(default="runs/s2d", metadata={
+        "required": True, "help": "run folder for checkpoints (last.pt, best.pt)"})
+    rig: str | None = field(default=None, metadata={
+        "help": "rig npz (default: the shared ICT facekit)"})
+    region: str = field(default="narrow_face", metadata={
+        "help": "rig region the decoder covers"})
+    factors: tuple[float, ...] = field(default=DEFAULT_FACTORS, metadata={
+        "help": "mesh decimation per pyramid level, full mesh first"})
+    template_jaw: float = field(default=0.6, metadata={
+        "help": "jawOpen of the face the mesh pyramid is built on"})
     spiral_length: int = 9
-    channels: tuple[int, ...] = DEFAULT_CHANNELS
-    condition: bool = True
+    channels: tuple[int, ...] = field(default=DEFAULT_CHANNELS, metadata={
+        "help": "widths of the five spiral blocks (coarsest first)"})
+    condition: bool = field(default=True, metadata={
+        "help": "read landmark displacements only (no identity neutral landmarks)"})
     latent: int = 64
-    identities: int = 40
+    identities: int = field(default=40, metadata={"help": "random training identities"})
     w_rec: float = 0.1
     w_cos: float = 1e-4
     w_weighted: float = 1.0
-    noise_mm: float = 0.0
+    noise_mm: float = field(default=0.0, metadata={
+        "flag": "--noise", "help": "std of input landmark noise (mm) to tolerate S2L errors"})
     batch: int = 16
-    steps: int = 200
-    val_frames: int = 512
+    steps: int = field(default=200, metadata={"help": "batches per epoch"})
+    val_frames: int = field(default=512, metadata={"help": "validation frames (drawn once)"})
 
     @property
     def weights(self) -> S2DWeights:

@@ -13,7 +13,7 @@ time budget work as in :mod:`facewire.train.blendshapes.train`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,21 +50,30 @@ VAL_IDENTITY_SEED = 3000
 
 @dataclass
 class S2LConfig(AudioRunSettings):
-    """Everything a run depends on (recorded in the checkpoint and the model card)."""
+    """Everything a run depends on (recorded in the checkpoint and the model card); the
+    ``help`` metadata is the flag's help in ``facewire train landmarks``."""
 
-    arch: str = "s2l_causal"  # s2l (BiLSTM, offline) | s2l_causal (streaming)
-    out: str = "runs/s2l"
-    lookahead: int = 6  # feature frames of future audio (s2l_causal)
+    data: list[str] = field(default_factory=list, metadata={
+        "required": True,
+        "help": "corpus folder with teacher curves (facewire data synth); repeatable"})
+    arch: str = field(default="s2l_causal", metadata={
+        "choices": ARCHS, "help": "s2l: BiLSTM, offline (the paper's); s2l_causal: streaming"})
+    out: str = field(default="runs/s2l", metadata={
+        "required": True, "help": "run folder for checkpoints (last.pt, best.pt)"})
+    lookahead: int = field(default=6, metadata={
+        "help": "s2l_causal: feature frames (10 ms each) of future audio"})
     hidden: int = 64
     layers: int = 3
-    rig: str | None = None
-    identities: int = 40  # training identities
+    rig: str | None = field(default=None, metadata={
+        "help": "rig npz (default: the shared ICT facekit)"})
+    identities: int = field(default=40, metadata={"help": "random training identities"})
     w_rec: float = 0.1
     w_mouth: float = 1.0
     w_cos: float = 1e-4
     w_vel: float = 10.0
     batch: int = 16
-    crop_s: float = 4.0
+    crop_s: float = field(default=4.0, metadata={
+        "flag": "--crop", "help": "training crop length (s)"})
 
     @property
     def weights(self) -> S2LWeights:
