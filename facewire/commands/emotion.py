@@ -27,7 +27,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     ls = inner.add_parser("list", help="the emotion set and each preset's strongest curves")
     ls.set_defaults(func=list_emotions)
 
-    ev = inner.add_parser("eval", help="naive sum vs fusion: closure, lip error, upper face")
+    ev = inner.add_parser("eval", help="naive sum vs fusion: closure, lip error, upper face "
+                          "(also 'facewire eval emotion')")
+    add_eval_flags(ev)
+    ev.set_defaults(func=eval_emotion)
+
+
+def add_eval_flags(ev: argparse.ArgumentParser) -> None:
+    """The flags of ``facewire emotion eval`` = ``facewire eval emotion``."""
     ev.add_argument("--data", action="append", required=True,
                     help="corpus with teacher curves and phones (facewire data synth); "
                          "repeatable")
@@ -36,7 +43,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     ev.add_argument("--rig", default=None, help="rig npz (default ICT facekit)")
     ev.add_argument("--json", default=None, help="write the rows as JSON here")
     ev.add_argument("--quiet", action="store_true")
-    ev.set_defaults(func=eval_emotion)
 
 
 def set_emotion(args: argparse.Namespace) -> int:
@@ -88,7 +94,7 @@ def eval_emotion(args: argparse.Namespace) -> int:
         rows = run_eval(args.data, args.model, args.max_clips,
                         args.rig, args.json, args.quiet)
     except (FileNotFoundError, FusionModelError) as exc:
-        print(f"facewire emotion eval: {exc}", file=sys.stderr)
+        print(f"facewire eval emotion: {exc}", file=sys.stderr)
         return 2
     print(format_rows(rows))
     return 0

@@ -1,4 +1,6 @@
-"""``facewire eval --model M [--model M2 ...] --data CORPUS``: compare models in a table."""
+"""``facewire eval FAMILY ...``: score models of one family. ``facewire eval blendshapes
+--model M [--model M2 ...] --data CORPUS`` compares blendshape models in a table; the
+older spelling without the family (``facewire eval --model M``) is the same command."""
 
 from __future__ import annotations
 
@@ -8,11 +10,34 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from facewire.commands.families import FAMILIES, family_list
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("eval", help="evaluate blendshape models (L2, smoothness, lip closure, "
-                       "cross-speaker consistency)")
-    p.add_argument("--model", action="append", required=True,
+    p = sub.add_parser("eval", help="evaluate models: " + family_list(),
+                       description="Evaluate models of one family ('facewire eval FAMILY "
+                       "-h'). Without FAMILY: blendshape models, with the flags below.")
+    add_blendshape_flags(p, required=False)  # 'facewire eval --model M': blendshapes
+    fam = p.add_subparsers(dest="eval_family", metavar="[FAMILY]")
+    b = fam.add_parser("blendshapes", help=FAMILIES["blendshapes"] + ": L2, smoothness, "
+                       "lip closure, cross-speaker consistency")
+    add_blendshape_flags(b, required=True)
+    b.set_defaults(func=_eval)
+    from facewire.commands.emotion import add_eval_flags, eval_emotion
+    from facewire.commands.eval_mesh import add_mesh_family
+
+    add_mesh_family(fam, "landmarks")
+    add_mesh_family(fam, "densify")
+    e = fam.add_parser("emotion", help=FAMILIES["emotion"] + ": naive sum vs fusion "
+                       "(closure, lip error, upper face)")
+    add_eval_flags(e)
+    e.set_defaults(func=eval_emotion)
+    p.set_defaults(func=_eval)
+
+
+def add_blendshape_flags(p: argparse.ArgumentParser, required: bool) -> None:
+    """The flags of ``facewire eval blendshapes`` (and of plain ``facewire eval``)."""
+    p.add_argument("--model", action="append", required=required,
                    help="exported model (.onnx, .json or folder) or checkpoint (.pt); repeatable")
     p.add_argument("--data", action="append", default=[],
                    help="corpus with target curves (and phones): synth folder, Live Link Face "
@@ -74,7 +99,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", default=None, help="write the results as JSON here")
     p.add_argument("--update-card", action="store_true",
                    help="record the figures in the (single) exported model's card")
-    p.set_defaults(func=_eval)
 
 
 def _train_voices(model: str) -> set[str]:
@@ -115,6 +139,10 @@ def _eval(args: argparse.Namespace) -> int:
     from facewire.train.data.dataset import DatasetError, load_sources
     from facewire.train.metrics import default_aperture, default_landmarks
 
+    if not args.model:
+        print("facewire eval: --model is required (blendshape models; 'facewire eval -h' "
+              "lists the other families)", file=sys.stderr)
+        return 2
     try:
         check_spread_pairs(args.xspk_pairs, args.xspk_from)
         utts = load_sources(args.data) if args.data else []
