@@ -128,12 +128,12 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict:
     if not RIG.exists():
         pytest.skip(f"ICT rig {RIG} absent (set FACEWIRE_DATA to the shared folder)")
     from facewire.train.data.dataset import make_toy_corpus
-    from facewire.train.mesh.densify import S2DConfig, train
+    from facewire.train.mesh.densify import DensifyConfig, train
     from facewire.train.mesh.export import export
 
     root = tmp_path_factory.mktemp("s2d")
     corpus = make_toy_corpus(root / "toy", n_clips=4, seconds=1.0, voices=2)
-    res = train(S2DConfig(data=[str(corpus)], out=str(root / "run"), epochs=1, steps=2,
+    res = train(DensifyConfig(data=[str(corpus)], out=str(root / "run"), epochs=1, steps=2,
                           batch=4, identities=2, held_out=0.5, val_frames=8, quiet=True,
                           rig=str(RIG), channels=(8, 8, 8, 8, 8)))
     card = export(res["best"], root / "onnx", argv=["export"])

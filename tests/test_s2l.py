@@ -25,13 +25,13 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         pytest.skip(f"ICT rig {RIG} absent (set FACEWIRE_DATA to the shared folder)")
     from facewire.train.data.dataset import make_toy_corpus
     from facewire.train.mesh.export import export
-    from facewire.train.mesh.landmarks import S2LConfig, train
+    from facewire.train.mesh.landmarks import LandmarksConfig, train
 
     root = tmp_path_factory.mktemp("s2l")
     corpus = make_toy_corpus(root / "toy", n_clips=6, seconds=1.0, voices=2)
     out = {}
     for arch in ("s2l_causal", "s2l"):
-        res = train(S2LConfig(data=[str(corpus)], arch=arch, out=str(root / arch), epochs=1,
+        res = train(LandmarksConfig(data=[str(corpus)], arch=arch, out=str(root / arch), epochs=1,
                               hidden=16, layers=2, identities=3, held_out=0.34, quiet=True,
                               rig=str(RIG), lookahead=3))
         out[arch] = Path(res["best"])

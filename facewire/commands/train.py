@@ -15,8 +15,8 @@ from facewire.commands.train_flags import run_training
 # family -> (module, its config class): each module has ``train(cfg, argv) -> dict``
 TRAINERS: dict[str, tuple[str, str]] = {
     "blendshapes": ("facewire.train.blendshapes.train", "TrainConfig"),
-    "landmarks": ("facewire.train.mesh.landmarks", "S2LConfig"),
-    "densify": ("facewire.train.mesh.densify", "S2DConfig"),
+    "landmarks": ("facewire.train.mesh.landmarks", "LandmarksConfig"),
+    "densify": ("facewire.train.mesh.densify", "DensifyConfig"),
     "emotion": ("facewire.train.emotion.train", "EmotionTrainConfig"),
 }
 

@@ -17,7 +17,8 @@ Metrics, per model, averaged over clips:
   spoken digits), phones from pocketsphinx forced alignment of the known digit word;
 * ``fg_closure`` / ``fg_false_closure`` / ``fg_jaw_r`` (``--real``): on the real FACEGOOD
   captures, the share of the real lips' closure events the model also closes, closed
-  frames where the real lips are wide open, and jaw correlation (facewire.train.blendshapes.real_voice);
+  frames where the real lips are wide open, and jaw correlation
+  (facewire.train.blendshapes.real_voice);
 * ``xspk``: on the spoken-digits data, DTW distance between the same digit from different
   speakers over the same-speaker distance (1 = speaker-agnostic); ``xspk_warm`` the same
   with each digit animated after its speaker has talked for a few seconds (a live session).

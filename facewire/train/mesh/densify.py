@@ -1,5 +1,6 @@
-"""Training loop for S2D (``facewire train densify``): landmark displacements -> dense
-displacements of the rig's face region, across many identities.
+"""Training loop for the densify network (seed 001's S2D; ``facewire train densify``):
+landmark displacements -> dense displacements of the rig's face region, across many
+identities.
 
 Each batch draws frames of teacher curves from the training voices' clips and a training
 identity per frame, poses both the 68 landmarks and the dense region with that identity's
@@ -51,7 +52,7 @@ WEIGHT_FLOOR_MM = 1.0
 
 
 @dataclass
-class S2DConfig(RunSettings):
+class DensifyConfig(RunSettings):
     """Everything a run depends on (recorded in the checkpoint and the model card); the
     ``help`` metadata is the flag's help in ``facewire train densify``."""
 
@@ -104,7 +105,7 @@ class FrameSampler:
                 torch.from_numpy(np.ascontiguousarray(dense)))
 
 
-def make_decoder(cfg: S2DConfig, rig: Any) -> tuple[S2DNet, dict[str, Any]]:
+def make_decoder(cfg: DensifyConfig, rig: Any) -> tuple[S2DNet, dict[str, Any]]:
     """The decoder with its pyramid built on the rig's generic face *with the jaw open*
     (``template_jaw``): in the neutral the lips touch, so the closest coarse triangle of a
     lower-lip vertex is often on the upper lip and up-sampling would glue the lips together
@@ -124,7 +125,7 @@ def make_decoder(cfg: S2DConfig, rig: Any) -> tuple[S2DNet, dict[str, Any]]:
 
 
 def evaluate(net: S2DNet, sampler: FrameSampler, idx: np.ndarray, who: np.ndarray,
-             vw: torch.Tensor, cfg: S2DConfig, to_m: float, device: torch.device
+             vw: torch.Tensor, cfg: DensifyConfig, to_m: float, device: torch.device
              ) -> dict[str, float]:
     """Validation loss and mean vertex error (mm) on fixed frames and identities."""
     net.eval()
@@ -151,7 +152,7 @@ def net_from_checkpoint(ck: dict[str, Any]) -> S2DNet:
     return net.eval()
 
 
-def train(cfg: S2DConfig, argv: Sequence[str] | None = None) -> dict[str, Any]:
+def train(cfg: DensifyConfig, argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Run (or resume) training; writes ``cfg.out``/{last,best}.pt and returns a summary."""
     run = start_run(cfg.out, cfg, load_checkpoint, argv)
     out, device, rng, command, resume_ck = run.out, run.device, run.rng, run.command, run.resume

@@ -1,5 +1,6 @@
-"""Training loop for S2L (``facewire train landmarks``): audio features -> 68 x 3 landmark
-displacements on random identities of the ICT rig.
+"""Training loop for the landmarks network (seed 001's S2L; ``facewire train
+landmarks``): audio features -> 68 x 3 landmark displacements on random identities of the
+ICT rig.
 
 Targets: the corpus's teacher curves posed on a training identity (see
 :mod:`facewire.train.mesh.data`); every training crop draws a fresh identity, because
@@ -49,7 +50,7 @@ VAL_IDENTITY_SEED = 3000
 
 
 @dataclass
-class S2LConfig(AudioRunSettings):
+class LandmarksConfig(AudioRunSettings):
     """Everything a run depends on (recorded in the checkpoint and the model card); the
     ``help`` metadata is the flag's help in ``facewire train landmarks``."""
 
@@ -98,7 +99,7 @@ def _targets(y: torch.Tensor, m: torch.Tensor, bank: torch.Tensor, who: torch.Te
 
 
 def evaluate_loss(net: S2LNet, examples: Sequence[Example], bank: torch.Tensor,
-                  cfg: S2LConfig, to_m: float, device: torch.device) -> dict[str, float]:
+                  cfg: LandmarksConfig, to_m: float, device: torch.device) -> dict[str, float]:
     """Validation loss and landmark error (mm) over whole utterances, identity ``i % N``."""
     net.eval()
     tot: dict[str, float] = {"loss": 0.0, "de_mm": 0.0}
@@ -127,7 +128,7 @@ def net_from_checkpoint(ck: dict[str, Any]) -> S2LNet:
     return net.eval()
 
 
-def train(cfg: S2LConfig, argv: Sequence[str] | None = None) -> dict[str, Any]:
+def train(cfg: LandmarksConfig, argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Run (or resume) training; writes ``cfg.out``/{last,best}.pt and returns a summary."""
     if cfg.arch not in ARCHS:
         raise ValueError(f"unknown --arch {cfg.arch!r}; choose one of {', '.join(ARCHS)}")
