@@ -1,5 +1,6 @@
 """Command-line flags made from a config dataclass, so each setting is declared once: its
-field gives the name, type and default, and ``field(metadata=...)`` the rest:
+field gives the name, type and default, and its metadata (``facewire.train.options.option``
+or ``field(metadata=...)``) the rest:
 
 * ``help``: the flag's help text (a field without one still gets a flag);
 * ``choices``, ``metavar``, ``required``: as in argparse;
@@ -86,7 +87,7 @@ def add_config_flags(p: argparse.ArgumentParser, cls: type, **overrides: dict[st
         else:
             kw.update(type=tp, default=default)
         if kw["help"] and "default" in kw and default not in (None, [], ()) \
-                and kw.get("action") is None:
+                and kw.get("action") is None and not kw.get("required"):
             shown = ",".join(str(v) for v in default) if isinstance(default, tuple) else default
             kw["help"] += f" (default {shown})"
         p.add_argument(flag, **kw)

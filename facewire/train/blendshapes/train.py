@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,7 @@ from facewire.train.data.dataset import (
 )
 from facewire.train.data.features import feature_spec_for, feature_stats
 from facewire.train.epochs import EpochBook
+from facewire.train.options import option
 from facewire.train.runs import (  # noqa: F401  (CheckpointError: re-exported)
     AudioRunSettings,
     CheckpointError,
@@ -65,81 +66,60 @@ SIGMA_FLOOR = 0.05
 
 @dataclass
 class TrainConfig(AudioRunSettings):
-    """Everything a run depends on (recorded in the checkpoint and the model card); the
-    ``help`` metadata is the flag's help in ``facewire train blendshapes``."""
+    """Everything a run depends on (recorded in the checkpoint and the model card); each
+    option's help is its flag's help in ``facewire train blendshapes``."""
 
-    data: list[str] = field(default_factory=list, metadata={
-        "required": True, "help": "corpus folder (facewire data synth), Live Link Face take "
-                                  "folder, or 'facegood'; repeatable"})
-    arch: str = field(default="cnn_gru", metadata={"choices": ARCHS})
-    out: str = field(default="runs/blendshapes", metadata={
-        "required": True, "help": "run folder for checkpoints (last.pt, best.pt)"})
-    lookahead: int = field(default=2, metadata={
-        "help": "feature frames (10 ms each) of future audio (streaming archs)"})
-    curves: str = field(default="lower", metadata={
-        "choices": ("lower", "all"), "help": "which ARKit curves the network predicts"})
-    loss: str = field(default="vnl2", metadata={"choices": ("mse", "vnl2")})
-    l1: float = field(default=0.1, metadata={
-        "help": "L1 sparsity weight for vnl2 (seed 002's lambda)"})
-    aperture: float = field(default=0.0, metadata={
-        "help": "weight of the lip-aperture L1 loss (mm / 10) on the rig (0 = off)"})
-    rig: str | None = field(default=None, metadata={
-        "help": "rig npz for --aperture (default ICT facekit)"})
-    seal: bool = field(default=True, metadata={
-        "help": "predict mouthClose freely instead of as a share of jawOpen"})
-    bandlimit: float = field(default=0.0, metadata={
-        "help": "share of training clips low-passed to 4 kHz (augmentation: 8 kHz "
-                "microphones)"})
-    gain_db: float = field(default=0.0, metadata={
-        "help": "random level change per training crop, +- dB (augmentation)"})
-    eq_db: float = field(default=0.0, metadata={
-        "help": "random spectral envelope per training crop (tilt + ripple), +- dB "
-                "(augmentation: voice and microphone timbre)"})
-    warp: float = field(default=0.0, metadata={
-        "help": "mel-axis warp augmentation (vocal tract length), e.g. 0.1 = +-10%%"})
-    speaker_norm: bool = field(default=False, metadata={
-        "help": "online speaker normalisation of log-mel (running speech mean replaced by "
-                "the training voices' mean; see docs/models.md)"})
-    speaker_norm_prior: float | None = field(default=None, metadata={
-        "metavar": "FRAMES",
-        "help": "weight of the training voices' mean in the speaker normaliser, in frames "
-                "(default 10, or the --init-from model's): lower adapts to a new voice "
-                "sooner after a stream starts"})
-    seal_bce: float = field(default=0.0, metadata={
-        "help": "weight of the lip-seal classification loss (seal networks)"})
-    seal_pos_weight: float = field(default=1.0, metadata={
-        "help": "weight of sealed frames in --seal-bce (they are rare, ~5%%; >1: fewer "
-                "missed closures, more false ones)"})
-    closure: float = field(default=0.0, metadata={
-        "help": "weight of the segment-level lip-closure loss: each /p b m/ must close the "
-                "lips (< 1 mm) at some frame, each lips-apart consonant must not (needs "
-                "phone timings; see docs/models.md)"})
-    consistency: float = field(default=0.0, metadata={
-        "help": "weight of a loss that asks two augmented views of each crop (other --warp, "
-                "--eq-db, --gain-db draws) for the same curves: invariance to the voice "
-                "(see docs/models.md)"})
-    phone_loss: float = field(default=0.0, metadata={
-        "help": "weight of an auxiliary phone-recognition loss on the GRU state (cnn_gru; "
-                "needs phone timings in the corpus; not exported)"})
-    voice_adversary: float = field(default=0.0, metadata={
-        "help": "weight of a gradient-reversed voice classifier on the GRU state (cnn_gru; "
-                "pushes the encoder to drop the voice; not exported)"})
-    lr_plateau: int = field(default=0, metadata={
-        "metavar": "N",
-        "help": "halve the learning rate once validation has not improved for more than N "
-                "epochs (0: constant rate); kept across --resume"})
-    init_from: str | None = field(default=None, metadata={
-        "metavar": "CKPT",
-        "help": "start from this checkpoint's weights, or from an exported model's card "
-                "(.json, e.g. the shipped default): fine-tuning on your own takes, or to "
-                "another lookahead; with a larger --hidden (cnn_gru) the network is widened "
-                "first, keeping its outputs"})
-    batch: int = 8
-    crop_s: float = field(default=4.0, metadata={
-        "flag": "--crop", "help": "training crop length (s)"})
-    hidden: int | None = field(default=None, metadata={
-        "help": "recurrent/hidden size (cnn_gru default 96)"})
-    window: int | None = field(default=None, metadata={"help": "ff window (feature frames)"})
+    data: list[str] = option([], "corpus folder (facewire data synth), Live Link Face take "
+                             "folder, or 'facegood'; repeatable", required=True)
+    arch: str = option("cnn_gru", "network", choices=ARCHS)
+    out: str = option("runs/blendshapes", "run folder for checkpoints (last.pt, best.pt)",
+                      required=True)
+    lookahead: int = option(2, "feature frames (10 ms each) of future audio (streaming archs)")
+    curves: str = option("lower", "ARKit curves the network predicts", choices=("lower", "all"))
+    loss: str = option("vnl2", "MSE, or variance-normalised L2 + L1 sparsity (seed 002)",
+                       choices=("mse", "vnl2"))
+    l1: float = option(0.1, "L1 sparsity weight of vnl2 (seed 002's lambda)")
+    aperture: float = option(0.0, "weight of the lip-aperture L1 loss (mm / 10) on the rig "
+                             "(0: off)")
+    rig: str | None = option(None, "rig npz for --aperture (default ICT facekit)")
+    seal: bool = option(True, "predict mouthClose freely instead of as a share of jawOpen")
+    bandlimit: float = option(0.0, "share of training clips low-passed to 4 kHz "
+                              "(augmentation: 8 kHz microphones)")
+    gain_db: float = option(0.0, "random level change per training crop, +- dB")
+    eq_db: float = option(0.0, "random spectral envelope per training crop (tilt + ripple), "
+                          "+- dB (augmentation: voice and microphone timbre)")
+    warp: float = option(0.0, "mel-axis warp per crop (vocal tract length), 0.1 = +-10%%")
+    speaker_norm: bool = option(False, "online speaker normalisation of log-mel (running "
+                                "speech mean replaced by the training voices' mean; see "
+                                "docs/models.md)")
+    speaker_norm_prior: float | None = option(
+        None, "weight of the training voices' mean in the speaker normaliser, in frames "
+        "(default 10, or the --init-from model's): lower adapts to a new voice sooner after "
+        "a stream starts", metavar="FRAMES")
+    seal_bce: float = option(0.0, "weight of the lip-seal classification loss (seal nets)")
+    seal_pos_weight: float = option(1.0, "weight of sealed frames (~5%%) in --seal-bce: >1, "
+                                    "fewer missed closures and more false ones")
+    closure: float = option(0.0, "weight of the segment-level lip-closure loss: each /p b m/ "
+                            "must close the lips (< 1 mm) at some frame, each lips-apart "
+                            "consonant must not (needs phone timings; see docs/models.md)")
+    consistency: float = option(0.0, "weight of the voice-invariance loss: two augmented views "
+                                "of a crop must give the same curves (see docs/models.md)")
+    phone_loss: float = option(0.0, "weight of an auxiliary phone-recognition loss on the GRU "
+                               "state (cnn_gru; needs phone timings; not exported)")
+    voice_adversary: float = option(0.0, "weight of a gradient-reversed voice classifier on "
+                                    "the GRU state (cnn_gru; not exported)")
+    lr_plateau: int = option(0, "halve the learning rate once validation has not improved "
+                             "for more than N epochs (0: constant rate); kept across --resume",
+                             metavar="N")
+    init_from: str | None = option(
+        None, "start from this checkpoint's weights, or from an exported model's card (.json, "
+        "e.g. the shipped default): fine-tuning on your own takes, or to another lookahead; "
+        "with a larger --hidden (cnn_gru) the network is widened first, keeping its outputs",
+        metavar="CKPT")
+    batch: int = option(8, "clips per batch")
+    crop_s: float = option(4.0, "training crop length (s)", flag="--crop")
+    hidden: int | None = option(None, "recurrent/hidden size (cnn_gru default 96)")
+    window: int | None = option(None, "ff window (feature frames)")
 
 
 def speaker_normalised(spec: FeatureSpec, utts: Sequence[Utterance], max_clips: int = 300

@@ -15,7 +15,7 @@ stream. ``noise_mm`` jitters the input landmarks so the decoder tolerates S2L's 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,7 @@ from facewire.train.mesh.data import (
 )
 from facewire.train.mesh.landmarks import load_rig
 from facewire.train.mesh.losses import S2DWeights, s2d_loss
+from facewire.train.options import option
 from facewire.train.runs import RunSettings, read_checkpoint, start_run
 
 CKPT_FORMAT = "facewire-s2d-checkpoint"
@@ -53,37 +54,32 @@ WEIGHT_FLOOR_MM = 1.0
 
 @dataclass
 class DensifyConfig(RunSettings):
-    """Everything a run depends on (recorded in the checkpoint and the model card); the
-    ``help`` metadata is the flag's help in ``facewire train densify``."""
+    """A densify run's settings (in its checkpoint and card; help: ``train densify -h``)."""
 
-    data: list[str] = field(default_factory=list, metadata={
-        "required": True,
-        "help": "corpus folder with teacher curves (the frames posed); repeatable"})
-    out: str = field(default="runs/s2d", metadata={
-        "required": True, "help": "run folder for checkpoints (last.pt, best.pt)"})
-    rig: str | None = field(default=None, metadata={
-        "help": "rig npz (default: the shared ICT facekit)"})
-    region: str = field(default="narrow_face", metadata={
-        "help": "rig region the decoder covers"})
-    factors: tuple[float, ...] = field(default=DEFAULT_FACTORS, metadata={
-        "help": "mesh decimation per pyramid level, full mesh first"})
-    template_jaw: float = field(default=0.6, metadata={
-        "help": "jawOpen of the face the mesh pyramid is built on"})
-    spiral_length: int = 9
-    channels: tuple[int, ...] = field(default=DEFAULT_CHANNELS, metadata={
-        "help": "widths of the five spiral blocks (coarsest first)"})
-    condition: bool = field(default=True, metadata={
-        "help": "read landmark displacements only (no identity neutral landmarks)"})
-    latent: int = 64
-    identities: int = field(default=40, metadata={"help": "random training identities"})
-    w_rec: float = 0.1
-    w_cos: float = 1e-4
-    w_weighted: float = 1.0
-    noise_mm: float = field(default=0.0, metadata={
-        "flag": "--noise", "help": "std of input landmark noise (mm) to tolerate S2L errors"})
-    batch: int = 16
-    steps: int = field(default=200, metadata={"help": "batches per epoch"})
-    val_frames: int = field(default=512, metadata={"help": "validation frames (drawn once)"})
+    data: list[str] = option([], "corpus folder with teacher curves (the frames posed); "
+                             "repeatable", required=True)
+    out: str = option("runs/s2d", "run folder for checkpoints (last.pt, best.pt)",
+                      required=True)
+    rig: str | None = option(None, "rig npz (default: the shared ICT facekit)")
+    region: str = option("narrow_face", "rig region the decoder covers")
+    factors: tuple[float, ...] = option(DEFAULT_FACTORS, "mesh decimation per pyramid level, "
+                                        "full mesh first")
+    template_jaw: float = option(0.6, "jawOpen of the face the mesh pyramid is built on")
+    spiral_length: int = option(9, "vertices per spiral (the convolution's support)")
+    channels: tuple[int, ...] = option(DEFAULT_CHANNELS, "widths of the five spiral blocks "
+                                       "(coarsest first)")
+    condition: bool = option(True, "read landmark displacements only (no identity neutral "
+                             "landmarks)")
+    latent: int = option(64, "width of the fully connected lift onto the coarsest mesh")
+    identities: int = option(40, "random training identities")
+    w_rec: float = option(0.1, "weight of the reconstruction loss (seed 001 eq. 7)")
+    w_cos: float = option(1e-4, "weight of the cosine (direction) loss")
+    w_weighted: float = option(1.0, "weight of the landmark-distance-weighted loss")
+    noise_mm: float = option(0.0, "std of input landmark noise (mm) to tolerate S2L errors",
+                             flag="--noise")
+    batch: int = option(16, "frames per batch")
+    steps: int = option(200, "batches per epoch")
+    val_frames: int = option(512, "validation frames (drawn once)")
 
     @property
     def weights(self) -> S2DWeights:

@@ -14,7 +14,7 @@ time budget work as in :mod:`facewire.train.blendshapes.train`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ from facewire.train.mesh.data import (
     split_identities,
 )
 from facewire.train.mesh.losses import S2LWeights, s2l_loss
+from facewire.train.options import option
 from facewire.train.runs import AudioRunSettings, read_checkpoint, start_run
 
 CKPT_FORMAT = "facewire-s2l-checkpoint"
@@ -51,30 +52,24 @@ VAL_IDENTITY_SEED = 3000
 
 @dataclass
 class LandmarksConfig(AudioRunSettings):
-    """Everything a run depends on (recorded in the checkpoint and the model card); the
-    ``help`` metadata is the flag's help in ``facewire train landmarks``."""
+    """Everything a run depends on (recorded in the checkpoint and the model card); each
+    option's help is its flag's help in ``facewire train landmarks``."""
 
-    data: list[str] = field(default_factory=list, metadata={
-        "required": True,
-        "help": "corpus folder with teacher curves (facewire data synth); repeatable"})
-    arch: str = field(default="s2l_causal", metadata={
-        "choices": ARCHS, "help": "s2l: BiLSTM, offline (the paper's); s2l_causal: streaming"})
-    out: str = field(default="runs/s2l", metadata={
-        "required": True, "help": "run folder for checkpoints (last.pt, best.pt)"})
-    lookahead: int = field(default=6, metadata={
-        "help": "s2l_causal: feature frames (10 ms each) of future audio"})
-    hidden: int = 64
-    layers: int = 3
-    rig: str | None = field(default=None, metadata={
-        "help": "rig npz (default: the shared ICT facekit)"})
-    identities: int = field(default=40, metadata={"help": "random training identities"})
-    w_rec: float = 0.1
-    w_mouth: float = 1.0
-    w_cos: float = 1e-4
-    w_vel: float = 10.0
-    batch: int = 16
-    crop_s: float = field(default=4.0, metadata={
-        "flag": "--crop", "help": "training crop length (s)"})
+    arch: str = option("s2l_causal", "s2l: BiLSTM, offline (the paper's); s2l_causal: "
+                       "streaming", choices=ARCHS)
+    out: str = option("runs/s2l", "run folder for checkpoints (last.pt, best.pt)",
+                      required=True)
+    lookahead: int = option(6, "s2l_causal: feature frames (10 ms each) of future audio")
+    hidden: int = option(64, "LSTM size")
+    layers: int = option(3, "LSTM layers")
+    rig: str | None = option(None, "rig npz (default: the shared ICT facekit)")
+    identities: int = option(40, "random training identities")
+    w_rec: float = option(0.1, "weight of the reconstruction loss (seed 001 eq. 2)")
+    w_mouth: float = option(1.0, "weight of the mouth-landmark loss")
+    w_cos: float = option(1e-4, "weight of the cosine (direction) loss")
+    w_vel: float = option(10.0, "weight of the velocity loss")
+    batch: int = option(16, "clips per batch")
+    crop_s: float = option(4.0, "training crop length (s)", flag="--crop")
 
     @property
     def weights(self) -> S2LWeights:
