@@ -91,10 +91,11 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="a few clips, three candidates")
     args = ap.parse_args()
 
-    from facewire.train.dataset import load_sources
-    from facewire.train.evaluate import default_aperture, evaluate_clips, fsdd_phonetic
-    from facewire.train.loaders import data_root, load_facegood
-    from facewire.train.real_voice import facegood_scores
+    from facewire.train.blendshapes.evaluate import evaluate_clips, fsdd_phonetic
+    from facewire.train.blendshapes.real_voice import facegood_scores
+    from facewire.train.data.dataset import load_sources
+    from facewire.train.data.loaders import data_root, load_facegood
+    from facewire.train.metrics import default_aperture
 
     aperture = default_aperture()
     if aperture is None:

@@ -75,7 +75,7 @@ def words_benchmark(model: str, repeat: int, quick: bool) -> None:
     from pathlib import Path
 
     from facewire.offline_words import animate_file_words, shared_aligner
-    from facewire.train.synth import SENTENCES
+    from facewire.train.data.synth import SENTENCES
 
     if shutil.which("espeak-ng") is None:
         print("words path: skipped, espeak-ng is not installed")

@@ -19,8 +19,8 @@ from collections import Counter
 from pathlib import Path
 
 from facewire.phones.words import WordsAligner
-from facewire.train.evaluate import DIGIT_WORDS
-from facewire.train.loaders import load_audio
+from facewire.train.blendshapes.evaluate import DIGIT_WORDS
+from facewire.train.data.loaders import load_audio
 
 
 def main() -> int:

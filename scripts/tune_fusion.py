@@ -26,8 +26,9 @@ import sys
 from facewire.commands.eval import _train_voices
 from facewire.phones.fusion import FusionParams
 from facewire.phones.words import WordsAligner
-from facewire.train.eval_words import load_text_clips, prepare, score_prepared
-from facewire.train.evaluate import default_aperture, model_predictor
+from facewire.train.blendshapes.eval_words import load_text_clips, prepare, score_prepared
+from facewire.train.blendshapes.evaluate import model_predictor
+from facewire.train.metrics import default_aperture
 
 JAW = (0.3, 0.4, 0.45, 0.5, 0.6)
 MIN_OPEN_CLOSE = 1.8  # the goal for the open/close aperture ratio

@@ -20,7 +20,7 @@ import sys
 from facewire.phones.align import AlignmentError
 from facewire.phones.transcript import normalize_transcript
 from facewire.phones.words import WordsAligner
-from facewire.train.eval_words import load_text_clips
+from facewire.train.blendshapes.eval_words import load_text_clips
 
 CONFIDENCE = tuple(range(-38, -29))
 COVERAGE = (0.6, 0.7, 0.8, 0.9)

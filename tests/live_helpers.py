@@ -14,9 +14,9 @@ from facewire.testing import run_graph
 
 def train_tiny_model(root: Path, arch: str = "cnn_gru") -> Path:
     """Trained in the test on the toy corpus (seconds), exported through the real path."""
-    from facewire.train.dataset import make_toy_corpus
-    from facewire.train.export import export
-    from facewire.train.train_blendshapes import TrainConfig, train
+    from facewire.train.blendshapes.export import export
+    from facewire.train.blendshapes.train import TrainConfig, train
+    from facewire.train.data.dataset import make_toy_corpus
 
     corpus = make_toy_corpus(root / "toy", n_clips=6, seconds=1.0, voices=2)
     train(TrainConfig(data=[str(corpus)], arch=arch, out=str(root / arch), epochs=3,

@@ -12,19 +12,19 @@ import torch
 
 from facewire.models.blendshape_nets import build
 from facewire.phones.arpabet import PHONE_INDEX
-from facewire.train.batches import collate
-from facewire.train.dataset import (
-    Example,
-    FeatureSpec,
-    align_phones,
-    make_toy_corpus,
-)
-from facewire.train.losses import phone_loss, voice_adversary_loss
-from facewire.train.train_blendshapes import (
+from facewire.train.blendshapes.losses import phone_loss, voice_adversary_loss
+from facewire.train.blendshapes.train import (
     TrainConfig,
     load_checkpoint,
     net_from_checkpoint,
     train,
+)
+from facewire.train.data.batches import collate
+from facewire.train.data.dataset import (
+    Example,
+    FeatureSpec,
+    align_phones,
+    make_toy_corpus,
 )
 
 
@@ -80,7 +80,7 @@ def test_phone_loss_trains_the_read_out_and_ignores_unknown_frames() -> None:
 
 def test_training_with_phone_loss_exports_without_the_head(tmp_path: Path) -> None:
     pytest.importorskip("onnxruntime")
-    from facewire.train.export import export, export_onnx
+    from facewire.train.blendshapes.export import export, export_onnx
 
     corpus = make_toy_corpus(tmp_path / "toy", n_clips=6, seconds=0.8, voices=3)
     cfg = TrainConfig(data=[str(corpus)], arch="cnn_gru", out=str(tmp_path / "run"), epochs=1,

@@ -53,7 +53,7 @@ def test_happy_line_smiles_and_still_closes_its_bilabials(voice: Path, neutral) 
     from facewire.emotion.runtime import naive
     from facewire.phones.arpabet import BILABIALS
     from facewire.phones.words import WordsAligner
-    from facewire.train.loaders import load_audio
+    from facewire.train.data.loaders import load_audio
     from facewire.train.metrics import LipAperture, bilabial_closure_rate
 
     happy = animate_file_words(voice, text=LINE, warn=None, emotion="happy", intensity=0.7)

@@ -11,14 +11,14 @@ import torch
 
 from facewire.phones.arpabet import BILABIALS, LIPS_APART, PHONE_INDEX
 from facewire.rig.arkit import ARKIT_INDEX, LOWER_FACE
-from facewire.train.dataset import make_toy_corpus
-from facewire.train.losses import (
+from facewire.train.blendshapes.losses import (
     ApertureLoss,
     closure_loss,
     phone_segments,
     segment_softmin,
 )
-from facewire.train.train_blendshapes import TrainConfig, train
+from facewire.train.blendshapes.train import TrainConfig, train
+from facewire.train.data.dataset import make_toy_corpus
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 RIG = SHARED / "assets" / "ict_facekit.npz"

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from facewire.train.batches import collate
-from facewire.train.dataset import Example, make_toy_corpus
-from facewire.train.losses import consistency_loss
-from facewire.train.train_blendshapes import TrainConfig, train
+from facewire.train.blendshapes.losses import consistency_loss
+from facewire.train.blendshapes.train import TrainConfig, train
+from facewire.train.data.batches import collate
+from facewire.train.data.dataset import Example, make_toy_corpus
 
 
 def test_consistency_loss_is_the_masked_squared_difference_in_sigma_units() -> None:

@@ -12,7 +12,7 @@ from conftest import facewire_cmd
 from facewire.bag.writer import BagWriter
 from facewire.bridges.livelink_csv import read_livelink_csv
 from facewire.messages.types import Blendshapes
-from facewire.train.loaders import read_livelink_csv as load_for_training
+from facewire.train.data.loaders import read_livelink_csv as load_for_training
 
 
 def test_bag_export_writes_one_take_per_subject(tmp_path: Path) -> None:

@@ -167,7 +167,7 @@ def test_one_training_step_lowers_the_loss_and_moves_every_part(tiny) -> None:
     import torch
 
     from facewire.emotion.fusion import FusionModule, LossWeights, laplacian_matrix
-    from facewire.train.train_emotion import train_step
+    from facewire.train.emotion.train import train_step
 
     geom, _ = tiny
     torch.manual_seed(1)

@@ -13,7 +13,7 @@ import pytest
 from facewire.phones.align import AlignmentError, ForcedAligner
 from facewire.phones.teacher import phones_to_curves
 from facewire.rig.arkit import ARKIT_INDEX as I
-from facewire.train.batches import warp_mel
+from facewire.train.data.batches import warp_mel
 from facewire.train.metrics import LandmarkDistance, LipAperture
 from tests.conftest import SHARED
 
@@ -65,8 +65,8 @@ def test_warp_mel_moves_formants() -> None:
 
 
 def test_relabel_recomputes_curves(tmp_path: Path) -> None:
-    from facewire.train.dataset import make_toy_corpus
-    from facewire.train.synth import read_manifest, relabel_corpus
+    from facewire.train.data.dataset import make_toy_corpus
+    from facewire.train.data.synth import read_manifest, relabel_corpus
 
     folder = make_toy_corpus(tmp_path / "toy", n_clips=3)
     clips = read_manifest(folder)
@@ -90,7 +90,7 @@ def test_forced_alignment_of_synthesised_speech(tmp_path: Path, aligner: ForcedA
         pytest.skip("espeak-ng is not installed (scripts/apt-packages.txt)")
     wav = tmp_path / "s.wav"
     subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(wav), "mama saw papa"], check=True)
-    from facewire.train.loaders import load_audio
+    from facewire.train.data.loaders import load_audio
 
     audio = load_audio(wav)
     phones = aligner.align(audio, "mama saw papa")
@@ -115,7 +115,7 @@ def test_fsdd_phonetic_on_real_speech(aligner: ForcedAligner) -> None:
     _need_rig()
     if not FSDD.exists():
         pytest.skip(f"spoken digits not found at {FSDD}")
-    from facewire.train.evaluate import fsdd_phonetic
+    from facewire.train.blendshapes.evaluate import fsdd_phonetic
 
     still = np.zeros(52)
     still[I["jawOpen"]], still[I["mouthFunnel"]] = 0.3, 0.2
@@ -130,7 +130,7 @@ def test_seal_loss_learns_the_seal_where_the_jaw_is_shut() -> None:
     import torch
 
     from facewire.models.blendshape_nets import CNNGRUNet
-    from facewire.train.losses import seal_loss
+    from facewire.train.blendshapes.losses import seal_loss
 
     net = CNNGRUNet(80, ("jawOpen", "mouthClose"), seal=True)
     y = torch.tensor([[[0.04, 0.04], [0.04, 0.0], [0.0, 0.0]]])  # sealed, open, jaw shut
@@ -147,7 +147,7 @@ def test_seal_pos_weight_weighs_missed_closures_only() -> None:
     import torch
 
     from facewire.models.blendshape_nets import CNNGRUNet
-    from facewire.train.losses import seal_loss
+    from facewire.train.blendshapes.losses import seal_loss
 
     net = CNNGRUNet(80, ("jawOpen", "mouthClose"), seal=True)
     y = torch.tensor([[[0.04, 0.04], [0.04, 0.0]]])  # sealed, open
@@ -164,8 +164,8 @@ def test_groups_break_closure_down_per_engine() -> None:
     """A model that closes every bilabial of one engine and none of the other: the per-engine
     rows say 100% and 0%, with their clip and /p b m/ counts."""
     _need_rig()
-    from facewire.train.dataset import Utterance
-    from facewire.train.evaluate import evaluate_groups, group_of
+    from facewire.train.blendshapes.evaluate import evaluate_groups, group_of
+    from facewire.train.data.dataset import Utterance
 
     ph = [("AA", 0.1, 0.3), ("P", 0.3, 0.4), ("AA", 0.4, 0.6), ("M", 0.6, 0.7), ("AA", 0.7, 0.9)]
     target = phones_to_curves(ph)

@@ -12,7 +12,7 @@ import pytest
 
 from facewire.rig.arkit import ARKIT_INDEX
 from facewire.rig.rig import default_rig_path
-from facewire.train.eval_words import jaw_loudness, load_text_clips, vowel_closure_rate
+from facewire.train.blendshapes.eval_words import jaw_loudness, load_text_clips, vowel_closure_rate
 
 
 def test_vowel_closure_counts_only_the_nucleus() -> None:

@@ -11,9 +11,9 @@ import pytest
 from facewire.models.logmel import LogMelConfig, logmel
 from facewire.models.runtime import ModelError, StreamingPredictor, default_model_path
 from facewire.rig.arkit import ARKIT_52
-from facewire.train.dataset import make_toy_corpus
-from facewire.train.export import export
-from facewire.train.train_blendshapes import TrainConfig, train
+from facewire.train.blendshapes.export import export
+from facewire.train.blendshapes.train import TrainConfig, train
+from facewire.train.data.dataset import make_toy_corpus
 
 
 @pytest.fixture(scope="module")
@@ -170,7 +170,7 @@ def test_commands_train_export_eval(tmp_path: Path, capsys: pytest.CaptureFixtur
     (model_groups,) = groups.values()  # one model
     ((voice, row),) = model_groups.items()  # one held-out voice, both its clips
     assert row["clips"] == 2 and voice in out and ", by voice:" in out
-    from facewire.train.evaluate import default_aperture
+    from facewire.train.metrics import default_aperture
 
     assert "teacher (target)" in out
     if default_aperture() is not None:  # lip metrics need the ICT rig from ../shared

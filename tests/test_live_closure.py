@@ -19,8 +19,8 @@ import soundfile as sf
 
 from facewire.launch.model import load
 from facewire.offline import animate_file
-from facewire.train.evaluate import default_aperture, evaluate_clips
-from facewire.train.metrics import bilabial_closure_rate
+from facewire.train.blendshapes.evaluate import evaluate_clips
+from facewire.train.metrics import bilabial_closure_rate, default_aperture
 
 TEXT = ("Bob, pass me the map, please. Maybe Pam bought a bumpy blue lamp, "
         "and my pup grabbed the purple ball.")
@@ -33,7 +33,7 @@ pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None and
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray, list]:
-    from facewire.train.synth import Espeak, Voice
+    from facewire.train.data.synth import Espeak, Voice
 
     engine = Espeak()
     try:
@@ -88,8 +88,8 @@ def test_every_live_file_smooths_the_same_way(file: str) -> None:
 @pytest.mark.slow
 def test_live_file_as_real_processes_closes_the_lips(clip, aperture, tmp_path: Path) -> None:
     """`facewire launch live_file` in real time, recorded to a bag, scored from the bag."""
-    from facewire.train.dataset import Utterance
-    from facewire.train.live_graph import LiveGraph
+    from facewire.train.blendshapes.live_graph import LiveGraph
+    from facewire.train.data.dataset import Utterance
 
     _, audio, phones = clip
     graph = LiveGraph(tmp_path, "live_file")

@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 
 from facewire.rig.arkit import ARKIT_INDEX, LIVELINK_61
-from facewire.train.loaders import (
+from facewire.train.data.loaders import (
     DataError,
     data_root,
     facegood_column_report,

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from facewire.train import losses_landmarks as L
-from facewire.train.landmark_data import lip_vertices, local_frames, vertex_weights
-from facewire.train.metrics_mesh import all_metrics, angle_error, dense_error, lip_error
+from facewire.train.mesh import losses as L
+from facewire.train.mesh.data import lip_vertices, local_frames, vertex_weights
+from facewire.train.mesh.metrics import all_metrics, angle_error, dense_error, lip_error
 
 
 def _seq(b: int = 2, t: int = 5, p: int = 68, seed: int = 0) -> torch.Tensor:

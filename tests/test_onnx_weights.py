@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from facewire.train.dataset import make_toy_corpus
-from facewire.train.export import export
-from facewire.train.onnx_weights import checkpoint_from_card
-from facewire.train.train_blendshapes import (
+from facewire.train.blendshapes.export import export
+from facewire.train.blendshapes.onnx_weights import checkpoint_from_card
+from facewire.train.blendshapes.train import (
     CheckpointError,
     TrainConfig,
     load_checkpoint,
     train,
 )
+from facewire.train.data.dataset import make_toy_corpus
 
 
 @pytest.fixture(scope="module")

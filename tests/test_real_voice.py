@@ -11,9 +11,9 @@ import pytest
 
 from facewire.cli import main
 from facewire.rig.arkit import ARKIT_INDEX
-from facewire.train.live_graph import ALIGN, LiveGraph
+from facewire.train.blendshapes.live_graph import ALIGN, LiveGraph
+from facewire.train.blendshapes.real_voice import closure_events, events_closed, facegood_scores
 from facewire.train.metrics import LipAperture, vowel_closure_rate
-from facewire.train.real_voice import closure_events, events_closed, facegood_scores
 
 JAW, CLOSE = ARKIT_INDEX["jawOpen"], ARKIT_INDEX["mouthClose"]
 
@@ -139,7 +139,7 @@ def test_eval_live_and_real_bad_input_is_one_line(argv: list[str], message: str,
 
 def test_closure_augment_changes_only_bilabial_intervals() -> None:
     from facewire.phones.arpabet import Phone
-    from facewire.train.closure_aug import closure_augment
+    from facewire.train.data.closure_aug import closure_augment
 
     rng = np.random.default_rng(0)
     t = np.arange(16000) / 16000
@@ -191,7 +191,7 @@ def test_live_sessions_put_each_speakers_frames_back_in_place(tmp_path: Path,
 
 def test_pad_silence_shifts_phones_with_the_audio() -> None:
     from facewire.phones.arpabet import SIL, Phone
-    from facewire.train.closure_aug import pad_silence
+    from facewire.train.data.closure_aug import pad_silence
 
     x = np.ones(8000, np.float32)
     phones = [Phone("B", 0.0, 0.1), Phone("AA", 0.1, 0.5)]
@@ -210,7 +210,7 @@ def test_pad_silence_shifts_phones_with_the_audio() -> None:
 
 
 def test_lead_in_returns_the_clips_own_frames() -> None:
-    from facewire.train.evaluate import with_lead_in
+    from facewire.train.blendshapes.evaluate import with_lead_in
 
     seen = []
 

@@ -87,7 +87,7 @@ def test_gather_tables_reproduce_the_sparse_product(sheet_pyramid) -> None:
 
 
 def test_decoder_has_five_spiral_blocks_and_one_step_lowers_the_loss(sheet_pyramid) -> None:
-    from facewire.train.losses_landmarks import S2DWeights, s2d_loss
+    from facewire.train.mesh.losses import S2DWeights, s2d_loss
 
     torch.manual_seed(0)
     net = S2DNet(sheet_pyramid.sizes, channels=(8, 8, 8, 8, 8),
@@ -127,13 +127,13 @@ def test_rig_face_pyramid_shapes() -> None:
 def trained(tmp_path_factory: pytest.TempPathFactory) -> dict:
     if not RIG.exists():
         pytest.skip(f"ICT rig {RIG} absent (set FACEWIRE_DATA to the shared folder)")
-    from facewire.train.dataset import make_toy_corpus
-    from facewire.train.export_mesh import export
-    from facewire.train.train_s2d import S2DConfig, train
+    from facewire.train.data.dataset import make_toy_corpus
+    from facewire.train.mesh.densify import DensifyConfig, train
+    from facewire.train.mesh.export import export
 
     root = tmp_path_factory.mktemp("s2d")
     corpus = make_toy_corpus(root / "toy", n_clips=4, seconds=1.0, voices=2)
-    res = train(S2DConfig(data=[str(corpus)], out=str(root / "run"), epochs=1, steps=2,
+    res = train(DensifyConfig(data=[str(corpus)], out=str(root / "run"), epochs=1, steps=2,
                           batch=4, identities=2, held_out=0.5, val_frames=8, quiet=True,
                           rig=str(RIG), channels=(8, 8, 8, 8, 8)))
     card = export(res["best"], root / "onnx", argv=["export"])
@@ -145,7 +145,7 @@ def test_training_step_and_onnx_equivalence(trained: dict) -> None:
     import json
 
     from facewire.models.mesh_runtime import DensePredictor
-    from facewire.train.train_s2d import load_checkpoint, net_from_checkpoint
+    from facewire.train.mesh.densify import load_checkpoint, net_from_checkpoint
 
     assert np.isfinite(trained["history"][0]["val_loss"])
     card = json.loads(trained["card"].read_text())

@@ -10,8 +10,8 @@ import torch
 
 from facewire.models.s2l import as_points, build
 from facewire.testing import local_graph, run_graph
-from facewire.train.landmark_data import JAW_MOUTH
-from facewire.train.losses_landmarks import S2LWeights, s2l_loss
+from facewire.train.mesh.data import JAW_MOUTH
+from facewire.train.mesh.losses import S2LWeights, s2l_loss
 from tests.conftest import SHARED
 
 RIG = SHARED / "assets" / "ict_facekit.npz"
@@ -24,15 +24,15 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Tiny causal and offline S2L models trained on the toy corpus and exported."""
     if not RIG.exists():
         pytest.skip(f"ICT rig {RIG} absent (set FACEWIRE_DATA to the shared folder)")
-    from facewire.train.dataset import make_toy_corpus
-    from facewire.train.export_mesh import export
-    from facewire.train.train_s2l import S2LConfig, train
+    from facewire.train.data.dataset import make_toy_corpus
+    from facewire.train.mesh.export import export
+    from facewire.train.mesh.landmarks import LandmarksConfig, train
 
     root = tmp_path_factory.mktemp("s2l")
     corpus = make_toy_corpus(root / "toy", n_clips=6, seconds=1.0, voices=2)
     out = {}
     for arch in ("s2l_causal", "s2l"):
-        res = train(S2LConfig(data=[str(corpus)], arch=arch, out=str(root / arch), epochs=1,
+        res = train(LandmarksConfig(data=[str(corpus)], arch=arch, out=str(root / arch), epochs=1,
                               hidden=16, layers=2, identities=3, held_out=0.34, quiet=True,
                               rig=str(RIG), lookahead=3))
         out[arch] = Path(res["best"])
@@ -89,7 +89,7 @@ def test_offline_model_refuses_to_stream() -> None:
 
 @needs_rig
 def test_training_writes_checkpoints_with_finite_history(trained: dict) -> None:
-    from facewire.train.train_s2l import load_checkpoint
+    from facewire.train.mesh.landmarks import load_checkpoint
 
     ck = load_checkpoint(trained["s2l_causal"])
     assert ck["arch"] == "s2l_causal" and ck["net_config"]["lookahead"] == 3
@@ -104,7 +104,7 @@ def test_onnx_matches_torch(trained: dict, arch: str) -> None:
     import json
 
     from facewire.models.mesh_runtime import LandmarkPredictor
-    from facewire.train.train_s2l import load_checkpoint, net_from_checkpoint
+    from facewire.train.mesh.landmarks import load_checkpoint, net_from_checkpoint
 
     card = json.loads(trained[arch + "_card"].read_text())
     assert card["metrics"]["onnx_vs_torch_max_abs"] < 1e-4
@@ -127,7 +127,7 @@ def test_landmarks_node_streams_the_same_frames_as_whole_file(trained: dict) -> 
     from facewire.models.mesh_runtime import LandmarkPredictor
     from facewire.nodes.features import FeaturesNode
     from facewire.nodes.landmarks import LandmarksNode
-    from facewire.train.loaders import load_audio
+    from facewire.train.data.loaders import load_audio
     from tests.live_helpers import chunks_of
 
     audio = load_audio(trained["corpus"] / "wav" / "000000.wav")

@@ -71,9 +71,9 @@ def test_statistics_from_clips() -> None:
 def test_trained_with_it_the_card_and_runtime_carry_it(tmp_path: Path) -> None:
     from facewire.models.logmel import logmel
     from facewire.models.runtime import StreamingPredictor
-    from facewire.train.dataset import make_toy_corpus
-    from facewire.train.export import export
-    from facewire.train.train_blendshapes import TrainConfig, load_checkpoint, train
+    from facewire.train.blendshapes.export import export
+    from facewire.train.blendshapes.train import TrainConfig, load_checkpoint, train
+    from facewire.train.data.dataset import make_toy_corpus
 
     corpus = make_toy_corpus(tmp_path / "toy", n_clips=4, seconds=0.6, voices=2)
     train(TrainConfig(data=[str(corpus)], arch="cnn_gru", out=str(tmp_path / "run"), epochs=1,
@@ -99,8 +99,8 @@ def test_trained_with_it_the_card_and_runtime_carry_it(tmp_path: Path) -> None:
 
 def test_a_fine_tune_sets_the_prior_weight_and_a_resume_keeps_the_normaliser(
         tmp_path: Path) -> None:
-    from facewire.train.dataset import make_toy_corpus
-    from facewire.train.train_blendshapes import TrainConfig, load_checkpoint, train
+    from facewire.train.blendshapes.train import TrainConfig, load_checkpoint, train
+    from facewire.train.data.dataset import make_toy_corpus
 
     corpus = make_toy_corpus(tmp_path / "toy", n_clips=4, seconds=0.6, voices=2)
     base = dict(data=[str(corpus)], arch="cnn_gru", hidden=8, quiet=True, held_out=0.5,
@@ -123,8 +123,8 @@ def test_a_fine_tune_sets_the_prior_weight_and_a_resume_keeps_the_normaliser(
 
 
 def test_the_prior_weight_needs_the_normaliser(tmp_path: Path) -> None:
-    from facewire.train.dataset import make_toy_corpus
-    from facewire.train.train_blendshapes import TrainConfig, train
+    from facewire.train.blendshapes.train import TrainConfig, train
+    from facewire.train.data.dataset import make_toy_corpus
 
     corpus = make_toy_corpus(tmp_path / "toy", n_clips=4, seconds=0.6, voices=2)
     for kw in ({"speaker_norm_prior": 3.0}, {"speaker_norm": True, "speaker_norm_prior": 0.0}):
@@ -138,9 +138,9 @@ def test_a_card_is_re_exported_with_another_prior_weight(tmp_path: Path) -> None
     from facewire.models.card import read_card, sha256
     from facewire.models.logmel import logmel
     from facewire.models.runtime import StreamingPredictor
-    from facewire.train.dataset import make_toy_corpus
-    from facewire.train.export import export
-    from facewire.train.train_blendshapes import TrainConfig, train
+    from facewire.train.blendshapes.export import export
+    from facewire.train.blendshapes.train import TrainConfig, train
+    from facewire.train.data.dataset import make_toy_corpus
 
     corpus = make_toy_corpus(tmp_path / "toy", n_clips=4, seconds=0.6, voices=2)
     base = dict(data=[str(corpus)], arch="cnn_gru", epochs=1, hidden=8, quiet=True,
@@ -173,9 +173,9 @@ def test_a_card_is_re_exported_with_another_prior_weight(tmp_path: Path) -> None
 
 def test_re_export_refuses_what_it_cannot_change(tmp_path: Path, capsys) -> None:
     from facewire.cli import main as run
-    from facewire.train.dataset import make_toy_corpus
-    from facewire.train.export import export
-    from facewire.train.train_blendshapes import TrainConfig, train
+    from facewire.train.blendshapes.export import export
+    from facewire.train.blendshapes.train import TrainConfig, train
+    from facewire.train.data.dataset import make_toy_corpus
 
     corpus = make_toy_corpus(tmp_path / "toy", n_clips=4, seconds=0.6, voices=2)
     train(TrainConfig(data=[str(corpus)], arch="cnn_gru", out=str(tmp_path / "run"), epochs=1,

@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 
 from facewire.phones.arpabet import ARPABET_SET, Phone
-from facewire.train.synth import (
+from facewire.train.data.synth import (
     SAMPLE_RATE,
     _pitch_shift,
     augment,
@@ -174,7 +174,7 @@ def test_flite_f0_range_raises_the_pitch_and_keeps_the_rest(tmp_path: Path) -> N
             checked += 1
     assert checked
     assert json.loads((tmp_path / "b" / "corpus.json").read_text())["flite_f0"] == [240, 250]
-    from facewire.train.dataset import corpus_summary
+    from facewire.train.data.dataset import corpus_summary
 
     synth = corpus_summary([str(tmp_path / "a"), str(tmp_path / "b")], [])["synth"]
     assert "flite_f0" not in synth[str(tmp_path / "a")]  # what a model card records

@@ -10,18 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from facewire.train.batches import collate
-from facewire.train.dataset import (
-    DatasetError,
-    Example,
-    FeatureSpec,
-    align_targets,
-    load_source,
-    make_examples,
-    make_toy_corpus,
-    split_by_voice,
-)
-from facewire.train.evaluate import (
+from facewire.train.blendshapes.evaluate import (
     cross_speaker_ratio,
     cross_speaker_spread,
     evaluate_clips,
@@ -31,13 +20,24 @@ from facewire.train.evaluate import (
     self_smoothness,
     temporal_smoothness,
 )
-from facewire.train.losses import loss_fn
-from facewire.train.train_blendshapes import (
+from facewire.train.blendshapes.losses import loss_fn
+from facewire.train.blendshapes.train import (
     CheckpointError,
     TrainConfig,
     load_checkpoint,
     net_from_checkpoint,
     train,
+)
+from facewire.train.data.batches import collate
+from facewire.train.data.dataset import (
+    DatasetError,
+    Example,
+    FeatureSpec,
+    align_targets,
+    load_source,
+    make_examples,
+    make_toy_corpus,
+    split_by_voice,
 )
 
 TINY = {"hidden": 8, "window": 4}
@@ -183,7 +183,7 @@ def test_l2_and_smoothness_known_answers() -> None:
 
 
 def test_evaluate_clips_scores_the_teacher_perfectly(corpus: Path) -> None:
-    from facewire.train.evaluate import default_aperture
+    from facewire.train.metrics import default_aperture
 
     utts = load_source(str(corpus))
     by_audio = {id(u.audio): u.curves for u in utts}
@@ -275,8 +275,8 @@ def test_checkpoint_records_data_and_split(corpus: Path, tmp_path: Path) -> None
 
 def test_aperture_loss_known_answer() -> None:
     from facewire.rig.arkit import ARKIT_INDEX, LOWER_FACE
-    from facewire.train.evaluate import default_aperture
-    from facewire.train.losses import ApertureLoss
+    from facewire.train.blendshapes.losses import ApertureLoss
+    from facewire.train.metrics import default_aperture
 
     ap = default_aperture()
     if ap is None:
@@ -293,7 +293,7 @@ def test_aperture_loss_known_answer() -> None:
 
 def test_pocketsphinx_teacher_baseline_gives_curves(corpus: Path) -> None:
     pytest.importorskip("pocketsphinx")
-    from facewire.train.evaluate import pocketsphinx_teacher
+    from facewire.train.blendshapes.evaluate import pocketsphinx_teacher
 
     name, predict = pocketsphinx_teacher()
     utt = load_source(str(corpus))[0]
@@ -302,8 +302,8 @@ def test_pocketsphinx_teacher_baseline_gives_curves(corpus: Path) -> None:
 
 
 def test_bandlimit_and_gain_augmentation(corpus: Path, tmp_path: Path) -> None:
-    from facewire.train.batches import bandlimit
-    from facewire.train.dataset import Utterance
+    from facewire.train.data.batches import bandlimit
+    from facewire.train.data.dataset import Utterance
 
     t = np.arange(16000) / 16000
     u = Utterance("x", "v", (np.sin(2 * np.pi * 6000 * t) + np.sin(2 * np.pi * 500 * t))
@@ -317,7 +317,7 @@ def test_bandlimit_and_gain_augmentation(corpus: Path, tmp_path: Path) -> None:
 
 
 def test_random_eq_is_a_bounded_smooth_envelope(corpus: Path, tmp_path: Path) -> None:
-    from facewire.train.batches import random_eq
+    from facewire.train.data.batches import random_eq
 
     rng = np.random.default_rng(0)
     curves = np.stack([random_eq(80, 2.0, rng) for _ in range(200)])
@@ -337,7 +337,7 @@ def test_after_warm_up_returns_the_clips_own_frames() -> None:
     """The clip's frames from a stream that began with a warm-up are the frames at the
     clip's own times: a predictor that reads the audio level at each frame time sees
     the clip, not the warm-up, from the first returned frame on."""
-    from facewire.train.evaluate import after_warm_up
+    from facewire.train.blendshapes.evaluate import after_warm_up
 
     def level_at_frames(audio: np.ndarray) -> np.ndarray:
         n = len(audio) * 60 // 16000
@@ -357,7 +357,7 @@ def test_warm_up_removes_a_bias_that_fades_as_the_stream_hears_the_speaker(
     normaliser's does) is speaker-dependent on cold clips and nearly agnostic warmed up."""
     import soundfile as sf
 
-    from facewire.train.evaluate import speaker_warm_up
+    from facewire.train.blendshapes.evaluate import speaker_warm_up
 
     rng = np.random.default_rng(0)
     level = {"ann": 0.05, "bob": 0.4}
@@ -386,8 +386,8 @@ def test_warm_up_removes_a_bias_that_fades_as_the_stream_hears_the_speaker(
 def test_two_sources_with_the_same_clip_ids_stay_apart(tmp_path: Path) -> None:
     """Two corpora both numbered from the first clip: the teacher row of `facewire eval`
     replays targets by clip id, so each clip must keep its own."""
-    from facewire.train.dataset import load_sources
-    from facewire.train.evaluate import replay
+    from facewire.train.blendshapes.evaluate import replay
+    from facewire.train.data.dataset import load_sources
 
     a = make_toy_corpus(tmp_path / "a", n_clips=2, seconds=0.5, voices=1)
     b = make_toy_corpus(tmp_path / "b", n_clips=2, seconds=0.5, voices=1, seed=5)

@@ -8,9 +8,20 @@ from dataclasses import fields
 import pytest
 
 from facewire.cli import build_parser
-from facewire.commands.train import blendshape_config
+from facewire.commands.train import config_for
 from facewire.commands.train_flags import recorded_argv
-from facewire.commands.train_mesh import densify_config, landmark_config
+
+
+def blendshape_config(args):
+    return config_for("blendshapes", args)
+
+
+def landmark_config(args):
+    return config_for("landmarks", args)
+
+
+def densify_config(args):
+    return config_for("densify", args)
 
 
 def parse(*argv: str):

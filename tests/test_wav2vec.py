@@ -46,9 +46,9 @@ def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
 def test_train_and_export_on_wav2vec_features(tiny_w2v: Path, tmp_path: Path) -> None:
     import json
 
-    from facewire.train.dataset import make_toy_corpus
-    from facewire.train.export import export
-    from facewire.train.train_blendshapes import TrainConfig, train
+    from facewire.train.blendshapes.export import export
+    from facewire.train.blendshapes.train import TrainConfig, train
+    from facewire.train.data.dataset import make_toy_corpus
 
     corpus = make_toy_corpus(tmp_path / "toy", n_clips=4, seconds=0.5, voices=2)
     res = train(TrainConfig(data=[str(corpus)], arch="ff", out=str(tmp_path / "run"),

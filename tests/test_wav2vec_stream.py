@@ -232,9 +232,9 @@ def test_features_to_blendshapes_end_to_end(tiny: Path, encoder, tmp_path: Path)
     whole-file inference on the same windowed features."""
     from facewire.models.runtime import StreamingPredictor
     from facewire.nodes.blendshapes import BlendshapesNode
-    from facewire.train.dataset import make_toy_corpus
-    from facewire.train.export import export
-    from facewire.train.train_blendshapes import TrainConfig, train
+    from facewire.train.blendshapes.export import export
+    from facewire.train.blendshapes.train import TrainConfig, train
+    from facewire.train.data.dataset import make_toy_corpus
 
     corpus = make_toy_corpus(tmp_path / "toy", n_clips=4, seconds=0.5, voices=2)
     train(TrainConfig(data=[str(corpus)], arch="ff", out=str(tmp_path / "run"),

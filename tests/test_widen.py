@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from facewire.models.blendshape_nets import build
-from facewire.train.dataset import make_toy_corpus
-from facewire.train.train_blendshapes import TrainConfig, load_checkpoint, predict_curves, train
-from facewire.train.widen import widen_checkpoint, widen_gru_state
+from facewire.train.blendshapes.train import TrainConfig, load_checkpoint, predict_curves, train
+from facewire.train.blendshapes.widen import widen_checkpoint, widen_gru_state
+from facewire.train.data.dataset import make_toy_corpus
 
 OUTPUTS = ("jawOpen", "mouthClose", "mouthFunnel", "mouthPucker")
 
@@ -71,7 +71,7 @@ def test_init_from_a_narrower_run_starts_from_the_widened_network(tmp_path: Path
         net.load_state_dict(ck["state_dict"])
         nets.append(net)
     feats = torch.randn(80, nets[0].n_feats).numpy() * 2 - 6
-    from facewire.train.train_blendshapes import feature_spec_for
+    from facewire.train.blendshapes.train import feature_spec_for
 
     spec, _ = feature_spec_for(TrainConfig(**common))  # type: ignore[arg-type]
     narrow_y, wide_y = (predict_curves(n, feats, spec) for n in nets)

@@ -49,7 +49,7 @@ def voice_dir(tmp_path_factory) -> Path:
 
 
 def load(path: Path) -> np.ndarray:
-    from facewire.train.loaders import load_audio
+    from facewire.train.data.loaders import load_audio
 
     return load_audio(path)
 
@@ -196,7 +196,7 @@ def test_cli_text_flag_and_recorded_source(voice_dir, tmp_path) -> None:
 @pytest.mark.slow
 @needs_espeak
 def test_a_ten_minute_file_aligns_sentence_by_sentence(aligner, tmp_path) -> None:
-    from facewire.train.synth import SENTENCES
+    from facewire.train.data.synth import SENTENCES
 
     text = " ".join(SENTENCES * 8)
     audio = load(speak(tmp_path / "long.wav", text))

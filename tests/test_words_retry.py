@@ -35,7 +35,7 @@ def reverberant(x: np.ndarray, rt60: float = 0.8, snr_db: float = 5.0) -> np.nda
 def far_clip(tmp_path_factory) -> np.ndarray:
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
-    from facewire.train.loaders import load_audio
+    from facewire.train.data.loaders import load_audio
 
     wav = tmp_path_factory.mktemp("far") / "a.wav"
     subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(wav), LINE_A], check=True)
@@ -75,7 +75,7 @@ def test_a_clip_aligns_the_same_whatever_was_aligned_before(tmp_path) -> None:
     take must not depend on the lines it did before (the aligner starts each clip afresh)."""
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
-    from facewire.train.loaders import load_audio
+    from facewire.train.data.loaders import load_audio
 
     clips = {}
     for name, voice, line in (("a", "en-us", LINE_A), ("b", "en-gb", LINE_B)):

@@ -9,7 +9,7 @@ import sys
 def _synth(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from facewire.train.synth import synth_corpus
+    from facewire.train.data.synth import synth_corpus
 
     engines = args.engines.split(",") if args.engines else None
     with tqdm(total=round(args.minutes * 60, 1), unit="s audio", disable=args.quiet) as bar:
@@ -34,7 +34,7 @@ def _synth(args: argparse.Namespace) -> int:
 
 
 def _relabel(args: argparse.Namespace) -> int:
-    from facewire.train.synth import relabel_corpus
+    from facewire.train.data.synth import relabel_corpus
 
     try:
         n = relabel_corpus(args.folder)

@@ -27,7 +27,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     ls = inner.add_parser("list", help="the emotion set and each preset's strongest curves")
     ls.set_defaults(func=list_emotions)
 
-    ev = inner.add_parser("eval", help="naive sum vs fusion: closure, lip error, upper face")
+    ev = inner.add_parser("eval", help="naive sum vs fusion: closure, lip error, upper face "
+                          "(also 'facewire eval emotion')")
+    add_eval_flags(ev)
+    ev.set_defaults(func=eval_emotion)
+
+
+def add_eval_flags(ev: argparse.ArgumentParser) -> None:
+    """The flags of ``facewire emotion eval`` = ``facewire eval emotion``."""
     ev.add_argument("--data", action="append", required=True,
                     help="corpus with teacher curves and phones (facewire data synth); "
                          "repeatable")
@@ -36,7 +43,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     ev.add_argument("--rig", default=None, help="rig npz (default ICT facekit)")
     ev.add_argument("--json", default=None, help="write the rows as JSON here")
     ev.add_argument("--quiet", action="store_true")
-    ev.set_defaults(func=eval_emotion)
 
 
 def set_emotion(args: argparse.Namespace) -> int:
@@ -82,56 +88,14 @@ def list_emotions(args: argparse.Namespace) -> int:
 
 def eval_emotion(args: argparse.Namespace) -> int:
     from facewire.emotion.runtime import FusionModelError
-    from facewire.train.eval_emotion import format_rows, run_eval
+    from facewire.train.emotion.evaluate import format_rows, run_eval
 
     try:
         rows = run_eval(args.data, args.model, args.max_clips,
                         args.rig, args.json, args.quiet)
     except (FileNotFoundError, FusionModelError) as exc:
-        print(f"facewire emotion eval: {exc}", file=sys.stderr)
+        print(f"facewire eval emotion: {exc}", file=sys.stderr)
         return 2
     print(format_rows(rows))
     return 0
 
-
-def register_train(tsub: argparse._SubParsersAction) -> None:
-    """``facewire train emotion`` (registered by the train command)."""
-    from facewire.train.train_emotion import EmotionTrainConfig
-
-    d = EmotionTrainConfig()
-    t = tsub.add_parser("emotion", help="the speech/expression fusion module (seed 004)")
-    t.add_argument("--data", action="append", required=True,
-                   help="speech corpus with teacher curves (facewire data synth); repeatable")
-    t.add_argument("--out", default=d.out, help="run folder (ONNX, npz, card, checkpoint)")
-    t.add_argument("--name", default=d.name, help="model name")
-    t.add_argument("--rig", default=None, help="rig npz with UVs (default ICT facekit)")
-    t.add_argument("--k", type=int, default=d.k, help="learned blendshapes per domain")
-    t.add_argument("--steps", type=int, default=d.steps)
-    t.add_argument("--batch", type=int, default=d.batch)
-    t.add_argument("--lr", type=float, default=d.lr)
-    t.add_argument("--sparsity", type=float, default=d.sparsity, help="cross-domain L1 weight")
-    t.add_argument("--laplacian", type=float, default=d.laplacian)
-    t.add_argument("--fuse", type=float, default=d.fuse,
-                   help="weight of the loss on known clean combinations (0: the paper's "
-                   "objective alone)")
-    t.add_argument("--max-clips", type=int, default=None)
-    t.add_argument("--max-minutes", type=float, default=d.max_minutes,
-                   help="time budget; the learning rate anneals to fit it")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--threads", type=int, default=1)
-    t.add_argument("--quiet", action="store_true")
-    t.set_defaults(func=train_emotion)
-
-
-def train_emotion(args: argparse.Namespace) -> int:
-    from facewire.commands.train_flags import config_from_flags
-    from facewire.train.train_emotion import EmotionTrainConfig, train
-
-    cfg = config_from_flags(EmotionTrainConfig, args)
-    try:
-        res = train(cfg, argv=sys.argv[1:])
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"facewire train emotion: {exc}", file=sys.stderr)
-        return 2
-    print(f"{res['steps']} steps in {res['minutes']:.1f} min -> {res['onnx']}")
-    return 0

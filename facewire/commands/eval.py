@@ -1,4 +1,6 @@
-"""``facewire eval --model M [--model M2 ...] --data CORPUS``: compare models in a table."""
+"""``facewire eval FAMILY ...``: score models of one family. ``facewire eval blendshapes
+--model M [--model M2 ...] --data CORPUS`` compares blendshape models in a table; the
+older spelling without the family (``facewire eval --model M``) is the same command."""
 
 from __future__ import annotations
 
@@ -8,11 +10,34 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from facewire.commands.families import FAMILIES, family_list
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("eval", help="evaluate blendshape models (L2, smoothness, lip closure, "
-                       "cross-speaker consistency)")
-    p.add_argument("--model", action="append", required=True,
+    p = sub.add_parser("eval", help="evaluate models: " + family_list(),
+                       description="Evaluate models of one family ('facewire eval FAMILY "
+                       "-h'). Without FAMILY: blendshape models, with the flags below.")
+    add_blendshape_flags(p, required=False)  # 'facewire eval --model M': blendshapes
+    fam = p.add_subparsers(dest="eval_family", metavar="[FAMILY]")
+    b = fam.add_parser("blendshapes", help=FAMILIES["blendshapes"] + ": L2, smoothness, "
+                       "lip closure, cross-speaker consistency")
+    add_blendshape_flags(b, required=True)
+    b.set_defaults(func=_eval)
+    from facewire.commands.emotion import add_eval_flags, eval_emotion
+    from facewire.commands.eval_mesh import add_mesh_family
+
+    add_mesh_family(fam, "landmarks")
+    add_mesh_family(fam, "densify")
+    e = fam.add_parser("emotion", help=FAMILIES["emotion"] + ": naive sum vs fusion "
+                       "(closure, lip error, upper face)")
+    add_eval_flags(e)
+    e.set_defaults(func=eval_emotion)
+    p.set_defaults(func=_eval)
+
+
+def add_blendshape_flags(p: argparse.ArgumentParser, required: bool) -> None:
+    """The flags of ``facewire eval blendshapes`` (and of plain ``facewire eval``)."""
+    p.add_argument("--model", action="append", required=required,
                    help="exported model (.onnx, .json or folder) or checkpoint (.pt); repeatable")
     p.add_argument("--data", action="append", default=[],
                    help="corpus with target curves (and phones): synth folder, Live Link Face "
@@ -74,7 +99,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", default=None, help="write the results as JSON here")
     p.add_argument("--update-card", action="store_true",
                    help="record the figures in the (single) exported model's card")
-    p.set_defaults(func=_eval)
 
 
 def _train_voices(model: str) -> set[str]:
@@ -82,7 +106,7 @@ def _train_voices(model: str) -> set[str]:
     p = Path(model)
     try:
         if p.suffix == ".pt":
-            from facewire.train.train_blendshapes import load_checkpoint
+            from facewire.train.blendshapes.train import load_checkpoint
 
             split = load_checkpoint(p).get("split") or {}
         else:
@@ -97,16 +121,13 @@ def _train_voices(model: str) -> set[str]:
 def _eval(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from facewire.train.dataset import DatasetError, load_sources
-    from facewire.train.evaluate import (
+    from facewire.train.blendshapes.evaluate import (
         COLUMNS,
         GROUP_COLUMNS,
         REPO,
         check_spread_pairs,
         cross_speaker_ratio,
         cross_speaker_spread,
-        default_aperture,
-        default_landmarks,
         evaluate_clips,
         evaluate_groups,
         format_table,
@@ -115,7 +136,13 @@ def _eval(args: argparse.Namespace) -> int:
         plot_clip,
         replay,
     )
+    from facewire.train.data.dataset import DatasetError, load_sources
+    from facewire.train.metrics import default_aperture, default_landmarks
 
+    if not args.model:
+        print("facewire eval: --model is required (blendshape models; 'facewire eval -h' "
+              "lists the other families)", file=sys.stderr)
+        return 2
     try:
         check_spread_pairs(args.xspk_pairs, args.xspk_from)
         utts = load_sources(args.data) if args.data else []
@@ -123,7 +150,7 @@ def _eval(args: argparse.Namespace) -> int:
         if args.lead_in < 0:
             raise ValueError(f"--lead-in {args.lead_in:g}: seconds of noise, 0 or more")
         if args.lead_in > 0:
-            from facewire.train.evaluate import with_lead_in
+            from facewire.train.blendshapes.evaluate import with_lead_in
 
             models = [(m, f"{n} [lead-in {args.lead_in:g} s]", with_lead_in(f, args.lead_in))
                       for m, n, f in models]
@@ -131,7 +158,7 @@ def _eval(args: argparse.Namespace) -> int:
         if args.live:
             _check_live(args)
         if args.baseline and not args.live:
-            from facewire.train.evaluate import pocketsphinx_teacher
+            from facewire.train.blendshapes.evaluate import pocketsphinx_teacher
 
             models.insert(0, ("pocketsphinx", *pocketsphinx_teacher()))
     except (DatasetError, FileNotFoundError, RuntimeError, ValueError) as exc:
@@ -149,7 +176,7 @@ def _eval(args: argparse.Namespace) -> int:
         utts = utts[: args.max_clips]
     aperture = default_aperture(args.rig)
     lmd = default_landmarks(args.rig)
-    from facewire.train.loaders import data_root
+    from facewire.train.data.loaders import data_root
 
     root = data_root()
     fsdd = args.fsdd or str(root / "fsdd" if root else REPO.parent / "shared" / "data" / "fsdd")
@@ -164,7 +191,7 @@ def _eval(args: argparse.Namespace) -> int:
         r: dict[str, float] = {}
         keep: dict[str, object] = {}
         if args.live:
-            from facewire.train.live_graph import LiveGraph, LiveGraphError
+            from facewire.train.blendshapes.live_graph import LiveGraph, LiveGraphError
 
             graph = LiveGraph(Path(args.live_dir) / _slug(name + "_".join(args.live_arg)),
                               args.live, model=path, launch_args=args.live_arg)
@@ -191,7 +218,7 @@ def _eval(args: argparse.Namespace) -> int:
             r.update(evaluate_clips(predict, utts, aperture, lambda xs, n=name: tqdm(
                 xs, desc=n, unit="clip", leave=False), keep, landmarks=lmd))
         if takes and aperture is not None:
-            from facewire.train.real_voice import facegood_scores
+            from facewire.train.blendshapes.real_voice import facegood_scores
 
             r.update(facegood_scores(predict, takes, aperture))
         if do_fsdd:
@@ -256,8 +283,9 @@ def _eval_words(args: argparse.Namespace, models: list[tuple[str, str, Any]]) ->
     from tqdm import tqdm
 
     from facewire.phones.fusion import load_fusion
-    from facewire.train.eval_words import COLUMNS, words_table
-    from facewire.train.evaluate import default_aperture, format_table
+    from facewire.train.blendshapes.eval_words import COLUMNS, words_table
+    from facewire.train.blendshapes.evaluate import format_table
+    from facewire.train.metrics import default_aperture
 
     aperture = default_aperture(args.rig)
     if aperture is None:
@@ -282,7 +310,7 @@ def _eval_words(args: argparse.Namespace, models: list[tuple[str, str, Any]]) ->
     return 0
 def _facegood_takes(args: argparse.Namespace) -> list:
     """The FACEGOOD captures for --real, or a one-line error naming the folder."""
-    from facewire.train.loaders import DataError, data_root, load_facegood
+    from facewire.train.data.loaders import DataError, data_root, load_facegood
 
     root = data_root()
     folder = Path(args.facegood) if args.facegood else (root / "facegood" if root else None)
@@ -322,8 +350,8 @@ def _check_live(args: argparse.Namespace) -> None:
 
 def _name_speakers(graph: Any, utts: list, takes: list, fsdd: str | None) -> None:
     """Tell the live graph who says each clip, so that it plays one voice at a time."""
-    from facewire.train.evaluate import fsdd_clips
-    from facewire.train.loaders import load_audio
+    from facewire.train.blendshapes.evaluate import fsdd_clips
+    from facewire.train.data.loaders import load_audio
 
     for u in utts:
         graph.speaker(u.audio, u.voice)
@@ -342,13 +370,17 @@ def _slug(name: str) -> str:
 def _score_basic(predict: Any, utts: list, takes: list, fsdd: str | None, aperture: Any,
                  lmd: Any, keep: dict) -> dict[str, float]:
     """The figures --live reports: clips, FACEGOOD, FSDD (no warm-up or spread)."""
-    from facewire.train.evaluate import cross_speaker_ratio, evaluate_clips, fsdd_phonetic
+    from facewire.train.blendshapes.evaluate import (
+        cross_speaker_ratio,
+        evaluate_clips,
+        fsdd_phonetic,
+    )
 
     r: dict[str, float] = {}
     if utts:
         r.update(evaluate_clips(predict, utts, aperture, keep=keep, landmarks=lmd))
     if takes and aperture is not None:
-        from facewire.train.real_voice import facegood_scores
+        from facewire.train.blendshapes.real_voice import facegood_scores
 
         r.update(facegood_scores(predict, takes, aperture))
     if fsdd:

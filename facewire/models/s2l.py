@@ -2,7 +2,7 @@
 
 The paper's model is wav2vec 2.0 + a 3-layer bidirectional LSTM (hidden 64) + a fully
 connected layer, run on whole utterances. ``s2l`` is that (features are log-mel or wav2vec
-frames from :mod:`facewire.train.dataset`). A bidirectional LSTM reads the future without
+frames from :mod:`facewire.train.data.dataset`). A bidirectional LSTM reads the future without
 bound, so it cannot run live; ``s2l_causal`` is the streaming twin: the same stack with
 unidirectional LSTMs and a *label delay* of ``lookahead`` feature frames (output ``i``
 describes input frame ``i - lookahead``), so it sees exactly that much future audio and no

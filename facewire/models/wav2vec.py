@@ -4,7 +4,7 @@ No model hub is reachable here, so the model is read with ``local_files_only=Tru
 folder written by ``save_pretrained`` (config.json + weights, optionally a
 preprocessor_config.json saying whether to normalise the waveform). Frame ``j`` covers
 samples ``[j * stride, j * stride + receptive)``; its media time is the end of that span,
-which is what :class:`facewire.train.dataset.FeatureSpec` records as ``t0`` and ``rate``.
+which is what :class:`facewire.train.data.dataset.FeatureSpec` records as ``t0`` and ``rate``.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 A TTS engine knows every phone before it is heard; espeak-ng reports them as phoneme events
 (IPA, with the sample at which each starts) and word events, so nothing is guessed. The
 command-line tool prints phonemes but no times, and ``--pho`` needs mbrola voices, hence
-ctypes. Used by the corpus builder (``facewire.train.synth``), the ``tts`` node,
+ctypes. Used by the corpus builder (``facewire.train.data.synth``), the ``tts`` node,
 ``facewire say`` and the pipecat integration, so it lives here and imports no torch.
 
 The library keeps process-global state: use one :class:`EspeakLib` per process.

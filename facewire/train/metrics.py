@@ -213,8 +213,23 @@ def dtw_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(acc[n, m] / steps[n, m])
 
 
+
+def default_landmarks(rig: str | Path | None = None) -> LandmarkDistance | None:
+    from facewire.rig.rig import default_rig_path
+
+    p = Path(rig) if rig else default_rig_path()
+    return LandmarkDistance.from_rig(p) if p.exists() else None
+
+
+def default_aperture(rig: str | Path | None = None) -> LipAperture | None:
+    from facewire.rig.rig import default_rig_path
+
+    p = Path(rig) if rig else default_rig_path()
+    return LipAperture.from_rig(p) if p.exists() else None
+
+
 __all__ = [
     "ARKIT_52", "CLOSED_MM", "LandmarkDistance", "LipAperture", "bilabial_closure_rate",
-    "closure_rate", "dtw_distance", "false_closure_rate",
+    "closure_rate", "default_aperture", "default_landmarks", "dtw_distance", "false_closure_rate",
     "open_close_aperture_ratio", "rounding_ratio", "vowel_closure_rate",
 ]

@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from facewire.train.options import option
+
 
 class CheckpointError(RuntimeError):
     """A checkpoint is missing, corrupt or not ours; the message names the file and the fix."""
@@ -48,28 +50,31 @@ def read_checkpoint(path: str | Path, fmt: str, what: str, train_cmd: str) -> di
 
 @dataclass
 class RunSettings:
-    """The run-control fields every training config shares (recorded in its checkpoint)."""
+    """The run-control fields every training config shares (recorded in its checkpoint);
+    each option's help is its flag's help in ``facewire train``."""
 
-    lr: float = 1e-3
-    epochs: int = 40
-    patience: int = 6  # early stopping, in epochs
-    max_minutes: float | None = None  # wall-clock budget; stops after the epoch that passes it
-    held_out: float = 0.2  # share of voices for validation
-    seed: int = 0
-    device: str = "auto"
-    threads: int = 1
-    resume: bool = False
-    quiet: bool = False
+    lr: float = option(1e-3, "Adam learning rate")
+    epochs: int = option(40, "most epochs to run")
+    patience: int = option(6, "early-stopping patience (epochs)")
+    max_minutes: float | None = option(None, "wall-clock budget per invocation (minutes)")
+    held_out: float = option(0.2, "share of voices for validation")
+    seed: int = option(0, "seed of torch and numpy (same seed, machine, threads: same run)")
+    device: str = option("auto", "where to train", choices=("auto", "cpu", "cuda"))
+    threads: int = option(1, "torch CPU threads")
+    resume: bool = option(False, "continue from OUT/last.pt")
+    quiet: bool = option(False, "no progress bars or per-epoch lines")
 
 
 @dataclass
 class AudioRunSettings(RunSettings):
-    """Run control plus the audio corpora and their features (blendshapes, S2L)."""
+    """Run control plus the audio corpora and their features (blendshapes, landmarks)."""
 
-    data: list[str] = field(default_factory=list)
-    features: str = "logmel"  # logmel | wav2vec2
-    wav2vec: str | None = None  # local model folder for features == wav2vec2
-    wav2vec_layer: int = -1
+    data: list[str] = option([], "corpus folder with teacher curves (facewire data synth); "
+                             "repeatable", required=True)
+    features: str = option("logmel", "audio features", choices=("logmel", "wav2vec2"))
+    wav2vec: str | None = option(None, "local wav2vec 2.0 folder (implies --features "
+                                 "wav2vec2)", metavar="DIR")
+    wav2vec_layer: int = option(-1, "wav2vec 2.0 hidden layer to read (-1: the output)")
 
     def __post_init__(self) -> None:
         if self.wav2vec:  # a local wav2vec 2.0 folder implies its features

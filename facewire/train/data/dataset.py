@@ -5,7 +5,7 @@ Sources (``--data``, repeatable):
 * a synthetic corpus folder (``manifest.jsonl`` from ``facewire data synth``): audio, teacher
   curves, phones, and the voice of every clip so that validation can hold out whole voices;
 * a folder of Live Link Face takes (``*.csv`` with their audio), through
-  :mod:`facewire.train.loaders`; each take is its own "voice" unless the folder is one;
+  :mod:`facewire.train.data.loaders`; each take is its own "voice" unless the folder is one;
 * ``facegood`` or a FACEGOOD folder: real Mandarin speech with jaw/mouth curves only (the
   other curves are masked out of the loss).
 
@@ -114,7 +114,7 @@ def feature_fn(spec: FeatureSpec) -> FeatureFn:
 
 
 def _load_synth(folder: Path) -> list[Utterance]:
-    from facewire.train.loaders import load_audio
+    from facewire.train.data.loaders import load_audio
 
     path = folder / "manifest.jsonl"
     with open(path, encoding="utf-8") as f:
@@ -145,7 +145,7 @@ def _from_takes(takes: Sequence[Any], voice: str | None) -> list[Utterance]:
 
 def load_source(spec: str) -> list[Utterance]:
     """One ``--data`` argument -> utterances (see the module docstring)."""
-    from facewire.train import loaders
+    from facewire.train.data import loaders
 
     if spec.lower() == "facegood":
         return _from_takes(loaders.load_facegood(None), "facegood")

@@ -11,7 +11,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from facewire.train.dataset import Example, Utterance
+from facewire.train.data.dataset import Example, Utterance
 
 
 def bandlimit(utts: Sequence[Utterance], share: float, rng: np.random.Generator

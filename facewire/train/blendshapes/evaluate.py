@@ -17,7 +17,8 @@ Metrics, per model, averaged over clips:
   spoken digits), phones from pocketsphinx forced alignment of the known digit word;
 * ``fg_closure`` / ``fg_false_closure`` / ``fg_jaw_r`` (``--real``): on the real FACEGOOD
   captures, the share of the real lips' closure events the model also closes, closed
-  frames where the real lips are wide open, and jaw correlation (facewire.train.real_voice);
+  frames where the real lips are wide open, and jaw correlation
+  (facewire.train.blendshapes.real_voice);
 * ``xspk``: on the spoken-digits data, DTW distance between the same digit from different
   speakers over the same-speaker distance (1 = speaker-agnostic); ``xspk_warm`` the same
   with each digit animated after its speaker has talked for a few seconds (a live session).
@@ -35,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from facewire.train.dataset import Utterance
+from facewire.train.data.dataset import Utterance
 from facewire.train.metrics import (
     BILABIALS,
     LandmarkDistance,
@@ -89,12 +90,12 @@ def model_predictor(path: str | Path, fps: float = 60.0) -> tuple[str, Predict]:
     torch checkpoint (.pt)."""
     p = Path(path)
     if p.suffix == ".pt":
-        from facewire.train.dataset import FeatureSpec, feature_fn
-        from facewire.train.train_blendshapes import (
+        from facewire.train.blendshapes.checkpoint import (
             load_checkpoint,
             net_from_checkpoint,
             predict_curves,
         )
+        from facewire.train.data.dataset import FeatureSpec, feature_fn
 
         ck = load_checkpoint(p)
         net = net_from_checkpoint(ck)
@@ -107,7 +108,7 @@ def model_predictor(path: str | Path, fps: float = 60.0) -> tuple[str, Predict]:
 
     sp = StreamingPredictor(p, device="cpu", fps=fps)
     if sp.logmel is None:
-        from facewire.train.dataset import FeatureSpec, feature_fn
+        from facewire.train.data.dataset import FeatureSpec, feature_fn
 
         fn = feature_fn(FeatureSpec.from_dict(sp.card["features"]))
         return sp.card["name"], lambda audio: sp.predict(fn(audio))
@@ -282,7 +283,7 @@ def speaker_warm_up(folder: str | Path, speaker: str, exclude: set[Path],
                     seconds: float) -> np.ndarray:
     """At least ``seconds`` of a speaker's other digits (none of ``exclude``), taking the
     digits in turn from the last takes, with 0.2 s pauses: what the voice said before."""
-    from facewire.train.loaders import load_audio
+    from facewire.train.data.loaders import load_audio
 
     every = fsdd_clips(folder, per_digit=10**6)
     lists = [sorted((f for f in every.get((d, speaker), []) if f not in exclude),
@@ -309,7 +310,7 @@ def cross_speaker_ratio(predict: Predict, folder: str | Path, per_digit: int = 2
 
     With ``warm_s`` each clip is animated as the continuation of a stream in which its
     speaker said ``warm_s`` seconds of other digits first (``after_warm_up``)."""
-    from facewire.train.loaders import load_audio
+    from facewire.train.data.loaders import load_audio
 
     clips = fsdd_clips(folder, per_digit, first_take)
     cache: dict[Path, np.ndarray] = {}
@@ -380,7 +381,7 @@ def fsdd_phonetic(predict: Predict, folder: str | Path, aperture: LipAperture,
     pooled over all clips. (The digits hold no /p b m/, so closure has no real-speech check
     here.)"""
     from facewire.phones.align import AlignmentError, ForcedAligner
-    from facewire.train.loaders import load_audio
+    from facewire.train.data.loaders import load_audio
     from facewire.train.metrics import _as_phone_list
 
     aligner = aligner or ForcedAligner()
@@ -460,17 +461,3 @@ def plot_clip(path: str | Path, u: Utterance, preds: dict[str, np.ndarray]) -> P
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
-
-
-def default_landmarks(rig: str | Path | None = None) -> LandmarkDistance | None:
-    from facewire.rig.rig import default_rig_path
-
-    p = Path(rig) if rig else default_rig_path()
-    return LandmarkDistance.from_rig(p) if p.exists() else None
-
-
-def default_aperture(rig: str | Path | None = None) -> LipAperture | None:
-    from facewire.rig.rig import default_rig_path
-
-    p = Path(rig) if rig else default_rig_path()
-    return LipAperture.from_rig(p) if p.exists() else None

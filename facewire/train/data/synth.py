@@ -45,7 +45,7 @@ from facewire.phones.arpabet import (
 )
 from facewire.phones.espeak import EspeakLib
 from facewire.phones.teacher import TeacherConfig, phones_to_curves
-from facewire.train.closure_aug import closure_augment, pad_silence
+from facewire.train.data.closure_aug import closure_augment, pad_silence
 
 SAMPLE_RATE = 16000
 FPS = 60.0

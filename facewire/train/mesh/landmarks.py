@@ -1,13 +1,14 @@
-"""Training loop for S2L (``facewire train landmarks``): audio features -> 68 x 3 landmark
-displacements on random identities of the ICT rig.
+"""Training loop for the landmarks network (seed 001's S2L; ``facewire train
+landmarks``): audio features -> 68 x 3 landmark displacements on random identities of the
+ICT rig.
 
 Targets: the corpus's teacher curves posed on a training identity (see
-:mod:`facewire.train.landmark_data`); every training crop draws a fresh identity, because
+:mod:`facewire.train.mesh.data`); every training crop draws a fresh identity, because
 audio says nothing about whose face will move, so the network should learn the motion all
 heads share. Validation holds out whole voices (``split_by_voice``) and uses the same fixed
 identities every epoch. Loss: seed 001's eq. 2 with its weights (rec 0.1, mouth 1, cosine
 1e-4, velocity 10) on displacements in metres. Checkpoints, early stopping, resume and the
-time budget work as in :mod:`facewire.train.train_blendshapes`.
+time budget work as in :mod:`facewire.train.blendshapes.train`.
 """
 
 from __future__ import annotations
@@ -24,47 +25,51 @@ from tqdm import tqdm
 from facewire.models.s2l import ARCHS, S2LNet, as_points, build
 from facewire.rig.arkit import ARKIT_52
 from facewire.rig.rig import Rig, default_rig_path
-from facewire.train.batches import collate
-from facewire.train.dataset import (
+from facewire.train.data.batches import collate
+from facewire.train.data.dataset import (
     Example,
     corpus_summary,
     load_sources,
     make_examples,
     split_by_voice,
 )
+from facewire.train.data.features import feature_spec_for, feature_stats
 from facewire.train.epochs import EpochBook
-from facewire.train.landmark_data import (
+from facewire.train.mesh.data import (
     JAW_MOUTH,
     TRAIN_IDENTITY_SEED,
     IdentitySet,
     identity_coefficients,
     split_identities,
 )
-from facewire.train.losses_landmarks import S2LWeights, s2l_loss
+from facewire.train.mesh.losses import S2LWeights, s2l_loss
+from facewire.train.options import option
 from facewire.train.runs import AudioRunSettings, read_checkpoint, start_run
-from facewire.train.train_blendshapes import feature_spec_for, feature_stats
 
 CKPT_FORMAT = "facewire-s2l-checkpoint"
 VAL_IDENTITY_SEED = 3000
 
 
 @dataclass
-class S2LConfig(AudioRunSettings):
-    """Everything a run depends on (recorded in the checkpoint and the model card)."""
+class LandmarksConfig(AudioRunSettings):
+    """Everything a run depends on (recorded in the checkpoint and the model card); each
+    option's help is its flag's help in ``facewire train landmarks``."""
 
-    arch: str = "s2l_causal"  # s2l (BiLSTM, offline) | s2l_causal (streaming)
-    out: str = "runs/s2l"
-    lookahead: int = 6  # feature frames of future audio (s2l_causal)
-    hidden: int = 64
-    layers: int = 3
-    rig: str | None = None
-    identities: int = 40  # training identities
-    w_rec: float = 0.1
-    w_mouth: float = 1.0
-    w_cos: float = 1e-4
-    w_vel: float = 10.0
-    batch: int = 16
-    crop_s: float = 4.0
+    arch: str = option("s2l_causal", "s2l: BiLSTM, offline (the paper's); s2l_causal: "
+                       "streaming", choices=ARCHS)
+    out: str = option("runs/s2l", "run folder for checkpoints (last.pt, best.pt)",
+                      required=True)
+    lookahead: int = option(6, "s2l_causal: feature frames (10 ms each) of future audio")
+    hidden: int = option(64, "LSTM size")
+    layers: int = option(3, "LSTM layers")
+    rig: str | None = option(None, "rig npz (default: the shared ICT facekit)")
+    identities: int = option(40, "random training identities")
+    w_rec: float = option(0.1, "weight of the reconstruction loss (seed 001 eq. 2)")
+    w_mouth: float = option(1.0, "weight of the mouth-landmark loss")
+    w_cos: float = option(1e-4, "weight of the cosine (direction) loss")
+    w_vel: float = option(10.0, "weight of the velocity loss")
+    batch: int = option(16, "clips per batch")
+    crop_s: float = option(4.0, "training crop length (s)", flag="--crop")
 
     @property
     def weights(self) -> S2LWeights:
@@ -89,7 +94,7 @@ def _targets(y: torch.Tensor, m: torch.Tensor, bank: torch.Tensor, who: torch.Te
 
 
 def evaluate_loss(net: S2LNet, examples: Sequence[Example], bank: torch.Tensor,
-                  cfg: S2LConfig, to_m: float, device: torch.device) -> dict[str, float]:
+                  cfg: LandmarksConfig, to_m: float, device: torch.device) -> dict[str, float]:
     """Validation loss and landmark error (mm) over whole utterances, identity ``i % N``."""
     net.eval()
     tot: dict[str, float] = {"loss": 0.0, "de_mm": 0.0}
@@ -118,7 +123,7 @@ def net_from_checkpoint(ck: dict[str, Any]) -> S2LNet:
     return net.eval()
 
 
-def train(cfg: S2LConfig, argv: Sequence[str] | None = None) -> dict[str, Any]:
+def train(cfg: LandmarksConfig, argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Run (or resume) training; writes ``cfg.out``/{last,best}.pt and returns a summary."""
     if cfg.arch not in ARCHS:
         raise ValueError(f"unknown --arch {cfg.arch!r}; choose one of {', '.join(ARCHS)}")

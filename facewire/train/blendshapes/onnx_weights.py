@@ -89,8 +89,7 @@ def checkpoint_from_card(card_path: str | Path) -> dict[str, Any]:
 
     Raises CheckpointError naming the file if the graph's weights cannot be matched to the
     network, or if the recovered network does not reproduce the graph within TOLERANCE."""
-    from facewire.train.export import _probe_input
-    from facewire.train.train_blendshapes import CKPT_FORMAT
+    from facewire.train.blendshapes.checkpoint import CKPT_FORMAT, probe_input
 
     card_path = Path(card_path)
     try:
@@ -107,7 +106,7 @@ def checkpoint_from_card(card_path: str | Path) -> dict[str, Any]:
     net: BlendshapeNet = build(card["architecture"], **config)
     state = recover_state_dict(onnx_path, net)
     net.load_state_dict(state, strict=False)
-    diff, _ = onnx_max_diff(net, onnx_path, card["io"], _probe_input(net.eval(), 157, seed=1),
+    diff, _ = onnx_max_diff(net, onnx_path, card["io"], probe_input(net.eval(), 157, seed=1),
                             CHUNKS if net.streaming else ())
     if not diff <= TOLERANCE:
         raise CheckpointError(f"{card_path}: weights read back from {onnx_path.name} differ "

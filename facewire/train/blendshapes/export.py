@@ -25,22 +25,14 @@ from facewire.models.card import CARD_FORMAT, CARD_VERSION, read_card, sha256, w
 from facewire.models.framerate import interpolation_delay
 from facewire.models.speaker_norm import with_prior_weight
 from facewire.rig.arkit import ARKIT_52
-from facewire.train.dataset import FeatureSpec
+from facewire.train.blendshapes.checkpoint import load_checkpoint, net_from_checkpoint, probe_input
+from facewire.train.data.dataset import FeatureSpec
 from facewire.train.onnx_stream import CHUNKS, OPSET, export_stream_onnx, onnx_max_diff
-from facewire.train.train_blendshapes import load_checkpoint, net_from_checkpoint
-
-
-def _probe_input(net: BlendshapeNet, n: int, seed: int = 0) -> torch.Tensor:
-    """Features with the training statistics (realistic range), plus a stretch of silence."""
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(1, n, net.n_feats, generator=g) * net.feat_std + net.feat_mean
-    x[:, : n // 5] = net.pad_value
-    return x
 
 
 def export_onnx(net: BlendshapeNet, path: str | Path, opset: int = OPSET) -> dict[str, Any]:
     """Write the ONNX graph; return the card's ``io`` section."""
-    return export_stream_onnx(net, path, _probe_input(net.eval().cpu(), 9), "weights", opset)
+    return export_stream_onnx(net, path, probe_input(net.eval().cpu(), 9), "weights", opset)
 
 
 def check_equivalence(net: BlendshapeNet, path: str | Path, io: dict[str, Any],
@@ -48,7 +40,7 @@ def check_equivalence(net: BlendshapeNet, path: str | Path, io: dict[str, Any],
     """Max |onnxruntime - torch| over a whole sequence and a chunked stream, and of torch's
     own chunked stream (what the live node runs) against the whole sequence."""
     net = net.eval()
-    x = _probe_input(net, n, seed=1)
+    x = probe_input(net, n, seed=1)
     diff, t = onnx_max_diff(net, path, io, x, chunks)
     if not net.streaming:
         return diff

@@ -11,35 +11,42 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from facewire.train.options import option
 
 DEFAULT_NAME = "facewire_emotion_fusion"
 
 
 @dataclass
 class EmotionTrainConfig:
-    data: list[str] = field(default_factory=list)  # teacher corpora (facewire data synth)
-    out: str = "runs/emotion"
-    name: str = DEFAULT_NAME
-    rig: str | None = None
-    k: int = 24
-    size: int = 64
-    steps: int = 3000
-    batch: int = 64
-    vertices: int = 2048  # vertices per step for the vertex losses (drawn by weight)
-    lr: float = 1e-3
-    sparsity: float = 1e-3
-    laplacian: float = 1e-4
-    fuse: float = 1.0
-    max_clips: int | None = None
-    seed: int = 0
-    threads: int = 1
-    max_minutes: float | None = 13.0
-    quiet: bool = False
+    """A fusion training run; each option's help is its flag's help in ``facewire train
+    emotion``."""
+
+    data: list[str] = option([], "speech corpus with teacher curves (facewire data synth); "
+                             "repeatable", required=True)
+    out: str = option("runs/emotion", "run folder (ONNX, npz, card, checkpoint)")
+    name: str = option(DEFAULT_NAME, "model name")
+    rig: str | None = option(None, "rig npz with UVs (default ICT facekit)")
+    k: int = option(24, "learned blendshapes per domain")
+    size: int = option(64, "UV map size (pixels per side)")
+    steps: int = option(3000, "optimiser steps")
+    batch: int = option(64, "samples per step")
+    vertices: int = option(2048, "vertices per step for the vertex losses (drawn by weight)")
+    lr: float = option(1e-3, "peak Adam learning rate (cosine schedule)")
+    sparsity: float = option(1e-3, "cross-domain L1 weight")
+    laplacian: float = option(1e-4, "weight of the Laplacian smoothness loss")
+    fuse: float = option(1.0, "weight of the loss on known clean combinations (0: the "
+                         "paper's objective alone)")
+    max_clips: int | None = option(None, "read at most this many clips")
+    seed: int = option(0, "seed of torch and numpy")
+    threads: int = option(1, "torch CPU threads")
+    max_minutes: float | None = option(13.0, "time budget; the learning rate anneals to fit it")
+    quiet: bool = option(False, "no per-step lines")
 
 
 def build(cfg: EmotionTrainConfig) -> tuple[Any, Any, Any]:

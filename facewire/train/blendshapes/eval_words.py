@@ -65,7 +65,7 @@ class TextClip:
 
 
 def _synth_clips(folder: Path) -> list[TextClip]:
-    from facewire.train.loaders import load_audio
+    from facewire.train.data.loaders import load_audio
 
     out = []
     for line in (folder / "manifest.jsonl").read_text().splitlines():
@@ -79,8 +79,8 @@ def _synth_clips(folder: Path) -> list[TextClip]:
 
 
 def _fsdd_clips(folder: Path, per_digit: int, first_take: int = 0) -> list[TextClip]:
-    from facewire.train.evaluate import DIGIT_WORDS, fsdd_clips
-    from facewire.train.loaders import load_audio
+    from facewire.train.blendshapes.evaluate import DIGIT_WORDS, fsdd_clips
+    from facewire.train.data.loaders import load_audio
 
     return [TextClip(f.stem, f"fsdd:{speaker}", load_audio(f), DIGIT_WORDS[int(digit)])
             for (digit, speaker), files in sorted(fsdd_clips(folder, per_digit,
@@ -93,7 +93,7 @@ _SPHINX_LINE = re.compile(r"^\s*(?:<s>)?(.*?)(?:</s>)?\s*\(([^)]+)\)\s*$")
 
 def _sidecar_clips(folder: Path) -> list[TextClip]:
     from facewire.phones.transcript import read_text_file
-    from facewire.train.loaders import load_audio
+    from facewire.train.data.loaders import load_audio
 
     out = []
     trans = [f for f in folder.glob("*transcription") if f.is_file()]
@@ -151,7 +151,7 @@ def vowel_closure_rate(aperture_mm: np.ndarray, phones: Sequence[tuple[str, floa
 def jaw_loudness(weights: np.ndarray, audio: np.ndarray, fps: float = FPS) -> float:
     """Correlation of jawOpen with log loudness per frame, best lag in +-MAX_LAG frames."""
     from facewire.rig.arkit import ARKIT_INDEX
-    from facewire.train.loaders import loudness_envelope
+    from facewire.train.data.loaders import loudness_envelope
 
     n = len(weights)
     jaw = weights[:, ARKIT_INDEX["jawOpen"]].astype(np.float64)

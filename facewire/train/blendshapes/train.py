@@ -21,12 +21,26 @@ import torch
 from tqdm import tqdm
 
 from facewire.models.blendshape_nets import ARCHS, BlendshapeNet, build
-from facewire.models.framerate import resample
 from facewire.models.speaker_norm import check_prior_weight, with_prior_weight
 from facewire.phones.arpabet import ARPABET
 from facewire.rig.arkit import ARKIT_52, ARKIT_INDEX, LOWER_FACE
-from facewire.train.batches import bandlimit, collate
-from facewire.train.dataset import (
+from facewire.train.blendshapes.checkpoint import (  # noqa: F401  (re-exported)
+    CKPT_FORMAT,
+    load_checkpoint,
+    net_from_checkpoint,
+    predict_curves,
+)
+from facewire.train.blendshapes.losses import (
+    ApertureLoss,
+    closure_loss,
+    consistency_loss,
+    loss_fn,
+    phone_loss,
+    seal_loss,
+    voice_adversary_loss,
+)
+from facewire.train.data.batches import bandlimit, collate
+from facewire.train.data.dataset import (
     Example,
     FeatureSpec,
     Utterance,
@@ -36,16 +50,9 @@ from facewire.train.dataset import (
     make_examples,
     split_by_voice,
 )
+from facewire.train.data.features import feature_spec_for, feature_stats
 from facewire.train.epochs import EpochBook
-from facewire.train.losses import (
-    ApertureLoss,
-    closure_loss,
-    consistency_loss,
-    loss_fn,
-    phone_loss,
-    seal_loss,
-    voice_adversary_loss,
-)
+from facewire.train.options import option
 from facewire.train.runs import (  # noqa: F401  (CheckpointError: re-exported)
     AudioRunSettings,
     CheckpointError,
@@ -54,41 +61,65 @@ from facewire.train.runs import (  # noqa: F401  (CheckpointError: re-exported)
     start_run,
 )
 
-CKPT_FORMAT = "facewire-blendshape-checkpoint"
 SIGMA_FLOOR = 0.05
 
 
 @dataclass
 class TrainConfig(AudioRunSettings):
-    """Everything a run depends on (recorded in the checkpoint and the model card)."""
+    """Everything a run depends on (recorded in the checkpoint and the model card); each
+    option's help is its flag's help in ``facewire train blendshapes``."""
 
-    arch: str = "cnn_gru"
-    out: str = "runs/blendshapes"
-    lookahead: int = 2  # feature frames of future audio the face may use (streaming archs)
-    curves: str = "lower"  # lower | all: which ARKit curves the network predicts
-    loss: str = "vnl2"  # mse | vnl2
-    l1: float = 0.1  # sparsity weight of vnl2 (seed 002's lambda)
-    aperture: float = 0.0  # weight of the lip-aperture L1 loss (mm / 10) on the ICT rig
-    rig: str | None = None  # rig npz for the aperture loss (default: shared ICT facekit)
-    seal: bool = True  # mouthClose = sigmoid(.) * jawOpen (see blendshape_nets)
-    bandlimit: float = 0.0  # share of training clips low-passed to 4 kHz (8 kHz microphones)
-    gain_db: float = 0.0  # random level change per training crop, +- dB
-    eq_db: float = 0.0  # random spectral envelope per training crop (tilt + ripple), +- dB
-    warp: float = 0.0  # random mel-axis warp per crop, factor in [1 - warp, 1 + warp]
-    speaker_norm: bool = False  # online speaker normalisation of log-mel (models/speaker_norm)
-    speaker_norm_prior: float | None = None  # its prior weight n0 in frames (None: keep/default)
-    seal_bce: float = 0.0  # weight of the lip-seal classification loss (seal networks)
-    seal_pos_weight: float = 1.0  # weight of sealed frames in it (they are rare: ~5%)
-    closure: float = 0.0  # weight of the segment-level lip-closure loss (needs phone timings)
-    consistency: float = 0.0  # weight of the two-view voice-consistency loss (needs augmentation)
-    phone_loss: float = 0.0  # weight of the auxiliary phone-recognition loss (cnn_gru)
-    voice_adversary: float = 0.0  # weight of the gradient-reversed voice classifier (cnn_gru)
-    lr_plateau: int = 0  # halve the learning rate after this many epochs without gain (0: off)
-    init_from: str | None = None  # start from this checkpoint's weights (fine-tuning)
-    batch: int = 8
-    crop_s: float = 4.0
-    hidden: int | None = None
-    window: int | None = None
+    data: list[str] = option([], "corpus folder (facewire data synth), Live Link Face take "
+                             "folder, or 'facegood'; repeatable", required=True)
+    arch: str = option("cnn_gru", "network", choices=ARCHS)
+    out: str = option("runs/blendshapes", "run folder for checkpoints (last.pt, best.pt)",
+                      required=True)
+    lookahead: int = option(2, "feature frames (10 ms each) of future audio (streaming archs)")
+    curves: str = option("lower", "ARKit curves the network predicts", choices=("lower", "all"))
+    loss: str = option("vnl2", "MSE, or variance-normalised L2 + L1 sparsity (seed 002)",
+                       choices=("mse", "vnl2"))
+    l1: float = option(0.1, "L1 sparsity weight of vnl2 (seed 002's lambda)")
+    aperture: float = option(0.0, "weight of the lip-aperture L1 loss (mm / 10) on the rig "
+                             "(0: off)")
+    rig: str | None = option(None, "rig npz for --aperture (default ICT facekit)")
+    seal: bool = option(True, "predict mouthClose freely instead of as a share of jawOpen")
+    bandlimit: float = option(0.0, "share of training clips low-passed to 4 kHz "
+                              "(augmentation: 8 kHz microphones)")
+    gain_db: float = option(0.0, "random level change per training crop, +- dB")
+    eq_db: float = option(0.0, "random spectral envelope per training crop (tilt + ripple), "
+                          "+- dB (augmentation: voice and microphone timbre)")
+    warp: float = option(0.0, "mel-axis warp per crop (vocal tract length), 0.1 = +-10%%")
+    speaker_norm: bool = option(False, "online speaker normalisation of log-mel (running "
+                                "speech mean replaced by the training voices' mean; see "
+                                "docs/models.md)")
+    speaker_norm_prior: float | None = option(
+        None, "weight of the training voices' mean in the speaker normaliser, in frames "
+        "(default 10, or the --init-from model's): lower adapts to a new voice sooner after "
+        "a stream starts", metavar="FRAMES")
+    seal_bce: float = option(0.0, "weight of the lip-seal classification loss (seal nets)")
+    seal_pos_weight: float = option(1.0, "weight of sealed frames (~5%%) in --seal-bce: >1, "
+                                    "fewer missed closures and more false ones")
+    closure: float = option(0.0, "weight of the segment-level lip-closure loss: each /p b m/ "
+                            "must close the lips (< 1 mm) at some frame, each lips-apart "
+                            "consonant must not (needs phone timings; see docs/models.md)")
+    consistency: float = option(0.0, "weight of the voice-invariance loss: two augmented views "
+                                "of a crop must give the same curves (see docs/models.md)")
+    phone_loss: float = option(0.0, "weight of an auxiliary phone-recognition loss on the GRU "
+                               "state (cnn_gru; needs phone timings; not exported)")
+    voice_adversary: float = option(0.0, "weight of a gradient-reversed voice classifier on "
+                                    "the GRU state (cnn_gru; not exported)")
+    lr_plateau: int = option(0, "halve the learning rate once validation has not improved "
+                             "for more than N epochs (0: constant rate); kept across --resume",
+                             metavar="N")
+    init_from: str | None = option(
+        None, "start from this checkpoint's weights, or from an exported model's card (.json, "
+        "e.g. the shipped default): fine-tuning on your own takes, or to another lookahead; "
+        "with a larger --hidden (cnn_gru) the network is widened first, keeping its outputs",
+        metavar="CKPT")
+    batch: int = option(8, "clips per batch")
+    crop_s: float = option(4.0, "training crop length (s)", flag="--crop")
+    hidden: int | None = option(None, "recurrent/hidden size (cnn_gru default 96)")
+    window: int | None = option(None, "ff window (feature frames)")
 
 
 def speaker_normalised(spec: FeatureSpec, utts: Sequence[Utterance], max_clips: int = 300
@@ -101,20 +132,6 @@ def speaker_normalised(spec: FeatureSpec, utts: Sequence[Utterance], max_clips: 
     fn = feature_fn(spec)
     clips = list(utts)[::max(1, len(utts) // max_clips)]
     return replace(spec, speaker_norm=speech_statistics([fn(u.audio) for u in clips]).to_dict())
-
-
-def feature_spec_for(cfg: TrainConfig) -> tuple[FeatureSpec, Any]:
-    """The feature spec and extractor a config asks for."""
-    if cfg.features == "logmel":
-        return FeatureSpec.for_logmel(), None
-    if cfg.features in ("wav2vec", "wav2vec2"):
-        if not cfg.wav2vec:
-            raise ValueError("--features wav2vec2 needs --wav2vec DIR (a local model folder)")
-        from facewire.models.wav2vec import Wav2VecFeatures
-
-        w = Wav2VecFeatures(cfg.wav2vec, layer=cfg.wav2vec_layer)
-        return FeatureSpec("wav2vec2", w.rate, w.dim, w.t0, 0.0, None, w.spec_dict()), w
-    raise ValueError(f"unknown features {cfg.features!r} (logmel or wav2vec2)")
 
 
 def output_curves(which: str) -> tuple[str, ...]:
@@ -158,11 +175,6 @@ def curve_sigma(examples: Sequence[Example]) -> np.ndarray:
     return np.maximum(np.sqrt(var), SIGMA_FLOOR).astype(np.float32)
 
 
-def feature_stats(examples: Sequence[Example]) -> tuple[np.ndarray, np.ndarray]:
-    allf = np.concatenate([e.feats for e in examples])
-    return allf.mean(0), allf.std(0) + 1e-3
-
-
 def _subset(net: BlendshapeNet) -> torch.Tensor:
     return torch.tensor([ARKIT_INDEX[n] for n in net.outputs])
 
@@ -186,38 +198,14 @@ def evaluate_loss(net: BlendshapeNet, examples: Sequence[Example], sigma: torch.
     return {k: v / max(weight, 1.0) for k, v in tot.items()}
 
 
-def predict_curves(net: BlendshapeNet, feats: np.ndarray, spec: FeatureSpec,
-                   fps: float = 60.0) -> np.ndarray:
-    """Torch inference of one utterance -> ARKit-52 at ``fps`` (the runtime's frames)."""
-    net.eval()
-    dev = next(net.parameters()).device
-    with torch.no_grad():
-        y = net(torch.from_numpy(np.asarray(feats, np.float32))[None].to(dev))[0].cpu().numpy()
-    return resample(y[net.lookahead:], spec.rate, fps, spec.t0)
-
-
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Read a blendshape checkpoint; CheckpointError names the file and what to do."""
-    return read_checkpoint(path, CKPT_FORMAT, "blendshape", "train blendshapes")
-
-
 def load_init(path: str | Path) -> dict[str, Any]:
     """What ``--init-from`` names: a checkpoint (or run folder), or an exported model's card
     (``.json``), whose weights are read back from its ONNX graph."""
     if Path(path).suffix == ".json":
-        from facewire.train.onnx_weights import checkpoint_from_card
+        from facewire.train.blendshapes.onnx_weights import checkpoint_from_card
 
         return checkpoint_from_card(path)
     return load_checkpoint(path)
-
-
-def net_from_checkpoint(ck: dict[str, Any]) -> BlendshapeNet:
-    net = build(ck["arch"], **ck["net_config"])
-    try:
-        net.load_state_dict(ck["state_dict"])
-    except RuntimeError as exc:
-        raise CheckpointError(f"{ck.get('path')}: weights do not fit {ck['arch']}: {exc}") from exc
-    return net.eval()
 
 
 def init_weights(net: BlendshapeNet, ck: dict[str, Any]) -> None:
@@ -228,13 +216,13 @@ def init_weights(net: BlendshapeNet, ck: dict[str, Any]) -> None:
     lookahead may differ (it shifts the targets, not the weights); the architecture, the
     features' size and the output curves may not. A cnn_gru run with a larger ``--hidden``
     starts from the checkpoint's network widened without changing its outputs
-    (facewire.train.widen)."""
+    (facewire.train.blendshapes.widen)."""
     if ck["arch"] != net.arch:
         raise CheckpointError(f"{ck.get('path')}: --init-from holds a {ck['arch']} network, "
                               f"this run trains {net.arch}")
     hidden = getattr(net, "hidden", None)
     if net.arch == "cnn_gru" and hidden and ck["net_config"].get("hidden", hidden) < hidden:
-        from facewire.train.widen import widen_checkpoint
+        from facewire.train.blendshapes.widen import widen_checkpoint
 
         ck = widen_checkpoint(ck, hidden)
     own = net.state_dict()

@@ -34,7 +34,7 @@ class ApertureLoss:
     likely answer instead of averaging to a half-open mouth."""
 
     def __init__(self, rig: str | None, outputs: Sequence[str], device: torch.device) -> None:
-        from facewire.train.evaluate import default_aperture
+        from facewire.train.metrics import default_aperture
 
         ap = default_aperture(rig)
         if ap is None:

@@ -67,7 +67,7 @@ def events_closed(pred_aperture_mm: np.ndarray, events: Sequence[tuple[int, int]
 
 def facegood_scores(predict: Predict, takes: Sequence, aperture: LipAperture,
                     fps: float = FPS) -> dict[str, float]:
-    """The figures above, pooled over ``takes`` (``facewire.train.loaders.Take``)."""
+    """The figures above, pooled over ``takes`` (``facewire.train.data.loaders.Take``)."""
     hits: list[bool] = []
     short: list[bool] = []
     min_frames = int(round(fps / 30))

@@ -1,9 +1,10 @@
-"""Training loop for S2D (``facewire train densify``): landmark displacements -> dense
-displacements of the rig's face region, across many identities.
+"""Training loop for the densify network (seed 001's S2D; ``facewire train densify``):
+landmark displacements -> dense displacements of the rig's face region, across many
+identities.
 
 Each batch draws frames of teacher curves from the training voices' clips and a training
 identity per frame, poses both the 68 landmarks and the dense region with that identity's
-transferred expression shapes (:mod:`facewire.train.landmark_data`) and fits seed 001's
+transferred expression shapes (:mod:`facewire.train.mesh.data`) and fits seed 001's
 eq. 7 (rec 0.1, cosine 1e-4, weighted 1; metres; vertex weights ``1 / distance to the
 nearest landmark`` on the generic neutral, floored at 1 mm). Validation uses *other*
 identities (their own seed stream) on the held-out voices' frames, so early stopping
@@ -14,7 +15,7 @@ stream. ``noise_mm`` jitters the input landmarks so the decoder tolerates S2L's 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +31,9 @@ from facewire.models.s2d import (
     build,
     tables_from_pyramid,
 )
-from facewire.train.dataset import corpus_summary, load_sources, split_by_voice
+from facewire.train.data.dataset import corpus_summary, load_sources, split_by_voice
 from facewire.train.epochs import EpochBook
-from facewire.train.landmark_data import (
+from facewire.train.mesh.data import (
     TRAIN_IDENTITY_SEED,
     DenseFrames,
     IdentitySet,
@@ -41,9 +42,10 @@ from facewire.train.landmark_data import (
     split_identities,
     vertex_weights,
 )
-from facewire.train.losses_landmarks import S2DWeights, s2d_loss
+from facewire.train.mesh.landmarks import load_rig
+from facewire.train.mesh.losses import S2DWeights, s2d_loss
+from facewire.train.options import option
 from facewire.train.runs import RunSettings, read_checkpoint, start_run
-from facewire.train.train_s2l import load_rig
 
 CKPT_FORMAT = "facewire-s2d-checkpoint"
 VAL_IDENTITY_SEED = 3000
@@ -51,27 +53,33 @@ WEIGHT_FLOOR_MM = 1.0
 
 
 @dataclass
-class S2DConfig(RunSettings):
-    """Everything a run depends on (recorded in the checkpoint and the model card)."""
+class DensifyConfig(RunSettings):
+    """A densify run's settings (in its checkpoint and card; help: ``train densify -h``)."""
 
-    data: list[str] = field(default_factory=list)
-    out: str = "runs/s2d"
-    rig: str | None = None
-    region: str = "narrow_face"
-    factors: tuple[float, ...] = DEFAULT_FACTORS
-    template_jaw: float = 0.6  # jawOpen of the face the mesh pyramid is built on
-    spiral_length: int = 9
-    channels: tuple[int, ...] = DEFAULT_CHANNELS
-    condition: bool = True
-    latent: int = 64
-    identities: int = 40
-    w_rec: float = 0.1
-    w_cos: float = 1e-4
-    w_weighted: float = 1.0
-    noise_mm: float = 0.0
-    batch: int = 16
-    steps: int = 200
-    val_frames: int = 512
+    data: list[str] = option([], "corpus folder with teacher curves (the frames posed); "
+                             "repeatable", required=True)
+    out: str = option("runs/s2d", "run folder for checkpoints (last.pt, best.pt)",
+                      required=True)
+    rig: str | None = option(None, "rig npz (default: the shared ICT facekit)")
+    region: str = option("narrow_face", "rig region the decoder covers")
+    factors: tuple[float, ...] = option(DEFAULT_FACTORS, "mesh decimation per pyramid level, "
+                                        "full mesh first")
+    template_jaw: float = option(0.6, "jawOpen of the face the mesh pyramid is built on")
+    spiral_length: int = option(9, "vertices per spiral (the convolution's support)")
+    channels: tuple[int, ...] = option(DEFAULT_CHANNELS, "widths of the five spiral blocks "
+                                       "(coarsest first)")
+    condition: bool = option(True, "read landmark displacements only (no identity neutral "
+                             "landmarks)")
+    latent: int = option(64, "width of the fully connected lift onto the coarsest mesh")
+    identities: int = option(40, "random training identities")
+    w_rec: float = option(0.1, "weight of the reconstruction loss (seed 001 eq. 7)")
+    w_cos: float = option(1e-4, "weight of the cosine (direction) loss")
+    w_weighted: float = option(1.0, "weight of the landmark-distance-weighted loss")
+    noise_mm: float = option(0.0, "std of input landmark noise (mm) to tolerate S2L errors",
+                             flag="--noise")
+    batch: int = option(16, "frames per batch")
+    steps: int = option(200, "batches per epoch")
+    val_frames: int = option(512, "validation frames (drawn once)")
 
     @property
     def weights(self) -> S2DWeights:
@@ -93,7 +101,7 @@ class FrameSampler:
                 torch.from_numpy(np.ascontiguousarray(dense)))
 
 
-def make_decoder(cfg: S2DConfig, rig: Any) -> tuple[S2DNet, dict[str, Any]]:
+def make_decoder(cfg: DensifyConfig, rig: Any) -> tuple[S2DNet, dict[str, Any]]:
     """The decoder with its pyramid built on the rig's generic face *with the jaw open*
     (``template_jaw``): in the neutral the lips touch, so the closest coarse triangle of a
     lower-lip vertex is often on the upper lip and up-sampling would glue the lips together
@@ -113,7 +121,7 @@ def make_decoder(cfg: S2DConfig, rig: Any) -> tuple[S2DNet, dict[str, Any]]:
 
 
 def evaluate(net: S2DNet, sampler: FrameSampler, idx: np.ndarray, who: np.ndarray,
-             vw: torch.Tensor, cfg: S2DConfig, to_m: float, device: torch.device
+             vw: torch.Tensor, cfg: DensifyConfig, to_m: float, device: torch.device
              ) -> dict[str, float]:
     """Validation loss and mean vertex error (mm) on fixed frames and identities."""
     net.eval()
@@ -140,7 +148,7 @@ def net_from_checkpoint(ck: dict[str, Any]) -> S2DNet:
     return net.eval()
 
 
-def train(cfg: S2DConfig, argv: Sequence[str] | None = None) -> dict[str, Any]:
+def train(cfg: DensifyConfig, argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Run (or resume) training; writes ``cfg.out``/{last,best}.pt and returns a summary."""
     run = start_run(cfg.out, cfg, load_checkpoint, argv)
     out, device, rng, command, resume_ck = run.out, run.device, run.rng, run.command, run.resume

@@ -1,4 +1,5 @@
-"""Evaluate S2L and S2D on held-out voices and held-out identities (``facewire eval-mesh``).
+"""Evaluate the landmarks (S2L) and densify (S2D) networks on held-out voices and held-out
+identities (``facewire eval landmarks|densify``, or ``facewire eval-mesh``).
 
 Every clip of the test corpus (voices no model trained on) is given a test identity
 (``split_identities``' held-out seed stream, clip ``i`` -> identity ``i % n``); its ground
@@ -24,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from facewire.train.metrics_mesh import PAPER_TABLE1, all_metrics
+from facewire.train.mesh.metrics import PAPER_TABLE1, all_metrics
 
 LIP_RADIUS_MM = 8.0
 LIPS68 = np.arange(48, 68)
@@ -50,8 +51,8 @@ def evaluate(landmark_model: str | Path, dense_model: str | Path, data: Sequence
     from facewire.models.logmel import logmel
     from facewire.models.mesh_runtime import DensePredictor, LandmarkPredictor
     from facewire.rig.rig import Rig, default_rig_path
-    from facewire.train.dataset import load_sources
-    from facewire.train.landmark_data import (
+    from facewire.train.data.dataset import load_sources
+    from facewire.train.mesh.data import (
         DenseFrames,
         IdentitySet,
         landmark_targets,
@@ -125,9 +126,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run(ap.parse_args(argv))
 
 
-def add_arguments(ap: argparse.ArgumentParser) -> None:
-    ap.add_argument("--landmarks", default=None, help="S2L model (default: bundled causal)")
-    ap.add_argument("--densify", default=None, help="S2D model (default: bundled)")
+def add_arguments(ap: argparse.ArgumentParser, without: str | None = None) -> None:
+    """The flags; ``without`` leaves out the model flag of one network (``--landmarks`` or
+    ``--densify``) for a command that names that network's model otherwise."""
+    if without != "landmarks":
+        ap.add_argument("--landmarks", default=None, help="landmarks (S2L) model (default: "
+                        "bundled causal)")
+    if without != "densify":
+        ap.add_argument("--densify", default=None, help="densify (S2D) model (default: "
+                        "bundled)")
     ap.add_argument("--data", action="append", required=True,
                     help="corpus with teacher curves, voices unseen in training")
     ap.add_argument("--identities", type=int, default=10, help="held-out test identities")
@@ -138,17 +145,17 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--quiet", action="store_true")
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, command: str = "facewire eval-mesh") -> int:
     from facewire.models.mesh_runtime import default_dense_model, default_landmark_model
     from facewire.models.runtime import ModelError
-    from facewire.train.dataset import DatasetError
+    from facewire.train.data.dataset import DatasetError
 
     try:
         res = evaluate(args.landmarks or default_landmark_model(),
                        args.densify or default_dense_model(), args.data, args.identities,
                        args.max_clips, args.rig, not args.quiet)
     except (ModelError, DatasetError, FileNotFoundError, ValueError) as exc:
-        print(f"facewire eval-mesh: {exc}", file=sys.stderr)
+        print(f"{command}: {exc}", file=sys.stderr)
         return 2
     print(f"{res['clips']} clips, {res['voices']} voices, {res['identities']['n']} held-out "
           f"identities")

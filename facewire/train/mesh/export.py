@@ -1,4 +1,5 @@
-"""S2L / S2D checkpoints -> ONNX + model card, checked against torch.
+"""Landmarks (S2L) / densify (S2D) checkpoints -> ONNX + model card, checked against torch
+(``facewire export landmarks|densify``).
 
 S2L exports like the blendshape networks (``features`` in, ``displacements`` out
 ``[1, n, 204]``, LSTM state as ``lstm_h/c_in``/``_out`` for the causal model), so the
@@ -24,9 +25,9 @@ from facewire.models.card import CARD_FORMAT, CARD_VERSION, sha256, write_card
 from facewire.models.framerate import interpolation_delay
 from facewire.models.s2d import S2DNet
 from facewire.models.s2l import N_POINTS, S2LNet
-from facewire.train.dataset import FeatureSpec
+from facewire.train.data.dataset import FeatureSpec
 from facewire.train.onnx_stream import CHUNKS, OPSET, export_stream_onnx, onnx_max_diff
-from facewire.train.train_blendshapes import CheckpointError
+from facewire.train.runs import CheckpointError
 
 POINT_NAMES = [f"p{i}.{c}" for i in range(N_POINTS) for c in "xyz"]
 MESH_FORMATS = ("facewire-s2l-checkpoint", "facewire-s2d-checkpoint")
@@ -116,7 +117,7 @@ def _card_common(ck: dict[str, Any], onnx_path: Path, net: torch.nn.Module, arch
 def export(checkpoint: str | Path, out_dir: str | Path, name: str | None = None,
            fps: float = 60.0, tol: float = 1e-4, argv: list[str] | None = None) -> Path:
     """Export an S2L or S2D checkpoint; returns the card path (``<out>/<name>.json``)."""
-    from facewire.train import train_s2d, train_s2l
+    from facewire.train.mesh import densify, landmarks
 
     kind = checkpoint_kind(checkpoint)
     if kind is None:
@@ -126,8 +127,8 @@ def export(checkpoint: str | Path, out_dir: str | Path, name: str | None = None,
     cmd = "facewire " + " ".join(shlex.quote(a) for a in (argv if argv is not None
                                                           else sys.argv[1:]))
     if kind == "s2l":
-        ck = train_s2l.load_checkpoint(checkpoint)
-        net = train_s2l.net_from_checkpoint(ck)
+        ck = landmarks.load_checkpoint(checkpoint)
+        net = landmarks.net_from_checkpoint(ck)
         name = name or f"facewire_{net.arch}_{ck['features']['kind']}"
         onnx_path = out / f"{name}.onnx"
         io = export_s2l_onnx(net, onnx_path)
@@ -142,8 +143,8 @@ def export(checkpoint: str | Path, out_dir: str | Path, name: str | None = None,
                             if net.streaming else None),
                 "outputs": POINT_NAMES, "points": N_POINTS, "io": io}
     else:
-        ck = train_s2d.load_checkpoint(checkpoint)
-        net = train_s2d.net_from_checkpoint(ck)
+        ck = densify.load_checkpoint(checkpoint)
+        net = densify.net_from_checkpoint(ck)
         name = name or "facewire_s2d"
         onnx_path = out / f"{name}.onnx"
         io = export_s2d_onnx(net, onnx_path)

@@ -1,0 +1,2 @@
+"""The blendshapes family: speech -> ARKit blendshape curves (``facewire train|export|eval
+blendshapes``)."""
