@@ -198,3 +198,41 @@ def test_animate_runs_whatever_pipeline_file_it_is_given(
         offline.offline_graph.cache_clear()
     assert {t for t, _ in take.messages} == {"/speech", "/face"}
     assert len(take.weights) > 100
+
+
+def test_phone_pipeline_appends_phone_fusion_after_the_pipeline(tmp_path: Path) -> None:
+    spec = load("phone_pipeline")
+    wiring = [(n.name, n.inputs, n.outputs) for n in spec.nodes]
+    assert wiring == [  # the graph phone_pipeline.yaml used to spell out node by node
+        ("audio", {"input": "/tts_audio"}, {"audio": "/audio"}),
+        ("features", {"audio": "/audio"}, {"features": "/features"}),
+        ("blendshapes", {"features": "/features"}, {"blendshapes": "/blendshapes_raw"}),
+        ("smoother", {"input": "/blendshapes_raw"}, {"output": "/blendshapes_voice"}),
+        ("phone_fusion", {"phones": "/phones", "voice": "/blendshapes_voice"},
+         {"blendshapes": "/blendshapes"}),
+    ]
+    assert spec.nodes[3].params["method"] == "one_euro"
+    assert "output=/blendshapes_voice" in spec.nodes[3].command()
+    write(tmp_path, "chain.yaml", CHAIN)
+    top = """\
+include:
+  - file: chain.yaml
+    insert:
+      - after: relay
+        name: extra
+        node: relay
+        inputs: {input: plain}
+        outputs: {output: relayed}
+"""
+    by = {n.name: n for n in load(write(tmp_path, "top.yaml", top)).nodes}
+    assert by["relay"].outputs == {"output": "/plain"}
+    assert by["sink"].inputs == {"input": "/relayed"}  # now fed by the appended node
+    cases = {
+        "after: relay": ("after: rely", r"no node 'rely' in the included graph"),
+        "output: relayed}": ("output: other}", r"extra must publish one topic of relay"),
+        "input: plain}": ("input: relayed}", r"extra needs one Text input on a new topic"),
+    }
+    for old, (new, message) in cases.items():
+        assert old in top
+        with pytest.raises(LaunchError, match=message):
+            load(write(tmp_path, "bad.yaml", top.replace(old, new)))

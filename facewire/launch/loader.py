@@ -44,7 +44,7 @@ DEFAULT_RESPAWN_DELAY_S = 0.1
 NODE_KEYS = {"name", "node", "namespace", "params", "inputs", "outputs", "remap", "respawn",
              "respawn_delay", "required", "host", "if", "unless", "standby"}
 INCLUDE_KEYS = {"file", "args", "namespace", "host", "if", "unless", "insert"}
-INSERT_KEYS = NODE_KEYS | {"between"}
+INSERT_KEYS = NODE_KEYS | {"between", "after"}
 ARG_KEYS = {"default", "description", "choices"}
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 MAX_INCLUDE_DEPTH = 16
@@ -397,10 +397,14 @@ class _Loader:
             return
         entries = mapping(path, item, key)
         key = spec.where.key
-        if "between" not in entries:
+        if "after" in entries and "between" not in entries:
+            self._append(path, entries, key, ctx, namespace, spec, included)
+            return
+        if "between" not in entries or "after" in entries:
             raise LaunchError(where_of(path, item, key),
                               "an insert needs 'between: [FROM, TO]' (two nodes of the "
-                              "included graph)")
+                              "included graph) or 'after: NODE' (a node whose output it "
+                              "takes over)")
         where = where_of(path, entries["between"][1], f"{key}.between")
         pair = ctx.sub(plain(entries["between"][1]), where)
         if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(n, str)
@@ -435,6 +439,38 @@ class _Loader:
                                          f"has {outs}")
             dst.inputs[port] = dst.remap[port] = spec.outputs[outs[0]]
             dst.implicit = tuple(p for p in dst.implicit if p != port)
+        self._add(spec, self.nodes.index(src) + 1)
+
+
+    def _append(self, path: Path, entries: dict[str, tuple[Node, Node]], key: str,
+                ctx: Context, namespace: str, spec: NodeSpec,
+                included: list[NodeSpec]) -> None:
+        """A node put ``after: A`` at an end of the included graph: it publishes the topic A
+        published (so what read A's output now reads the new node's), and A's output of that
+        message type is rewired to the new node's input of the same type."""
+        from facewire.nodes import load_node_class
+
+        where = where_of(path, entries["after"][1], f"{key}.after")
+        name = ctx.sub(plain(entries["after"][1]), where)
+        by_name = {n.full_name: n for n in included}
+        src = by_name.get(resolve_topic(str(name), namespace))
+        if src is None:
+            names = ", ".join(n.name for n in included) or "none"
+            raise LaunchError(where, f"no node {name!r} in the included graph (nodes: {names})")
+        src_cls, new_cls = load_node_class(src.node), load_node_class(spec.node)
+        taken = [(port, topic) for port, topic in src.outputs.items()
+                 if topic in spec.outputs.values()]
+        if len(taken) != 1:
+            raise LaunchError(where, f"{spec.name} must publish one topic of {src.name} "
+                                     f"({sorted(src.outputs.values())}) to take it over")
+        port, topic = taken[0]
+        wanted = src_cls.outputs[port].type
+        feeds = [p for p, inp in new_cls.inputs.items() if inp.type is wanted]
+        if len(feeds) != 1 or spec.inputs.get(feeds[0]) in (None, topic):
+            raise LaunchError(where, f"{spec.name} needs one {wanted.__name__} input on a new "
+                                     f"topic for {src.name}.{port} to feed")
+        src.outputs[port] = src.remap[port] = spec.inputs[feeds[0]]
+        src.implicit = tuple(p for p in src.implicit if p != port)
         self._add(spec, self.nodes.index(src) + 1)
 
 
