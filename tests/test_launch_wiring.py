@@ -24,6 +24,21 @@ nodes:
     node: sink
     inputs: {input: relayed}
 """
+
+
+def wiring(spec) -> list[tuple[str, dict[str, str], dict[str, str]]]:
+    """Each node's name, inputs and outputs, in the file's order."""
+    return [(n.name, n.inputs, n.outputs) for n in spec.nodes]
+
+
+def assert_each_edit_fails(tmp_path: Path, top: str, cases: dict[str, tuple[str, str]]) -> None:
+    """Each {old: (new, message)} edit of ``top`` fails to load with that message."""
+    for old, (new, message) in cases.items():
+        assert old in top
+        with pytest.raises(LaunchError, match=message):
+            load(write(tmp_path, "bad.yaml", top.replace(old, new)))
+
+
 LIVE_CASES = [(s, e) for s in ("mic", "file") for e in ("unreal", "unity", "vmc")]
 
 
@@ -119,8 +134,7 @@ nodes:
 
 def test_live_emotion_inserts_the_emotion_node_on_the_pipeline() -> None:
     spec = load("live_emotion")
-    wiring = [(n.name, n.inputs, n.outputs) for n in spec.nodes]
-    assert wiring == [  # the graph live_emotion.yaml used to spell out node by node
+    assert wiring(spec) == [  # the graph live_emotion.yaml used to spell out node by node
         ("audio", {"input": "/input"}, {"audio": "/audio"}),
         ("features", {"audio": "/audio"}, {"features": "/features"}),
         ("blendshapes", {"features": "/features"}, {"blendshapes": "/blendshapes_raw"}),
@@ -165,10 +179,7 @@ nodes:
         "input: relayed}": ("input: chatter}", r"extra must read /alice/relayed"),
         "- between": ("- betwen", r"insert\[0\]\(extra\)\.betwen: unknown key"),
     }
-    for old, (new, message) in cases.items():
-        assert old in top
-        with pytest.raises(LaunchError, match=message):
-            load(write(tmp_path, "bad.yaml", top.replace(old, new)))
+    assert_each_edit_fails(tmp_path, top, cases)
 
 
 def test_offline_plan_is_the_pipeline_file() -> None:
@@ -202,8 +213,7 @@ def test_animate_runs_whatever_pipeline_file_it_is_given(
 
 def test_phone_pipeline_appends_phone_fusion_after_the_pipeline(tmp_path: Path) -> None:
     spec = load("phone_pipeline")
-    wiring = [(n.name, n.inputs, n.outputs) for n in spec.nodes]
-    assert wiring == [  # the graph phone_pipeline.yaml used to spell out node by node
+    assert wiring(spec) == [  # the graph phone_pipeline.yaml used to spell out node by node
         ("audio", {"input": "/tts_audio"}, {"audio": "/audio"}),
         ("features", {"audio": "/audio"}, {"features": "/features"}),
         ("blendshapes", {"features": "/features"}, {"blendshapes": "/blendshapes_raw"}),
@@ -232,7 +242,4 @@ include:
         "output: relayed}": ("output: other}", r"extra must publish one topic of relay"),
         "input: plain}": ("input: relayed}", r"extra needs one Text input on a new topic"),
     }
-    for old, (new, message) in cases.items():
-        assert old in top
-        with pytest.raises(LaunchError, match=message):
-            load(write(tmp_path, "bad.yaml", top.replace(old, new)))
+    assert_each_edit_fails(tmp_path, top, cases)

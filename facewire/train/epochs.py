@@ -24,6 +24,27 @@ def _set_rng_state(rng: np.random.Generator, d: dict) -> None:
     rng.bit_generator.state = d
 
 
+def shuffled_batches(rng: np.random.Generator, n: int, size: int, epoch: int, epochs: int,
+                     quiet: bool = False) -> tqdm:
+    """One epoch's item indices in shuffled batches behind a progress bar; drawn from the
+    run's RNG, so a resumed run shuffles as the uninterrupted one would."""
+    order = rng.permutation(n)
+    batches = [order[i:i + size] for i in range(0, n, size)]
+    return tqdm(batches, desc=f"epoch {epoch + 1}/{epochs}", unit="batch", disable=quiet,
+                leave=False)
+
+
+def optimiser_step(opt: torch.optim.Optimizer, net: torch.nn.Module, loss: torch.Tensor,
+                   max_norm: float = 5.0) -> float:
+    """One update with the gradient norm clipped (a rare long clip's spike cannot throw the
+    recurrent weights off); returns the loss as a number."""
+    opt.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(net.parameters(), max_norm)
+    opt.step()
+    return loss.item()
+
+
 class EpochBook:
     """History, best state and patience of one run; writes ``best.pt`` and ``last.pt``."""
 

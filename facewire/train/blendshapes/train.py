@@ -51,7 +51,7 @@ from facewire.train.data.dataset import (
     split_by_voice,
 )
 from facewire.train.data.features import feature_spec_for, feature_stats
-from facewire.train.epochs import EpochBook
+from facewire.train.epochs import EpochBook, optimiser_step, shuffled_batches
 from facewire.train.options import option
 from facewire.train.runs import (  # noqa: F401  (CheckpointError: re-exported)
     AudioRunSettings,
@@ -311,11 +311,8 @@ def train(cfg: TrainConfig, argv: Sequence[str] | None = None) -> dict[str, Any]
             sched.load_state_dict(resume_ck["scheduler"])
     for epoch in range(book.start_epoch, cfg.epochs):
         net.train()
-        order = rng.permutation(len(tr))
-        batches = [order[i:i + cfg.batch] for i in range(0, len(order), cfg.batch)]
         run_loss, seen = 0.0, 0
-        it = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch",
-                  disable=cfg.quiet, leave=False)
+        it = shuffled_batches(rng, len(tr), cfg.batch, epoch, cfg.epochs, cfg.quiet)
         cols = _subset(net).to(device)
         for b in it:
             x, y, m, ph, x2 = collate([tr[i] for i in b], crop, rng, net.pad_value, gain=gain,
@@ -339,11 +336,7 @@ def train(cfg: TrainConfig, argv: Sequence[str] | None = None) -> dict[str, Any]
             if cfg.voice_adversary > 0:
                 loss = loss + cfg.voice_adversary * voice_adversary_loss(
                     net, voice_of[torch.from_numpy(b)].to(device), m.any(-1))
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
-            opt.step()
-            run_loss += loss.item() * len(b)
+            run_loss += optimiser_step(opt, net, loss) * len(b)
             seen += len(b)
             it.set_postfix(loss=f"{run_loss / seen:.4f}")
         val = evaluate_loss(net, va, sigma, cfg, device)

@@ -34,7 +34,7 @@ from facewire.train.data.dataset import (
     split_by_voice,
 )
 from facewire.train.data.features import feature_spec_for, feature_stats
-from facewire.train.epochs import EpochBook
+from facewire.train.epochs import EpochBook, optimiser_step, shuffled_batches
 from facewire.train.mesh.data import (
     JAW_MOUTH,
     TRAIN_IDENTITY_SEED,
@@ -171,11 +171,8 @@ def train(cfg: LandmarksConfig, argv: Sequence[str] | None = None) -> dict[str, 
         book.resume(resume_ck, net, opt, rng)
     for epoch in range(book.start_epoch, cfg.epochs):
         net.train()
-        order = rng.permutation(len(tr))
-        batches = [order[i:i + cfg.batch] for i in range(0, len(order), cfg.batch)]
         run_loss, seen = 0.0, 0
-        it = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch",
-                  disable=cfg.quiet, leave=False)
+        it = shuffled_batches(rng, len(tr), cfg.batch, epoch, cfg.epochs, cfg.quiet)
         for b in it:
             x, y, m, *_ = collate([tr[i] for i in b], crop, rng, net.pad_value)
             who = torch.from_numpy(rng.integers(0, len(bank), len(b)))
@@ -183,11 +180,7 @@ def train(cfg: LandmarksConfig, argv: Sequence[str] | None = None) -> dict[str, 
             pred = as_points(net(x.to(device)))
             loss, _ = s2l_loss(pred * to_m, tgt.to(device) * to_m, fm.to(device), cfg.weights,
                                JAW_MOUTH)
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
-            opt.step()
-            run_loss += loss.item() * len(b)
+            run_loss += optimiser_step(opt, net, loss) * len(b)
             seen += len(b)
             it.set_postfix(loss=f"{run_loss / seen:.5f}")
         val = evaluate_loss(net, va, val_bank, cfg, to_m, device)
