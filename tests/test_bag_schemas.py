@@ -27,7 +27,7 @@ from facewire.messages.json_form import element_names
 from facewire.rig.arkit import ARKIT_52
 
 DATA = Path(__file__).parent / "data"
-OLD_BAG = DATA / "bag_before_issue27.mcap"  # written by the writer before bags described themselves
+OLD_BAG = DATA / "bag_before_self_describing.mcap"  # written by the writer before bags described themselves
 
 
 def sample(cls: type[Message], size: int, seed: int) -> Message:

@@ -19,7 +19,7 @@ from facewire.cli import main
 from facewire.messages.types import EMOTIONS, AudioChunk, Blendshapes, Emotion, NodeStatus
 from facewire.rig.arkit import ARKIT_52
 
-OLD_BAG = Path(__file__).parent / "data/bag_before_issue27.mcap"
+OLD_BAG = Path(__file__).parent / "data/bag_before_self_describing.mcap"
 
 
 class JsonDecoderFactory(DecoderFactory):
