@@ -18,6 +18,8 @@ Metrics, per model, averaged over clips:
 * ``fg_closure`` / ``fg_false_closure`` / ``fg_jaw_r`` (``--real``): on the real FACEGOOD
   captures, the share of the real lips' closure events the model also closes, closed
   frames where the real lips are wide open, and jaw correlation (facewire.train.real_voice);
+* ``en_closure`` / ``en_vowel_closure`` / ... (``--real``): real read English with
+  transcripts, phones force-aligned, audio-only (facewire.train.real_english);
 * ``xspk``: on the spoken-digits data, DTW distance between the same digit from different
   speakers over the same-speaker distance (1 = speaker-agnostic); ``xspk_warm`` the same
   with each digit animated after its speaker has talked for a few seconds (a live session).
