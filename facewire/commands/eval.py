@@ -78,6 +78,11 @@ def add_blendshape_flags(p: argparse.ArgumentParser, required: bool) -> None:
                    "docs/validation.md); the FSDD figures come whenever FSDD is present")
     p.add_argument("--facegood", default=None, help="FACEGOOD folder for --real (default: "
                    "the data root's facegood/)")
+    p.add_argument("--english", action="append", default=[], metavar="DIR",
+                   help="--real: folders of real English audio with transcripts (Sphinx "
+                   "'transcription' file or STEM.txt/.lab) scored for /p b m/ closure and "
+                   "vowel closure, audio only (default: pocketsphinx-testdata's librivox and "
+                   "cards when installed; 'none' to skip)")
     p.add_argument("--facegood-takes", type=int, default=None, metavar="N",
                    help="--real: only the first N FACEGOOD takes")
     p.add_argument("--lead-in", type=float, default=0.0, metavar="SECONDS",
@@ -154,6 +159,7 @@ def _eval(args: argparse.Namespace) -> int:
 
             models = [(m, f"{n} [lead-in {args.lead_in:g} s]", with_lead_in(f, args.lead_in))
                       for m, n, f in models]
+        english = _english_clips(args) if args.real else ([], 0)
         takes = _facegood_takes(args) if args.real else []
         if args.live:
             _check_live(args)
@@ -195,8 +201,9 @@ def _eval(args: argparse.Namespace) -> int:
 
             graph = LiveGraph(Path(args.live_dir) / _slug(name + "_".join(args.live_arg)),
                               args.live, model=path, launch_args=args.live_arg)
-            _name_speakers(graph, utts, takes, fsdd if do_fsdd else None)
-            _score_basic(graph, utts, takes, fsdd if do_fsdd else None, aperture, lmd, {})
+            _name_speakers(graph, utts, takes, fsdd if do_fsdd else None, english[0])
+            _score_basic(graph, utts, takes, fsdd if do_fsdd else None, aperture, lmd, {},
+                         english)
             print(f"{name}: {len(graph.clips)} clips through `facewire launch {args.live}` "
                   "in real time ...", file=sys.stderr)
             try:
@@ -205,7 +212,7 @@ def _eval(args: argparse.Namespace) -> int:
                 print(f"facewire eval: {exc}", file=sys.stderr)
                 return 1
             r = _score_basic(graph, utts, takes, fsdd if do_fsdd else None, aperture, lmd,
-                             keep)
+                             keep, english)
             r.update(graph.stats)
             how = " per speaker" if args.live_sessions else ""
             name = f"{name} [live{how}: {' '.join([args.live, *args.live_arg])}]"
@@ -221,6 +228,10 @@ def _eval(args: argparse.Namespace) -> int:
             from facewire.train.blendshapes.real_voice import facegood_scores
 
             r.update(facegood_scores(predict, takes, aperture))
+        if english[0] and aperture is not None:
+            from facewire.train.blendshapes.real_english import english_scores
+
+            r.update(english_scores(predict, english[0], aperture, english[1]))
         if do_fsdd:
             r.update(cross_speaker_ratio(predict, fsdd))
             if args.xspk_warm > 0:
@@ -348,7 +359,30 @@ def _check_live(args: argparse.Namespace) -> None:
                          "model and wait, as live_file has) is needed")
 
 
-def _name_speakers(graph: Any, utts: list, takes: list, fsdd: str | None) -> None:
+def _english_clips(args: argparse.Namespace) -> tuple[list, int]:
+    """The real English clips for --real, aligned once for every model, and how many did
+    not align; none (with a note saying why) where pocketsphinx-testdata is absent."""
+    from facewire.train.blendshapes.real_english import INSTALL_HINT, default_dirs, load_english
+
+    if args.english == ["none"]:
+        return [], 0
+    dirs = [Path(d) for d in args.english] or default_dirs()
+    missing = [d for d in dirs if not d.is_dir()]
+    if missing:
+        raise FileNotFoundError(f"--english {missing[0]}: no such folder of audio with "
+                                "transcripts")
+    if not dirs:
+        print(f"facewire eval: {INSTALL_HINT}", file=sys.stderr)
+        return [], 0
+    clips, failed = load_english(dirs)
+    if not clips:
+        raise ValueError(f"--english: none of the {failed} clips in "
+                         f"{', '.join(map(str, dirs))} aligned to its transcript")
+    return clips, failed
+
+
+def _name_speakers(graph: Any, utts: list, takes: list, fsdd: str | None,
+                   english: list = ()) -> None:
     """Tell the live graph who says each clip, so that it plays one voice at a time."""
     from facewire.train.blendshapes.evaluate import fsdd_clips
     from facewire.train.data.loaders import load_audio
@@ -357,6 +391,8 @@ def _name_speakers(graph: Any, utts: list, takes: list, fsdd: str | None) -> Non
         graph.speaker(u.audio, u.voice)
     for t in takes:
         graph.speaker(t.audio, "facegood")
+    for c in english:
+        graph.speaker(c.audio, f"english:{c.speaker}")
     if fsdd:
         for (_digit, speaker), files in fsdd_clips(fsdd, 2).items():
             for f in files:
@@ -368,7 +404,8 @@ def _slug(name: str) -> str:
 
 
 def _score_basic(predict: Any, utts: list, takes: list, fsdd: str | None, aperture: Any,
-                 lmd: Any, keep: dict) -> dict[str, float]:
+                 lmd: Any, keep: dict, english: tuple[list, int] = ([], 0)
+                 ) -> dict[str, float]:
     """The figures --live reports: clips, FACEGOOD, FSDD (no warm-up or spread)."""
     from facewire.train.blendshapes.evaluate import (
         cross_speaker_ratio,
@@ -383,6 +420,10 @@ def _score_basic(predict: Any, utts: list, takes: list, fsdd: str | None, apertu
         from facewire.train.blendshapes.real_voice import facegood_scores
 
         r.update(facegood_scores(predict, takes, aperture))
+    if english[0] and aperture is not None:
+        from facewire.train.blendshapes.real_english import english_scores
+
+        r.update(english_scores(predict, english[0], aperture, english[1]))
     if fsdd:
         r.update(cross_speaker_ratio(predict, fsdd))
         if aperture is not None:

@@ -19,6 +19,8 @@ Metrics, per model, averaged over clips:
   captures, the share of the real lips' closure events the model also closes, closed
   frames where the real lips are wide open, and jaw correlation
   (facewire.train.blendshapes.real_voice);
+* ``en_closure`` / ``en_vowel_closure`` / ... (``--real``): real read English with
+  transcripts, phones force-aligned, audio-only (facewire.train.blendshapes.real_english);
 * ``xspk``: on the spoken-digits data, DTW distance between the same digit from different
   speakers over the same-speaker distance (1 = speaker-agnostic); ``xspk_warm`` the same
   with each digit animated after its speaker has talked for a few seconds (a live session).
@@ -54,7 +56,8 @@ REPO = Path(__file__).resolve().parents[2]
 COLUMNS = ("l2", "lmd", "lmd_lips", "smooth", "self_smooth", "closure", "false_closure",
            "vowel_closure",
            "open_close", "rounding", "fg_closure", "fg_closure_short", "fg_false_closure",
-           "fg_jaw_r",
+           "fg_jaw_r", "en_bilabials", "en_closure", "en_false_closure", "en_vowel_closure",
+           "en_open_close", "en_rounding",
            "fsdd_open_close", "fsdd_rounding", "fsdd_vowel_closure", "xspk", "xspk_warm")
 GROUP_COLUMNS = ("clips", "bilabials", "closure", "false_closure", "open_close", "rounding",
                  "l2")
@@ -422,10 +425,13 @@ def format_table(results: dict[str, dict[str, float]], columns: Sequence[str] = 
         for c in cols:
             v = r.get(c, float("nan"))
             cells.append(("-" if v != v else
-                          f"{v:.0f}" if c in ("clips", "bilabials", "aligned") else
+                          f"{v:.0f}" if c in ("clips", "bilabials", "aligned",
+                                              "en_bilabials") else
                           f"{100 * v:.1f}%" if c in ("closure", "false_closure", "vowel_closure",
                                                      "fsdd_vowel_closure", "fg_closure",
-                                                     "fg_closure_short", "fg_false_closure") else
+                                                     "fg_closure_short", "fg_false_closure",
+                                                     "en_closure", "en_false_closure",
+                                                     "en_vowel_closure") else
                           f"{100 * v:.2f}%" if c.startswith("lmd") else
                           f"{v:.2e}" if c in ("smooth", "self_smooth", "mse") else
                           f"{v:.3f}").rjust(widths[c]))
