@@ -19,6 +19,7 @@ import numpy as np
 from facewire.models.card import CardError, read_card
 from facewire.models.framerate import StreamingResampler, interpolation_delay, resample
 from facewire.models.logmel import LogMelConfig
+from facewire.models.silence_reset import SilenceReset, segments
 from facewire.models.speaker_norm import SpeakerNormaliser, SpeakerNormConfig
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -90,7 +91,11 @@ class StreamingPredictor:
     """An exported model, stepped through a stream or run on a whole file."""
 
     def __init__(self, model_dir_or_onnx: str | Path, device: str = "auto",
-                 fps: float | None = None, threads: int = 1) -> None:
+                 fps: float | None = None, threads: int = 1,
+                 silence_reset_s: float | None = None) -> None:
+        """``silence_reset_s``: seconds of silence after which the recurrent state starts
+        afresh (:mod:`facewire.models.silence_reset`); None: the card's
+        ``runtime.silence_reset_s`` (0, off, for cards without it)."""
         import onnxruntime as ort
 
         self.path, card_path = resolve_model(model_dir_or_onnx)
@@ -130,6 +135,14 @@ class StreamingPredictor:
         self.speaker_norm: SpeakerNormaliser | None = (
             SpeakerNormaliser(SpeakerNormConfig.from_dict(norm)) if norm else None)
         self._check_graph()
+        if silence_reset_s is None:
+            silence_reset_s = float(card.get("runtime", {}).get("silence_reset_s", 0.0))
+        if silence_reset_s < 0:
+            raise ModelError(f"silence_reset_s {silence_reset_s:g}: seconds, 0 (off) or more")
+        # only log-mel carries a level to gate on; convolution buffers hold real frames
+        self.silence_reset_s = silence_reset_s if self.logmel is not None else 0.0
+        self._recurrent = [s for s in self.io["state"] if "buffer" not in s["name"]]
+        self._silence = SilenceReset(self.silence_reset_s, self.rate)
         self._resampler = StreamingResampler(self.rate, self.fps, self.t0)
         self.reset()
 
@@ -161,6 +174,7 @@ class StreamingPredictor:
         self._state = self._initial_state()
         self._to_drop = self.lookahead
         self._resampler.reset()
+        self._silence.reset()
         if self.speaker_norm is not None:
             self.speaker_norm.reset()
 
@@ -180,6 +194,24 @@ class StreamingPredictor:
         res = self.session.run(names, {self.io["input"]: x[None], **state})
         return res[0][0], {s["name"]: r for s, r in zip(self.io["state"], res[1:])}
 
+    def _run_with_resets(self, x: np.ndarray, marks: np.ndarray, state: dict[str, np.ndarray]
+                         ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """``_run`` in blocks, the recurrent state back at its start before marked frames."""
+        if not marks.any():
+            ys = []
+            for a in range(0, len(x), _CHUNK):
+                y, state = self._run(x[a:a + _CHUNK], state)
+                ys.append(y)
+            return np.concatenate(ys), state
+        fresh = {s["name"]: np.full(s["shape"], s["fill"], np.float32) for s in self._recurrent}
+        ys = []
+        for a, b, reset_first in segments(marks, _CHUNK):
+            if reset_first:
+                state = {**state, **fresh}
+            y, state = self._run(x[a:b], state)
+            ys.append(y)
+        return np.concatenate(ys), state
+
     def step(self, feature_frames: np.ndarray) -> np.ndarray:
         """(n, dim) feature frames in -> (m, 52) animation frames out (m may be 0)."""
         x = self._frames(feature_frames)
@@ -188,9 +220,10 @@ class StreamingPredictor:
                              "(needs the whole utterance); use predict(), or a streaming model")
         if len(x) == 0:
             return np.zeros((0, len(self.names)), np.float32)
+        marks = self._silence.push(x)
         if self.speaker_norm is not None:
             x = self.speaker_norm(x)
-        y, self._state = self._run(x, self._state)
+        y, self._state = self._run_with_resets(x, marks, self._state)
         if self._to_drop:
             k = min(self._to_drop, len(y))
             y, self._to_drop = y[k:], self._to_drop - k
@@ -214,14 +247,11 @@ class StreamingPredictor:
         x = self._frames(feature_frames)
         if len(x) == 0:
             return np.zeros((0, len(self.names)), np.float32)
-        if self.speaker_norm is not None:  # a fresh one: the stream's state stays untouched
+        marks = SilenceReset(self.silence_reset_s, self.rate).push(x)  # fresh, like the
+        if self.speaker_norm is not None:  # normaliser: the stream's state stays untouched
             x = SpeakerNormaliser(self.speaker_norm.cfg)(x)
         if self.streaming:
-            state, ys = self._initial_state(), []
-            for a in range(0, len(x), _CHUNK):
-                y, state = self._run(x[a:a + _CHUNK], state)
-                ys.append(y)
-            y = np.concatenate(ys)[self.lookahead:]
+            y = self._run_with_resets(x, marks, self._initial_state())[0][self.lookahead:]
         else:
             y = self.session.run([self.io["output"]], {self.io["input"]: x[None]})[0][0]
         return resample(y, self.rate, self.fps, self.t0)

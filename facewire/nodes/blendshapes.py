@@ -30,6 +30,9 @@ class BlendshapesNode(Node):
         "device": Param(str, "auto", "onnxruntime device", choices=("auto", "cpu", "cuda")),
         "fps": Param(float, 60.0, "output frame rate", choices=(60.0, 30.0)),
         "vad": Param(str, "energy", "voice activity gate", choices=("energy", "none")),
+        "silence_reset_s": Param(float, -1.0, "silence after which the network's recurrent "
+                                 "state starts afresh (-1: the model card's; 0: never)",
+                                 min=-1.0, max=60.0),
         "subject": Param(str, "", "character name carried to the bridges"),
     }
 
@@ -38,7 +41,9 @@ class BlendshapesNode(Node):
         from facewire.models.runtime import StreamingPredictor, default_model_path
 
         return StreamingPredictor(self.p.model or default_model_path(), self.p.device,
-                                  fps=self.p.fps)
+                                  fps=self.p.fps, silence_reset_s=(
+                                      None if self.p.silence_reset_s < 0
+                                      else self.p.silence_reset_s))
 
     def on_start(self) -> None:
         self.model = self.load_model()
