@@ -167,3 +167,14 @@ def test_facegood_loads_as_arkit_mouth() -> None:
     jaw = t.curves[:, ARKIT_INDEX["jawOpen"]]
     assert 0.05 < jaw.mean() < 0.3 and jaw.max() > 0.5
     assert abs(len(t.audio) / SR - len(t.curves) / 60) < 0.2
+
+
+def test_the_data_root_defaults_to_shared_beside_the_checkout(monkeypatch) -> None:
+    """Found without FACEWIRE_DATA when ../shared/data sits beside the repository (a module
+    that moves deeper in the package must still find it)."""
+    from facewire.train.data.loaders import REPO, data_root
+
+    assert (REPO / "facewire" / "__init__.py").exists()
+    monkeypatch.delenv("FACEWIRE_DATA", raising=False)
+    beside = REPO.parent / "shared" / "data"
+    assert data_root() == (beside if beside.is_dir() else None)

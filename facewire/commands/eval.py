@@ -129,7 +129,6 @@ def _eval(args: argparse.Namespace) -> int:
     from facewire.train.blendshapes.evaluate import (
         COLUMNS,
         GROUP_COLUMNS,
-        REPO,
         check_spread_pairs,
         cross_speaker_ratio,
         cross_speaker_spread,
@@ -185,7 +184,7 @@ def _eval(args: argparse.Namespace) -> int:
     from facewire.train.data.loaders import data_root
 
     root = data_root()
-    fsdd = args.fsdd or str(root / "fsdd" if root else REPO.parent / "shared" / "data" / "fsdd")
+    fsdd = args.fsdd or str(root / "fsdd" if root else "../shared/data/fsdd")
     do_fsdd = args.fsdd != "none" and Path(fsdd).exists()
     results: dict[str, dict[str, float]] = {}
     preds: dict[str, dict[str, object]] = {}

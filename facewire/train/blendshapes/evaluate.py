@@ -52,7 +52,6 @@ from facewire.train.metrics import (
 )
 
 Predict = Callable[[np.ndarray], np.ndarray]  # 16 kHz audio -> [frames, 52] at 60 fps
-REPO = Path(__file__).resolve().parents[2]
 COLUMNS = ("l2", "lmd", "lmd_lips", "smooth", "self_smooth", "closure", "false_closure",
            "vowel_closure",
            "open_close", "rounding", "fg_closure", "fg_closure_short", "fg_false_closure",

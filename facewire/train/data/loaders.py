@@ -26,7 +26,7 @@ from facewire.rig.arkit import ARKIT_52, ARKIT_INDEX, LIVELINK_61
 
 SAMPLE_RATE = 16000
 FPS = 60.0
-_REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]  # the checkout: facewire/train/data/ is 3 below
 
 
 class DataError(ValueError):
@@ -42,7 +42,7 @@ def data_root(flag: str | os.PathLike | None = None) -> Path | None:
     env = os.environ.get("FACEWIRE_DATA")
     if env:
         return Path(env) / "data" if (Path(env) / "data").is_dir() else Path(env)
-    default = _REPO.parent / "shared" / "data"
+    default = REPO.parent / "shared" / "data"
     return default if default.is_dir() else None
 
 
