@@ -78,3 +78,19 @@ def test_the_card_value_is_the_default_and_the_node_can_override_it(live_card: P
     assert node.load_model().silence_reset_s == 0.3
     with pytest.raises(ModelError, match="silence_reset_s -2"):
         StreamingPredictor(live_card, silence_reset_s=-2.0)
+
+
+def test_a_card_is_re_exported_with_a_silence_reset(tmp_path: Path, capsys) -> None:
+    from facewire.cli import main as run
+
+    card = WEIGHTS_DIR / f"{LIVE_MODEL}.json"
+    assert run(["export", "blendshapes", str(card), "--silence-reset", "0.5", "--out",
+                str(tmp_path)]) == 0
+    new = json.loads((tmp_path / card.name).read_text())
+    assert new["runtime"]["silence_reset_s"] == 0.5
+    assert "--silence-reset=0.5" in new["command"]["reexport"]
+    assert (tmp_path / f"{LIVE_MODEL}.onnx").read_bytes() == (
+        WEIGHTS_DIR / f"{LIVE_MODEL}.onnx").read_bytes()
+    assert StreamingPredictor(tmp_path / card.name).silence_reset_s == 0.5
+    assert run(["export", str(card), "--silence-reset", "-1", "--out", str(tmp_path)]) == 2
+    assert "--silence-reset -1: seconds" in capsys.readouterr().err

@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("checkpoint", nargs="?", metavar="CHECKPOINT",
                    help="best.pt / last.pt, or a run folder (uses best.pt; fusion.pt for "
                    "emotion); or an exported blendshape card (.json) to re-export with "
-                   "another --speaker-norm-prior")
+                   "another --speaker-norm-prior or --silence-reset")
     p.add_argument("--out", required=True, help="folder for <name>.onnx and <name>.json")
     p.add_argument("--name", default=None, help="file stem (default facewire_<arch>_<features>)")
     p.add_argument("--fps", type=float, default=60.0, help="animation frame rate in the card")
@@ -30,6 +30,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="set the speaker normaliser's prior weight (frames; lower adapts to "
                         "a new voice sooner). It runs before the graph, so a card can be "
                         "re-exported with it and the ONNX file stays as it is")
+    p.add_argument("--silence-reset", type=float, default=None, metavar="SECONDS",
+                   help="card runtime.silence_reset_s: after this much silence the network's "
+                        "recurrent state starts afresh (0: never); runtime only, so a card "
+                        "can be re-exported with it and the ONNX file stays as it is")
     p.set_defaults(func=_export)
 
 
@@ -73,9 +77,9 @@ def _export(args: argparse.Namespace) -> int:
     else:
         from facewire.train.mesh.export import export  # type: ignore[no-redef]
 
-        if args.speaker_norm_prior is not None:
-            print(f"facewire export: {args.checkpoint}: a {kind} checkpoint has no speaker "
-                  "normaliser; --speaker-norm-prior is for blendshape models", file=sys.stderr)
+        if args.speaker_norm_prior is not None or args.silence_reset is not None:
+            print(f"facewire export: {args.checkpoint}: --speaker-norm-prior and "
+                  f"--silence-reset are for blendshape models, not {kind}", file=sys.stderr)
             return 2
 
     try:
@@ -84,9 +88,13 @@ def _export(args: argparse.Namespace) -> int:
             f"--fps={args.fps}",
             *([f"--name={args.name}"] if args.name else []),
             *([f"--speaker-norm-prior={args.speaker_norm_prior:g}"]
-              if args.speaker_norm_prior is not None else [])]
+              if args.speaker_norm_prior is not None else []),
+            *([f"--silence-reset={args.silence_reset:g}"]
+              if args.silence_reset is not None else [])]
         prior = {} if args.speaker_norm_prior is None else {
             "speaker_norm_prior": args.speaker_norm_prior}
+        if args.silence_reset is not None:
+            prior["silence_reset_s"] = args.silence_reset
         card = export(args.checkpoint, args.out, args.name, args.fps, args.tol, argv=argv,
                       **prior)
     except (CardError, CheckpointError, RuntimeError, ValueError) as exc:
@@ -103,9 +111,9 @@ def _export(args: argparse.Namespace) -> int:
 def _export_emotion(args: argparse.Namespace) -> int:
     from facewire.train.emotion.export import FusionCheckpointError, export_run
 
-    if args.speaker_norm_prior is not None:
-        print("facewire export emotion: --speaker-norm-prior is for blendshape models",
-              file=sys.stderr)
+    if args.speaker_norm_prior is not None or args.silence_reset is not None:
+        print("facewire export emotion: --speaker-norm-prior and --silence-reset are for "
+              "blendshape models", file=sys.stderr)
         return 2
     argv = sys.argv[1:] if sys.argv[1:2] == ["export"] else [
         "export", "emotion", args.checkpoint, f"--out={args.out}",

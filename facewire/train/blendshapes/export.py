@@ -106,15 +106,20 @@ def _command(argv: list[str] | None) -> str:
 
 def export(checkpoint: str | Path, out_dir: str | Path, name: str | None = None,
            fps: float = 60.0, tol: float = 1e-4, argv: list[str] | None = None,
-           speaker_norm_prior: float | None = None) -> Path:
+           speaker_norm_prior: float | None = None,
+           silence_reset_s: float | None = None) -> Path:
     """Export a checkpoint; returns the card path (``<out>/<name>.json``). An exported
-    card (``.json``) is re-exported with another ``speaker_norm_prior`` instead
-    (``reexport_card``)."""
+    card (``.json``) is re-exported with another ``speaker_norm_prior`` or
+    ``silence_reset_s`` instead (``reexport_card``)."""
+    if silence_reset_s is not None and silence_reset_s < 0:
+        raise ValueError(f"--silence-reset {silence_reset_s:g}: seconds, 0 (never) or more")
     if Path(checkpoint).suffix == ".json":
-        if speaker_norm_prior is None:
+        if speaker_norm_prior is None and silence_reset_s is None:
             raise ValueError(f"{checkpoint}: an exported card is re-exported only to change "
-                             "--speaker-norm-prior; export its run's best.pt otherwise")
-        return reexport_card(checkpoint, out_dir, name, speaker_norm_prior, argv)
+                             "--speaker-norm-prior or --silence-reset; export its run's "
+                             "best.pt otherwise")
+        return reexport_card(checkpoint, out_dir, name, speaker_norm_prior, argv,
+                             silence_reset_s)
     ck = load_checkpoint(checkpoint)
     if speaker_norm_prior is not None:
         ck["features"] = with_speaker_norm_prior(ck["features"], speaker_norm_prior, checkpoint)
@@ -128,20 +133,28 @@ def export(checkpoint: str | Path, out_dir: str | Path, name: str | None = None,
     if not diff <= tol:
         raise RuntimeError(f"{onnx_path}: onnxruntime differs from torch by {diff:.2e} > {tol}")
     card = build_card(ck, net, onnx_path, io, fps, diff, _command(argv))
+    if silence_reset_s is not None:
+        card["runtime"] = {**card.get("runtime", {}), "silence_reset_s": silence_reset_s}
     return write_card(out / f"{name}.json", card)
 
 
 def reexport_card(card_path: str | Path, out_dir: str | Path, name: str | None,
-                  speaker_norm_prior: float, argv: list[str] | None = None) -> Path:
-    """An exported model with another speaker-normaliser prior weight. The normaliser runs
-    before the graph, so the ONNX file is kept byte for byte; the card's held-out figures
-    (``metrics.eval``) no longer describe the model and are dropped: evaluate it again."""
+                  speaker_norm_prior: float | None, argv: list[str] | None = None,
+                  silence_reset_s: float | None = None) -> Path:
+    """An exported model with another speaker-normaliser prior weight or silence reset.
+    Both act outside the graph, so the ONNX file is kept byte for byte; the card's held-out
+    figures (``metrics.eval``) no longer describe the model and are dropped: evaluate it
+    again."""
     card_path = Path(card_path)
     card = read_card(card_path)
     src = card_path.parent / card["onnx"]
     if not src.exists():
         raise ValueError(f"{src}: the card's ONNX file is missing; re-export its run's best.pt")
-    features = with_speaker_norm_prior(card["features"], speaker_norm_prior, card_path)
+    features = (card["features"] if speaker_norm_prior is None
+                else with_speaker_norm_prior(card["features"], speaker_norm_prior, card_path))
+    runtime = card.get("runtime", {})
+    if silence_reset_s is not None:
+        runtime = {**runtime, "silence_reset_s": silence_reset_s}
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     name = name or card_path.stem
@@ -152,4 +165,5 @@ def reexport_card(card_path: str | Path, out_dir: str | Path, name: str | None,
     command = {**card.get("command", {}), "reexport": _command(argv)}
     return write_card(out / f"{name}.json", {
         **card, "name": name, "onnx": dst.name, "created": datetime.date.today().isoformat(),
-        "features": features, "metrics": metrics, "command": command})
+        "features": features, "metrics": metrics, "command": command,
+        **({"runtime": runtime} if runtime else {})})
