@@ -22,7 +22,6 @@ from collections.abc import Callable
 from typing import Any
 
 from facewire.bag.writer import DEFAULT_CHUNK_SIZE, BagWriter
-from facewire.bus.addresses import resolve_topic
 from facewire.bus.node import Input, Node, Param
 from facewire.messages.base import Message
 
@@ -58,12 +57,7 @@ class Recorder(Node):
         if self.p.duration:
             self.every(self.p.duration, self.stop)
         self._watching = not self.p.topics
-        if self.p.topics:
-            for topic in self.p.topics:
-                self._follow(resolve_topic(str(topic), self.namespace))
-        else:
-            for pub in self.watch_publishers(lambda pub: self._follow(pub["topic"])):
-                self._follow(pub["topic"])
+        self.follow_topics(self.p.topics, self._follow)
 
     def _follow(self, topic: str) -> None:
         if topic in self.input_ports:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, ClassVar, Protocol
@@ -253,6 +253,16 @@ class Node:
         """Call ``handler`` for each publisher that appears on any topic; returns those
         known now (entries with ``topic`` and ``type``)."""
         return self._need_link().watch_publishers(handler)
+
+    def follow_topics(self, topics: Sequence[str], follow: Callable[[str], Any]) -> None:
+        """``follow(topic)`` for each named topic (relative names under the namespace), or,
+        when none is named, for every topic published now or later (recorders, viewers)."""
+        if topics:
+            for topic in topics:
+                follow(resolve_topic(str(topic), self.namespace))
+            return
+        for pub in self.watch_publishers(lambda pub: follow(pub["topic"])):
+            follow(pub["topic"])
 
     # -- for runners ---------------------------------------------------------------------
     def attach(self, link: Link) -> None:

@@ -51,12 +51,7 @@ class FoxgloveBridge(Node):
         self.channels = TopicChannels(self.context)
         self.mesh = self._mesh()
         self.mesh_topic = resolve_topic(self.p.mesh_topic, self.namespace)
-        if self.p.topics:
-            for topic in self.p.topics:
-                self._follow(resolve_topic(str(topic), self.namespace))
-        else:
-            for pub in self.watch_publishers(lambda pub: self._follow(pub["topic"])):
-                self._follow(pub["topic"])
+        self.follow_topics(self.p.topics, self._follow)
         if self.mesh is not None:
             self.every(1.0 / self.p.mesh_hz, self.mesh.flush)
         self.log.info("Foxglove WebSocket on ws://%s:%d (%s)", self.p.host, self.server.port,
