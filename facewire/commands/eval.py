@@ -135,7 +135,6 @@ def _eval(args: argparse.Namespace) -> int:
         evaluate_clips,
         evaluate_groups,
         format_table,
-        fsdd_phonetic,
         model_predictor,
         plot_clip,
         replay,
@@ -220,19 +219,10 @@ def _eval(args: argparse.Namespace) -> int:
             results[name] = r
             preds[name] = keep
             continue
-        if utts:
-            r.update(evaluate_clips(predict, utts, aperture, lambda xs, n=name: tqdm(
-                xs, desc=n, unit="clip", leave=False), keep, landmarks=lmd))
-        if takes and aperture is not None:
-            from facewire.train.blendshapes.real_voice import facegood_scores
-
-            r.update(facegood_scores(predict, takes, aperture))
-        if english[0] and aperture is not None:
-            from facewire.train.blendshapes.real_english import english_scores
-
-            r.update(english_scores(predict, english[0], aperture, english[1]))
+        r = _score_basic(predict, utts, takes, fsdd if do_fsdd else None, aperture, lmd, keep,
+                         english, progress=lambda xs, n=name: tqdm(
+                             xs, desc=n, unit="clip", leave=False))
         if do_fsdd:
-            r.update(cross_speaker_ratio(predict, fsdd))
             if args.xspk_warm > 0:
                 r["xspk_warm"] = cross_speaker_ratio(predict, fsdd, warm_s=args.xspk_warm)["xspk"]
             if args.xspk_pairs:
@@ -242,8 +232,6 @@ def _eval(args: argparse.Namespace) -> int:
                 except (FileNotFoundError, ValueError) as exc:
                     print(f"facewire eval: {exc}", file=sys.stderr)
                     return 2
-            if aperture is not None:
-                r.update(fsdd_phonetic(predict, fsdd, aperture))
         results[name] = r
         preds[name] = keep
     print(format_table(results, COLUMNS))
@@ -403,9 +391,10 @@ def _slug(name: str) -> str:
 
 
 def _score_basic(predict: Any, utts: list, takes: list, fsdd: str | None, aperture: Any,
-                 lmd: Any, keep: dict, english: tuple[list, int] = ([], 0)
-                 ) -> dict[str, float]:
-    """The figures --live reports: clips, FACEGOOD, FSDD (no warm-up or spread)."""
+                 lmd: Any, keep: dict, english: tuple[list, int] = ([], 0),
+                 progress: Any = None) -> dict[str, float]:
+    """The figures of every mode: clips, FACEGOOD, real English, FSDD (offline adds the
+    digits' warm-up and spread)."""
     from facewire.train.blendshapes.evaluate import (
         cross_speaker_ratio,
         evaluate_clips,
@@ -414,7 +403,7 @@ def _score_basic(predict: Any, utts: list, takes: list, fsdd: str | None, apertu
 
     r: dict[str, float] = {}
     if utts:
-        r.update(evaluate_clips(predict, utts, aperture, keep=keep, landmarks=lmd))
+        r.update(evaluate_clips(predict, utts, aperture, progress, keep, landmarks=lmd))
     if takes and aperture is not None:
         from facewire.train.blendshapes.real_voice import facegood_scores
 
