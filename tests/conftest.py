@@ -84,3 +84,15 @@ def shared_dir() -> Path:
     if not SHARED.exists():
         pytest.skip(f"shared data folder {SHARED} is absent (set FACEWIRE_DATA to use it)")
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def aperture():
+    """The ICT rig's inner-lip aperture, as the lip metrics score it; skips without the rig."""
+    from facewire.train.metrics import default_aperture
+
+    ap = default_aperture()
+    if ap is None:
+        pytest.skip("the ICT rig (../shared/assets/ict_facekit.npz) is absent: no lip "
+                    "aperture to score")
+    return ap

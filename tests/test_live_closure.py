@@ -20,7 +20,7 @@ import soundfile as sf
 from facewire.launch.model import load
 from facewire.offline import animate_file
 from facewire.train.blendshapes.evaluate import evaluate_clips
-from facewire.train.metrics import bilabial_closure_rate, default_aperture
+from facewire.train.metrics import bilabial_closure_rate
 
 TEXT = ("Bob, pass me the map, please. Maybe Pam bought a bumpy blue lamp, "
         "and my pup grabbed the purple ball.")
@@ -43,14 +43,6 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray, li
     path = tmp_path_factory.mktemp("pbm") / "pbm.wav"
     sf.write(path, said.audio, 16000)
     return path, said.audio, said.phones
-
-
-@pytest.fixture(scope="module")
-def aperture():
-    ap = default_aperture()
-    if ap is None:
-        pytest.skip("ICT rig not found (../shared/assets/ict_facekit.npz)")
-    return ap
 
 
 def live_defaults(file: str = "live_file") -> tuple[str, dict]:

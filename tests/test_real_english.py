@@ -26,16 +26,6 @@ def english():
     return load_english(default_dirs())
 
 
-@pytest.fixture(scope="module")
-def aperture():
-    from facewire.train.metrics import default_aperture
-
-    ap = default_aperture()
-    if ap is None:
-        pytest.skip("the ICT rig (shared assets) is absent: no lip aperture to score")
-    return ap
-
-
 @needs_testdata
 def test_testdata_aligns_with_its_bilabials(english) -> None:
     clips, failed = english

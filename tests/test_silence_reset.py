@@ -71,7 +71,7 @@ def test_streaming_equals_whole_file_and_only_speech_after_the_pause_changes(
 def test_the_card_value_is_the_default_and_the_node_can_override_it(live_card: Path) -> None:
     from facewire.nodes.blendshapes import BlendshapesNode
 
-    assert StreamingPredictor(WEIGHTS_DIR / f"{LIVE_MODEL}.json").silence_reset_s >= 0.0
+    assert StreamingPredictor(WEIGHTS_DIR / f"{LIVE_MODEL}.json").silence_reset_s == 0.3  # shipped
     node = BlendshapesNode(params={"model": str(live_card), "silence_reset_s": 0.0})
     assert node.load_model().silence_reset_s == 0.0
     node = BlendshapesNode(params={"model": str(live_card)})

@@ -197,17 +197,11 @@ class StreamingPredictor:
     def _run_with_resets(self, x: np.ndarray, marks: np.ndarray, state: dict[str, np.ndarray]
                          ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """``_run`` in blocks, the recurrent state back at its start before marked frames."""
-        if not marks.any():
-            ys = []
-            for a in range(0, len(x), _CHUNK):
-                y, state = self._run(x[a:a + _CHUNK], state)
-                ys.append(y)
-            return np.concatenate(ys), state
-        fresh = {s["name"]: np.full(s["shape"], s["fill"], np.float32) for s in self._recurrent}
         ys = []
         for a, b, reset_first in segments(marks, _CHUNK):
             if reset_first:
-                state = {**state, **fresh}
+                state = {**state, **{s["name"]: np.full(s["shape"], s["fill"], np.float32)
+                                     for s in self._recurrent}}
             y, state = self._run(x[a:b], state)
             ys.append(y)
         return np.concatenate(ys), state
@@ -219,8 +213,10 @@ class StreamingPredictor:
             raise ModelError(f"{self.path}: {self.card['architecture']} is an offline model "
                              "(needs the whole utterance); use predict(), or a streaming model")
         if len(x) == 0:
+            self._silence.speech = np.zeros(0, bool)
             return np.zeros((0, len(self.names)), np.float32)
-        marks = self._silence.push(x)
+        marks = (self._silence.push(x) if self.logmel is not None
+                 else np.zeros(len(x), bool))
         if self.speaker_norm is not None:
             x = self.speaker_norm(x)
         y, self._state = self._run_with_resets(x, marks, self._state)
@@ -228,6 +224,12 @@ class StreamingPredictor:
             k = min(self._to_drop, len(y))
             y, self._to_drop = y[k:], self._to_drop - k
         return self._resampler.push(y)
+
+    @property
+    def speech(self) -> np.ndarray:
+        """The energy gate's verdict on the frames of the last ``step`` (log-mel models):
+        what the node relaxes the face in pauses with, so it does not gate a second time."""
+        return self._silence.speech
 
     @property
     def frames_out(self) -> int:
@@ -247,8 +249,9 @@ class StreamingPredictor:
         x = self._frames(feature_frames)
         if len(x) == 0:
             return np.zeros((0, len(self.names)), np.float32)
-        marks = SilenceReset(self.silence_reset_s, self.rate).push(x)  # fresh, like the
-        if self.speaker_norm is not None:  # normaliser: the stream's state stays untouched
+        marks = (SilenceReset(self.silence_reset_s, self.rate).push(x)  # fresh, like the
+                 if self.silence_reset_s else np.zeros(len(x), bool))  # normaliser below:
+        if self.speaker_norm is not None:  # the stream's state stays untouched
             x = SpeakerNormaliser(self.speaker_norm.cfg)(x)
         if self.streaming:
             y = self._run_with_resets(x, marks, self._initial_state())[0][self.lookahead:]

@@ -31,13 +31,17 @@ class SilenceReset:
     def reset(self) -> None:
         self.gate = EnergyGate(self.frame_rate)
         self.quiet = 0  # silent frames in a row so far
+        self.speech = np.zeros(0, bool)  # the gate's verdict on the last push's frames
 
     def push(self, logmel_frames: np.ndarray) -> np.ndarray:
-        """One bool per frame (raw log-mel, before any normalisation): reset before it."""
+        """One bool per frame (raw log-mel, before any normalisation): reset before it.
+        The gate runs even when resets are off: its verdict (``speech``) is the one the
+        blendshapes node relaxes the face with, so a stream is gated once."""
+        self.speech = self.gate.push(logmel_frames)
         marks = np.zeros(len(logmel_frames), bool)
         if not self.enabled:
             return marks
-        for i, speech in enumerate(self.gate.push(logmel_frames)):
+        for i, speech in enumerate(self.speech):
             self.quiet = 0 if speech else self.quiet + 1
             marks[i] = self.quiet >= self.after
         return marks

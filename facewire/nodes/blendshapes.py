@@ -14,7 +14,7 @@ import numpy as np
 
 from facewire.bus.clock import StreamClock
 from facewire.bus.node import Input, Node, Output, Param
-from facewire.dsp.vad import EnergyGate, RelaxGain
+from facewire.dsp.vad import RelaxGain
 from facewire.messages.types import Blendshapes, Features
 from facewire.nodes.features import check_features
 
@@ -69,7 +69,6 @@ class BlendshapesNode(Node):
 
     def _restart(self) -> None:
         self.model.reset()
-        self.gate = EnergyGate(frame_rate=self.model.rate)
         self.gain = RelaxGain(self.model.fps)
         self.speech: list[bool] = []  # per feature frame, from index speech_base on
         self.speech_base = 0
@@ -82,12 +81,14 @@ class BlendshapesNode(Node):
                 self.counters["discontinuities"] += 1
             self._restart()
         self.clock.arrive(msg.header, len(frames) / msg.frame_rate)
-        speech = self.gate.push(frames) if self.vad == "energy" else np.ones(len(frames), bool)
+        weights = self.model.step(frames)
+        # the model's own energy gate (it also decides its silence resets): one gate a stream
+        speech = self.model.speech if self.vad == "energy" else np.ones(len(frames), bool)
         self.speech.extend(speech.tolist())
         if len(self.speech) > 2000:  # keep a bounded window; outputs trail inputs slightly
             del self.speech[:1000]
             self.speech_base += 1000
-        self._send(self.model.step(frames), msg.frame_rate)
+        self._send(weights, msg.frame_rate)
 
     def _send(self, weights: np.ndarray, feature_rate: float) -> None:
         """Gate, clip (once for all frames) and publish one message per frame."""
